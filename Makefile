@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+# virtio-loopback top level: delegates to the parts.
+#   make            module for every installed Debian kernel + user space
+#   make check      everything CI runs (README's test command)
+#   make unit       host-side unit tests under ASan/UBSan
+#   make lab        VM tests on both kernels
+#   make demo       boot the lab and show a disk and an rng working
+include common.mk
+
+# Kernels we build and test against: every installed linux-headers tree.
+KVERS ?= $(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build)))
+
+all: user kernel
+
+user:
+	$(Q)$(MAKE) -C lib
+	$(Q)$(MAKE) -C devices
+	$(Q)$(MAKE) -C adapter
+
+kernel:
+	$(Q)set -e; for k in $(KVERS); do $(MAKE) -C kernel KVER=$$k; done
+
+unit: user
+	$(Q)$(MAKE) -C tests/unit run
+
+lab: all
+	$(Q)tests/lab/run-all
+
+check:
+	$(Q)scripts/check
+
+demo:
+	$(Q)scripts/demo
+
+checkpatch:
+	$(Q)scripts/checkpatch
+
+shellcheck:
+	$(Q)shellcheck -x scripts/vm-run scripts/lab-init scripts/check tests/lab/*.sh tests/lab/run-all
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all user kernel unit lab check demo checkpatch shellcheck clean

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause */
+/*
+ * virtio-loopback: user/kernel contract.
+ *
+ * A process opens /dev/virtio-loopback; the open file is a session. The
+ * VIRTIO_LOOPBACK_CREATE ioctl turns the session into the owner of exactly
+ * one virtio device. The device lives as long as the file: closing it (or the
+ * owner dying) removes the device like a hot-unplug.
+ *
+ * After CREATE the owner (the "adapter"):
+ *  - read()s struct virtio_loopback_event from the file (poll() for EPOLLIN);
+ *  - answers events flagged VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY by write()ing a
+ *    struct virtio_loopback_reply with the same seq;
+ *  - queries the rings with VIRTIO_LOOPBACK_GET_VQ_INFO after DRIVER_OK;
+ *  - gets the memory region for the back-end with VIRTIO_LOOPBACK_GET_MEM_FD;
+ *  - updates the config space with VIRTIO_LOOPBACK_SET_CONFIG.
+ *
+ * Addresses in the rings and in struct virtio_loopback_vq_info are IOVAs:
+ * byte offsets into the memory region (IOVA 0 is never handed out).
+ *
+ * All structures use fixed-width types and explicit padding; reserved
+ * members must be zero (the kernel checks).
+ */
+#ifndef _UAPI_LINUX_VIRTIO_LOOPBACK_H
+#define _UAPI_LINUX_VIRTIO_LOOPBACK_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define VIRTIO_LOOPBACK_API_VERSION	1
+
+/* Limits checked by VIRTIO_LOOPBACK_CREATE. */
+#define VIRTIO_LOOPBACK_MAX_QUEUES	64
+#define VIRTIO_LOOPBACK_MAX_QUEUE_SIZE	32768
+/* Same bound as vhost-user's VHOST_USER_MAX_CONFIG_SIZE. */
+#define VIRTIO_LOOPBACK_MAX_CONFIG_SIZE	256
+#define VIRTIO_LOOPBACK_MIN_MEM_SIZE	(1ULL << 20)
+#define VIRTIO_LOOPBACK_MAX_MEM_SIZE	(4ULL << 30)
+#define VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE (64ULL << 20)
+
+/**
+ * struct virtio_loopback_queue_info - one virtqueue of a new device
+ * @max_size: largest ring the device accepts; a power of two,
+ *            1..VIRTIO_LOOPBACK_MAX_QUEUE_SIZE
+ * @reserved0: must be zero
+ * @kick_fd: eventfd the kernel signals when the driver notifies this queue
+ * @call_fd: eventfd the kernel watches; a signal is a used-buffer interrupt
+ * @reserved1: must be zero
+ *
+ * The same two eventfds are meant to be handed to the back-end
+ * (VHOST_USER_SET_VRING_KICK / _CALL), so no other process is woken per
+ * request.
+ */
+struct virtio_loopback_queue_info {
+	__u16 max_size;
+	__u16 reserved0;
+	__s32 kick_fd;
+	__s32 call_fd;
+	__u32 reserved1;
+};
+
+/**
+ * struct virtio_loopback_create - argument of VIRTIO_LOOPBACK_CREATE
+ * @size: sizeof(struct virtio_loopback_create) as the caller knows it;
+ *        a larger struct is accepted when the extra bytes are zero
+ * @device_id: virtio device id (VIRTIO_ID_*), non-zero
+ * @vendor_id: virtio vendor id reported to the driver
+ * @num_queues: number of entries at @queues, 1..VIRTIO_LOOPBACK_MAX_QUEUES
+ * @device_features: feature bits the back-end offers; must include
+ *                   VIRTIO_F_VERSION_1. Transport bits the kernel does not
+ *                   implement are masked; VIRTIO_F_ACCESS_PLATFORM is added
+ *                   towards the driver by the kernel and never reported back
+ *                   unless the back-end offered it.
+ * @queues: user pointer to @num_queues struct virtio_loopback_queue_info
+ * @config: user pointer to @config_size bytes of initial config space
+ * @config_size: 0..VIRTIO_LOOPBACK_MAX_CONFIG_SIZE
+ * @mem_mode: how buffers reach the back-end
+ * @mem_size: size of the memory region in bytes, page aligned,
+ *            VIRTIO_LOOPBACK_MIN_MEM_SIZE..VIRTIO_LOOPBACK_MAX_MEM_SIZE;
+ *            0 selects VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE
+ * @flags: must be zero
+ * @id: (out) number of the device: /sys/class/virtio-loopback/vl<id>
+ * @reserved: must be zero
+ */
+struct virtio_loopback_create {
+	__u32 size;
+	__u32 device_id;
+	__u32 vendor_id;
+	__u32 num_queues;
+	__u64 device_features;
+	__u64 queues;
+	__u64 config;
+	__u32 config_size;
+	__u32 mem_mode;
+/* Every buffer is copied to/from a kernel-owned bounce region. */
+#define VIRTIO_LOOPBACK_MEM_ISOLATED	0
+/* In-flight buffers shared in place where possible (not yet available). */
+#define VIRTIO_LOOPBACK_MEM_ZERO_COPY	1
+	__u64 mem_size;
+	__u32 flags;
+	__u32 id;
+	__u64 reserved[4];
+};
+
+/**
+ * struct virtio_loopback_event - what read() returns on a device session
+ * @type: VIRTIO_LOOPBACK_EV_*
+ * @flags: VIRTIO_LOOPBACK_EV_F_*
+ * @seq: sequence number; a reply carries it back
+ * @index: virtio bus index: the device is /sys/bus/virtio/devices/virtio<index>
+ * @features: EV_DRIVER_OK: the features the driver accepted, limited to those
+ *            the back-end offered
+ * @status: EV_DRIVER_OK / EV_FAILED: the device status the driver wrote
+ * @reserved0: zero
+ * @config_offset: EV_CONFIG_WRITE: offset of the write in the config space
+ * @config_len: EV_CONFIG_WRITE: number of bytes written
+ * @config: EV_CONFIG_WRITE: the bytes written
+ * @reserved: zero
+ *
+ * read() returns whole events only: a buffer smaller than the struct gets
+ * -EINVAL. O_NONBLOCK is honoured (-EAGAIN). A broken device (an answer
+ * timed out) makes read() fail with -EIO and poll() report EPOLLERR.
+ */
+struct virtio_loopback_event {
+	__u32 type;
+/*
+ * The driver set DRIVER_OK. Query the rings with GET_VQ_INFO, start the
+ * back-end, then reply. A negative result marks the device broken.
+ */
+#define VIRTIO_LOOPBACK_EV_DRIVER_OK	1
+/*
+ * The driver reset the device. Stop the back-end's rings, then reply: the
+ * driver frees the rings once the reply has arrived (or the wait timed out).
+ */
+#define VIRTIO_LOOPBACK_EV_RESET	2
+/* The driver wrote the config space; forward it (VHOST_USER_SET_CONFIG). */
+#define VIRTIO_LOOPBACK_EV_CONFIG_WRITE	3
+/* The driver set FAILED. Informational. */
+#define VIRTIO_LOOPBACK_EV_FAILED	4
+	__u32 flags;
+/* The kernel waits (bounded) for a struct virtio_loopback_reply. */
+#define VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY	(1U << 0)
+	__u32 seq;
+	__u32 index;
+	__u64 features;
+	__u8 status;
+	__u8 reserved0[3];
+	__u32 config_offset;
+	__u32 config_len;
+	__u32 reserved1;
+	__u8 config[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
+	__u64 reserved[4];
+};
+
+/**
+ * struct virtio_loopback_reply - what write() takes on a device session
+ * @seq: seq of the event answered
+ * @result: 0 on success or a negative errno
+ * @reserved: must be zero
+ *
+ * A reply to an unknown seq, or to an event that needs none, fails with
+ * -ENOENT; a malformed one with -EINVAL.
+ */
+struct virtio_loopback_reply {
+	__u32 seq;
+	__s32 result;
+	__u64 reserved[2];
+};
+
+/**
+ * struct virtio_loopback_vq_info - argument of VIRTIO_LOOPBACK_GET_VQ_INFO
+ * @index: (in) queue index, < num_queues of the device
+ * @ready: (out) 1 if the driver set the queue up, else 0 (other fields zero)
+ * @num: (out) ring size the driver chose (a power of two, <= max_size)
+ * @reserved0: zero
+ * @desc: (out) IOVA of the descriptor table
+ * @avail: (out) IOVA of the driver (available) ring
+ * @used: (out) IOVA of the device (used) ring
+ * @reserved: zero
+ */
+struct virtio_loopback_vq_info {
+	__u32 index;
+	__u32 ready;
+	__u32 num;
+	__u32 reserved0;
+	__u64 desc;
+	__u64 avail;
+	__u64 used;
+	__u64 reserved[2];
+};
+
+/**
+ * struct virtio_loopback_config - argument of VIRTIO_LOOPBACK_SET_CONFIG
+ * @offset: first byte to replace in the kernel's copy of the config space
+ * @len: number of bytes; offset + len <= config_size given at CREATE
+ * @flags: VIRTIO_LOOPBACK_CONFIG_F_*
+ * @reserved0: must be zero
+ * @data: user pointer to @len bytes
+ * @reserved: must be zero
+ */
+struct virtio_loopback_config {
+	__u32 offset;
+	__u32 len;
+	__u32 flags;
+/* Raise a config-change interrupt after the update. */
+#define VIRTIO_LOOPBACK_CONFIG_F_NOTIFY	(1U << 0)
+	__u32 reserved0;
+	__u64 data;
+	__u64 reserved[2];
+};
+
+/*
+ * ioctl magic 0xB7: unused in Documentation/userspace-api/ioctl/ioctl-number.rst.
+ * Control ioctls (valid before CREATE) from 0x00, device ioctls from 0x10.
+ */
+#define VIRTIO_LOOPBACK_IOCTL_MAGIC	0xB7
+
+/* out: VIRTIO_LOOPBACK_API_VERSION */
+#define VIRTIO_LOOPBACK_GET_API_VERSION	_IOR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x00, __u64)
+/* in: everything but @id; out: @id. Once per session; -EBUSY after that. */
+#define VIRTIO_LOOPBACK_CREATE		_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x01, struct virtio_loopback_create)
+/* in: @index; out: the rest. */
+#define VIRTIO_LOOPBACK_GET_VQ_INFO	_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x10, struct virtio_loopback_vq_info)
+/* in: all fields. */
+#define VIRTIO_LOOPBACK_SET_CONFIG	_IOW(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x11, struct virtio_loopback_config)
+/*
+ * Returns a new O_CLOEXEC file descriptor for the device's memory region:
+ * mmap() it MAP_SHARED at offsets within the region, lseek(fd, 0, SEEK_END)
+ * gives its size. Pass it to the back-end in VHOST_USER_SET_MEM_TABLE as one
+ * region with guest_phys_addr 0 and mmap_offset 0.
+ */
+#define VIRTIO_LOOPBACK_GET_MEM_FD	_IO(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x12)
+
+#endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */

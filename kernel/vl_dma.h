@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Memory the back-end sees, and the DMA operations that put buffers there.
+ *
+ * Each device owns one struct vl_mem: a region of ordinary pages addressed
+ * by IOVA (byte offset in the region; IOVA page 0 is never handed out).
+ * The driver's rings come from it (coherent allocations) and every
+ * streaming buffer is bounced through it (isolated mode). The back-end maps
+ * the region through a file from vl_mem_get_fd().
+ *
+ * Lifetime: vl_mem is reference counted. The device holds one reference,
+ * each open memory file another (an mmap keeps its file), so pages stay
+ * valid while any back-end still maps them.
+ */
+#ifndef VL_DMA_H
+#define VL_DMA_H
+
+#include <linux/device.h>
+#include <linux/types.h>
+
+struct vl_mem;
+
+/**
+ * struct vl_mem_stats - counters, for sysfs
+ * @bytes_bounced: bytes copied to or from bounce pages
+ * @maps: successful streaming mappings
+ * @map_failures: mappings refused for lack of space
+ * @pages_in_use: region pages currently allocated (rings included)
+ * @pages_total: pages in the region
+ */
+struct vl_mem_stats {
+	u64 bytes_bounced;
+	u64 maps;
+	u64 map_failures;
+	u64 pages_in_use;
+	u64 pages_total;
+};
+
+/**
+ * vl_mem_init() - module init: mount the private pseudo file system
+ * Returns: 0 or a negative errno.
+ */
+int vl_mem_init(void);
+
+/** vl_mem_exit() - module exit: undo vl_mem_init() */
+void vl_mem_exit(void);
+
+/**
+ * vl_mem_create() - allocate a device's memory region
+ * @size: bytes, page aligned, already validated by the caller
+ * @mode: VIRTIO_LOOPBACK_MEM_* (only ISOLATED is accepted for now)
+ *
+ * Sleeps (GFP_KERNEL). The pages are zeroed.
+ * Returns: the region with one reference held by the caller, or ERR_PTR.
+ */
+struct vl_mem *vl_mem_create(u64 size, u32 mode);
+
+/** vl_mem_put() - drop a reference; the last one frees the region (sleeps) */
+void vl_mem_put(struct vl_mem *mem);
+
+/**
+ * vl_mem_attach_dma() - make @dev's DMA operations allocate and bounce in @mem
+ * @mem: region; @dev keeps no reference, the caller keeps @mem alive while
+ *       @dev can be used for DMA
+ * @dev: the device the virtio ring uses for DMA (vdev->dev.parent),
+ *       initialised but not necessarily added
+ *
+ * Installs the ops, the DMA masks and whatever lets the ops find @mem from
+ * @dev. Returns: 0 or a negative errno.
+ */
+int vl_mem_attach_dma(struct vl_mem *mem, struct device *dev);
+
+/**
+ * vl_mem_iova_to_virt() - kernel address of a range of the region
+ * @mem: region
+ * @iova: start of the range
+ * @len: length of the range
+ *
+ * For the transport's own access to the rings. Any context.
+ * Returns: the kernel virtual address, or NULL if the range is not inside
+ * the region.
+ */
+void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len);
+
+/**
+ * vl_mem_get_fd() - a new file descriptor for the back-end's view
+ * @mem: region (the file takes its own reference)
+ *
+ * The file supports mmap(MAP_SHARED) inside the region and
+ * lseek(SEEK_END) = region size. Flags O_RDWR | O_CLOEXEC.
+ * Returns: the fd, or a negative errno.
+ */
+int vl_mem_get_fd(struct vl_mem *mem);
+
+/**
+ * vl_mem_revoke() - take the region away from every back-end mapping
+ * @mem: region
+ *
+ * Zaps every user mapping of the region and makes later mmap() and faults
+ * fail, so a back-end can no longer read or write it. Used when the device
+ * is torn down, before the transport completes requests itself. Sleeps.
+ */
+void vl_mem_revoke(struct vl_mem *mem);
+
+/** vl_mem_size() - size of the region in bytes */
+u64 vl_mem_size(const struct vl_mem *mem);
+
+/** vl_mem_get_stats() - snapshot of the counters (any context) */
+void vl_mem_get_stats(struct vl_mem *mem, struct vl_mem_stats *stats);
+
+#endif /* VL_DMA_H */
