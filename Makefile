@@ -16,6 +16,7 @@ user:
 	$(Q)$(MAKE) -C lib
 	$(Q)$(MAKE) -C devices
 	$(Q)$(MAKE) -C adapter
+	$(Q)$(MAKE) -C tests/lab
 
 kernel:
 	$(Q)set -e; for k in $(KVERS); do $(MAKE) -C kernel KVER=$$k; done

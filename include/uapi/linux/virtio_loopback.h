@@ -210,10 +210,10 @@ struct virtio_loopback_config {
 };
 
 /*
- * ioctl magic 0xB7: unused in Documentation/userspace-api/ioctl/ioctl-number.rst.
+ * ioctl magic 0xD5: listed by no driver in Documentation/userspace-api/ioctl/ioctl-number.rst.
  * Control ioctls (valid before CREATE) from 0x00, device ioctls from 0x10.
  */
-#define VIRTIO_LOOPBACK_IOCTL_MAGIC	0xB7
+#define VIRTIO_LOOPBACK_IOCTL_MAGIC	0xD5
 
 /* out: VIRTIO_LOOPBACK_API_VERSION */
 #define VIRTIO_LOOPBACK_GET_API_VERSION	_IOR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x00, __u64)
