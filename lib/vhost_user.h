@@ -221,4 +221,11 @@ void vlb_msg_close_fds(struct vhost_user_msg *msg);
  */
 const char *vlb_request_name(uint32_t request);
 
+/**
+ * vlb_backend_request_name() - name of a back-end request, for logs
+ * @request: request number (enum vhost_user_backend_request)
+ * Returns: a static string, "UNKNOWN" for numbers the protocol lacks
+ */
+const char *vlb_backend_request_name(uint32_t request);
+
 #endif /* VLB_VHOST_USER_H */
