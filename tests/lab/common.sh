@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Helpers for the lab tests (tests/lab/test_*.sh). A test runs as root inside
+# a vm-run guest: it sources this file, calls _prep_test, does its work with
+# the helpers below (which record every process they start), and ends with
+# _pass (or _fail / _skip at any point). Cleanup runs on every exit.
+#
+# Exit codes follow kselftest: 0 pass, 1 fail, 4 skip.
+
+set -u -o pipefail
+
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+TEST_NAME=$(basename "$0" .sh)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# Generous bounds: the guest is emulated (TCG).
+READY_TIMEOUT=${READY_TIMEOUT:-90}
+_PIDS=()
+
+_log() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
+
+_fail() {
+	_log "FAIL: $*"
+	exit $KSFT_FAIL
+}
+
+_skip() {
+	_log "SKIP: $*"
+	exit $KSFT_SKIP
+}
+
+_pass() {
+	_log "PASS"
+	exit $KSFT_PASS
+}
+
+# Run a command and fail the test with its output when it fails.
+_run() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		printf '%s\n' "$out" | tail -n 20
+		_fail "command failed: $*"
+	fi
+}
+
+_cleanup_test() {
+	local i pid
+	# Newest first: adapters (their devices go away) before back-ends.
+	for ((i = ${#_PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${_PIDS[i]}
+		kill -TERM "$pid" 2>/dev/null
+		_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null
+	done
+	umount -q "$TEST_DIR/mnt" 2>/dev/null
+	echo "vl-lab: end $TEST_NAME" >/dev/kmsg 2>/dev/null
+}
+
+_prep_test() {
+	[ "$(id -u)" = 0 ] || _skip "needs root"
+	[ -n "${VM_RUN:-}" ] || _skip "runs only inside scripts/vm-run"
+	TEST_DIR=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
+	mkdir -p "$TEST_DIR/mnt"
+	trap _cleanup_test EXIT
+	echo "vl-lab: start $TEST_NAME" >/dev/kmsg
+	modprobe virtio_loopback || _fail "modprobe virtio_loopback"
+	[ -c /dev/virtio-loopback ] || _fail "/dev/virtio-loopback missing"
+}
+
+_have_program() {
+	command -v "$1" >/dev/null || _skip "$1 not installed"
+}
+
+# _wait_gone PID SECONDS: wait for a process to exit.
+_wait_gone() {
+	local pid=$1 n=$(($2 * 10))
+	while kill -0 "$pid" 2>/dev/null; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# _wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
+_wait_for() {
+	local n=$(($1 * 10))
+	shift
+	until "$@" 2>/dev/null; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+_is_socket() { [ -S "$1" ]; }
+
+# _start_qsd SOCKET FORMAT IMAGE [EXTRA_FILE_OPTS]: qemu-storage-daemon
+# exporting IMAGE (raw|qcow2|host_device) as vhost-user-blk on SOCKET.
+_start_qsd() {
+	local sock=$1 fmt=$2 img=$3 extra=${4:-} file_drv=file
+	[ "$fmt" = host_device ] && { file_drv=host_device; fmt=raw; }
+	qemu-storage-daemon \
+		--blockdev "driver=$file_drv,node-name=file0,filename=$img$extra" \
+		--blockdev "driver=$fmt,node-name=disk0,file=file0" \
+		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on" \
+		>"$TEST_DIR/qsd.$$.log" 2>&1 &
+	_PIDS+=($!)
+	_wait_for 30 _is_socket "$sock" || _fail "qemu-storage-daemon did not create $sock"
+}
+
+# _start_rng SOCKET: our vhost-user-rng back-end.
+_start_rng() {
+	local sock=$1
+	vhost-user-rng --socket-path "$sock" >"$TEST_DIR/rng.$RANDOM.log" 2>&1 &
+	_PIDS+=($!)
+	_wait_for 30 _is_socket "$sock" || _fail "vhost-user-rng did not create $sock"
+}
+
+# _start_adapter VAR ARGS...: start virtio-loopback-adapter ARGS in the
+# background and wait for its "ready virtioN" line. Sets VAR to virtioN and
+# ADAPTER_PID to its pid.
+_start_adapter() {
+	local var=$1 out line
+	shift
+	out=$(mktemp "$TEST_DIR/adapter.XXXXXX")
+	virtio-loopback-adapter "$@" >"$out" 2>"$out.err" &
+	ADAPTER_PID=$!
+	_PIDS+=("$ADAPTER_PID")
+	_wait_for "$READY_TIMEOUT" grep -q '^ready virtio[0-9]*$' "$out" || {
+		cat "$out.err" >&2
+		_fail "adapter $* never became ready"
+	}
+	line=$(grep '^ready virtio' "$out")
+	printf -v "$var" '%s' "${line#ready }"
+}
+
+# _blkdev VIRTIO_NAME: /dev/vdX of a virtio-blk device (waits for it).
+_blkdev() {
+	local d=/sys/bus/virtio/devices/$1/block name
+	_wait_for 30 test -d "$d" || _fail "$1 has no block device"
+	name=$(ls "$d")
+	_wait_for 10 test -b "/dev/$name" || _fail "/dev/$name missing"
+	echo "/dev/$name"
+}
+
+# Number of virtio-loopback devices the kernel has.
+_vl_count() {
+	local n=0 d
+	for d in /sys/class/virtio-loopback/vl*; do
+		[ -e "$d" ] && n=$((n + 1))
+	done
+	echo $n
+}
+
+_slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
+_vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }

@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# fio write+verify jobs shared by test_blk_03 and test_blk_04. Needs common.sh.
+
+# _fio_verify DEV: 4k random and 1M sequential writes at QD1 and QD32, each
+# followed by fio's read-back verify (crc32c).
+_fio_verify() {
+	local dev=$1 job
+	for job in "randwrite 4k 1" "randwrite 4k 32" "write 1M 1" "write 1M 32" \
+		   "randrw 4k 32"; do
+		set -- $job
+		_log "fio $1 bs=$2 iodepth=$3 verify=crc32c on $dev"
+		fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 \
+			--rw="$1" --bs="$2" --iodepth="$3" --size=24M \
+			--verify=crc32c --verify_fatal=1 --do_verify=1 \
+			--randrepeat=0 --output="$TEST_DIR/fio.out" >/dev/null 2>&1 || {
+			tail -n 30 "$TEST_DIR/fio.out"
+			_fail "fio $job failed verification on $dev"
+		}
+		grep -q 'err= 0' "$TEST_DIR/fio.out" || _fail "fio $job reported errors"
+	done
+}
