@@ -16,6 +16,7 @@ KSFT_SKIP=4
 
 TEST_NAME=$(basename "$0" .sh)
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export TOP
 # Generous bounds: the guest is emulated (TCG).
 READY_TIMEOUT=${READY_TIMEOUT:-90}
 _PIDS=()

@@ -8,6 +8,7 @@ _fio_verify() {
 	local dev=$1 job
 	for job in "randwrite 4k 1" "randwrite 4k 32" "write 1M 1" "write 1M 32" \
 		   "randrw 4k 32"; do
+		# shellcheck disable=SC2086 # split the job into its fields
 		set -- $job
 		_log "fio $1 bs=$2 iodepth=$3 verify=crc32c on $dev"
 		fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 \
