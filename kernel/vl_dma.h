@@ -24,8 +24,10 @@ struct vl_mem;
  * struct vl_mem_stats - counters, for sysfs
  * @bytes_bounced: bytes copied to or from bounce pages
  * @maps: successful streaming mappings
- * @map_failures: mappings refused for lack of space
- * @pages_in_use: region pages currently allocated (rings included)
+ * @map_failures: streaming mappings and coherent allocations refused
+ *                (no room in the region, or larger than the mapping limit)
+ * @pages_in_use: region pages currently allocated (rings included; the
+ *                reserved page 0 is not counted)
  * @pages_total: pages in the region
  */
 struct vl_mem_stats {
@@ -47,10 +49,14 @@ void vl_mem_exit(void);
 
 /**
  * vl_mem_create() - allocate a device's memory region
- * @size: bytes, page aligned, already validated by the caller
- * @mode: VIRTIO_LOOPBACK_MEM_* (only ISOLATED is accepted for now)
+ * @size: bytes, page aligned, VIRTIO_LOOPBACK_MIN_MEM_SIZE ..
+ *        VIRTIO_LOOPBACK_MAX_MEM_SIZE (checked again here: -EINVAL)
+ * @mode: VIRTIO_LOOPBACK_MEM_* (only ISOLATED is accepted for now;
+ *        ZERO_COPY gives -EOPNOTSUPP, anything else -EINVAL)
  *
- * Sleeps (GFP_KERNEL). The pages are zeroed.
+ * Sleeps (GFP_KERNEL). The pages are zeroed, allocated up front and
+ * charged to the caller's memory cgroup (-ENOMEM when that fails).
+ * Requires vl_mem_init().
  * Returns: the region with one reference held by the caller, or ERR_PTR.
  */
 struct vl_mem *vl_mem_create(u64 size, u32 mode);
@@ -66,7 +72,11 @@ void vl_mem_put(struct vl_mem *mem);
  *       initialised but not necessarily added
  *
  * Installs the ops, the DMA masks and whatever lets the ops find @mem from
- * @dev. Returns: 0 or a negative errno.
+ * @dev: that is @dev's driver data (dev_set_drvdata()), which from then on
+ * belongs to vl_dma.c; the caller must not use it. @dev must not be bound
+ * to a driver. The DMA ops never sleep; dma_max_mapping_size(@dev) is
+ * min(region / 8, 4 MiB), and larger streaming mappings fail.
+ * Returns: 0 or a negative errno.
  */
 int vl_mem_attach_dma(struct vl_mem *mem, struct device *dev);
 
@@ -78,7 +88,7 @@ int vl_mem_attach_dma(struct vl_mem *mem, struct device *dev);
  *
  * For the transport's own access to the rings. Any context.
  * Returns: the kernel virtual address, or NULL if the range is not inside
- * the region.
+ * the region or touches the reserved page 0.
  */
 void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len);
 
@@ -87,8 +97,10 @@ void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len);
  * @mem: region (the file takes its own reference)
  *
  * The file supports mmap(MAP_SHARED) inside the region and
- * lseek(SEEK_END) = region size. Flags O_RDWR | O_CLOEXEC.
- * Returns: the fd, or a negative errno.
+ * lseek(SEEK_END) = region size. Flags O_RDWR | O_CLOEXEC. mmap() fails
+ * with -EINVAL for MAP_PRIVATE or a range past the end, -EPERM for
+ * PROT_EXEC, -ENODEV after vl_mem_revoke(). Process context.
+ * Returns: the fd, or a negative errno (-ENODEV after vl_mem_revoke()).
  */
 int vl_mem_get_fd(struct vl_mem *mem);
 
@@ -97,8 +109,11 @@ int vl_mem_get_fd(struct vl_mem *mem);
  * @mem: region
  *
  * Zaps every user mapping of the region and makes later mmap() and faults
- * fail, so a back-end can no longer read or write it. Used when the device
- * is torn down, before the transport completes requests itself. Sleeps.
+ * fail (SIGBUS), so a back-end can no longer read or write it. Used when
+ * the device is torn down, before the transport completes requests itself.
+ * The DMA ops keep working. Pages a back-end pinned with get_user_pages()
+ * (O_DIRECT in flight) stay writable through that pin until it is
+ * released. Sleeps.
  */
 void vl_mem_revoke(struct vl_mem *mem);
 
