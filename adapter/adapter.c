@@ -1,0 +1,847 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-loopback-adapter: connects a vhost-user back-end to a virtio device
+ * of the virtio_loopback kernel module.
+ *
+ *   virtio-loopback-adapter --socket PATH --device TYPE [--memory MODE]
+ *                           [--queues N] [--queue-size N] [--mem-size SIZE]
+ *                           [--backend-timeout S] [--verbose]
+ *
+ * It learns the device from the back-end (features, protocol features, queue
+ * count, config space), creates the kernel device through
+ * /dev/virtio-loopback, and then serves the kernel's events: on DRIVER_OK it
+ * hands the back-end the memory region, the rings and the kick/call
+ * eventfds (the same eventfds the kernel uses, so requests and interrupts
+ * bypass this process), on reset it stops the back-end's rings. The device
+ * lives as long as the session fd: closing it, or this process dying,
+ * removes it.
+ *
+ * Output: one line "ready virtio<N>" on stdout when the driver first started
+ * the device; errors as one line each on stderr; exit 0 on SIGINT/SIGTERM.
+ *
+ * Copyright (C) 2026 The virtio-loopback authors
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_loopback.h>
+
+#include "device_types.h"
+#include "log.h"
+#include "vhost_user_frontend.h"
+
+#define VLA_VERSION		"0.1"
+#define VLA_CONTROL_NODE	"/dev/virtio-loopback"
+#define VLA_DEFAULT_QUEUE_SIZE	256
+/*
+ * Vendor id reported to the driver: virtio's PCI vendor. No virtio driver
+ * matches on the vendor (they use VIRTIO_DEV_ANY_ID); tools print it.
+ */
+#define VLA_VENDOR_ID		0x1af4
+#define VLA_MAX_TIMEOUT_S	3600
+
+/* Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line. */
+#define VLA_EXIT_FAIL		1
+#define VLA_EXIT_USAGE		2
+
+struct vla_opts {
+	const char *socket;
+	const char *device;
+	uint32_t mem_mode;
+	unsigned int queues;		/* 0: as the back-end/type says */
+	unsigned int queue_size;
+	uint64_t mem_size;		/* 0: kernel default */
+	int timeout_ms;
+	bool verbose;
+};
+
+/**
+ * struct vla - the adapter's state
+ * @opts: the command line
+ * @type: the device type
+ * @fe: the vhost-user front-end
+ * @ctl: the /dev/virtio-loopback session fd (owns the kernel device)
+ * @sig: signalfd for SIGINT/SIGTERM
+ * @mem_fd: the memory region fd, from the first DRIVER_OK on
+ * @mem_size: its size
+ * @nqueues: queues of the device
+ * @kick: kick eventfd per queue
+ * @call: call eventfd per queue
+ * @config: config space given at CREATE
+ * @config_size: its size
+ * @announced: "ready" was printed
+ */
+struct vla {
+	struct vla_opts opts;
+	struct vla_device_type type;
+	struct vuf fe;
+	int ctl;
+	int sig;
+	int mem_fd;
+	uint64_t mem_size;
+	unsigned int nqueues;
+	int kick[VIRTIO_LOOPBACK_MAX_QUEUES];
+	int call[VIRTIO_LOOPBACK_MAX_QUEUES];
+	uint8_t config[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
+	uint32_t config_size;
+	bool announced;
+};
+
+static void vla_usage(FILE *out)
+{
+	char types[512];
+
+	vla_device_types_list(types, sizeof(types));
+	fprintf(out,
+		"Usage: %s --socket PATH --device TYPE [OPTIONS]\n"
+		"\n"
+		"Create a virtio device served by a vhost-user back-end.\n"
+		"\n"
+		"  -s, --socket PATH          back-end's vhost-user unix socket\n"
+		"  -d, --device TYPE          device type: a name or a virtio device id\n"
+		"                             (%s)\n"
+		"  -m, --memory MODE          isolated (default) or zero-copy\n"
+		"  -q, --queues N             at most N queues\n"
+		"      --queue-size N         largest ring size, a power of two (default %u)\n"
+		"      --mem-size SIZE        memory region size, K/M/G suffix (default %llu M)\n"
+		"      --backend-timeout S    seconds to wait for each back-end reply (default %d)\n"
+		"  -v, --verbose              log each vhost-user message\n"
+		"  -h, --help                 this text\n"
+		"  -V, --version              the version\n"
+		"\n"
+		"Prints \"ready virtioN\" on stdout when the driver has started the device.\n"
+		"SIGINT/SIGTERM remove the device and exit 0.\n",
+		VLA_PROG, types, VLA_DEFAULT_QUEUE_SIZE,
+		(unsigned long long)(VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE >> 20),
+		VUF_DEFAULT_TIMEOUT_MS / 1000);
+}
+
+/* Strict unsigned parse: digits only (0x allowed), whole string, no sign. */
+static int vla_parse_u64(const char *s, uint64_t *val, char **endp)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno)
+		return -errno;
+	if (!endp && *end)
+		return -EINVAL;
+	if (endp)
+		*endp = end;
+	*val = v;
+	return 0;
+}
+
+static int vla_parse_size(const char *s, uint64_t *val)
+{
+	unsigned int shift = 0;
+	uint64_t v;
+	char *end;
+	int ret;
+
+	ret = vla_parse_u64(s, &v, &end);
+	if (ret)
+		return ret;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K':
+			shift = 10;
+			break;
+		case 'm': case 'M':
+			shift = 20;
+			break;
+		case 'g': case 'G':
+			shift = 30;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
+			return -EINVAL;
+	}
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*val = v << shift;
+	return 0;
+}
+
+static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
+{
+	enum { OPT_QUEUE_SIZE = 256, OPT_MEM_SIZE, OPT_TIMEOUT };
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
+		{ "mem-size", required_argument, NULL, OPT_MEM_SIZE },
+		{ "backend-timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	*o = (struct vla_opts) {
+		.mem_mode = VIRTIO_LOOPBACK_MEM_ISOLATED,
+		.queue_size = VLA_DEFAULT_QUEUE_SIZE,
+		.timeout_ms = VUF_DEFAULT_TIMEOUT_MS,
+	};
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:d:m:q:vhV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'd':
+			o->device = optarg;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "isolated")) {
+				o->mem_mode = VIRTIO_LOOPBACK_MEM_ISOLATED;
+			} else if (!strcmp(optarg, "zero-copy")) {
+				o->mem_mode = VIRTIO_LOOPBACK_MEM_ZERO_COPY;
+			} else {
+				vla_err("--memory: unknown mode '%s' (isolated or zero-copy)",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'q':
+			if (vla_parse_u64(optarg, &v, NULL) || v == 0 ||
+			    v > VIRTIO_LOOPBACK_MAX_QUEUES) {
+				vla_err("--queues: '%s' is not a number in 1..%u",
+					optarg, VIRTIO_LOOPBACK_MAX_QUEUES);
+				return -EINVAL;
+			}
+			o->queues = v;
+			break;
+		case OPT_QUEUE_SIZE:
+			if (vla_parse_u64(optarg, &v, NULL) || v == 0 ||
+			    v > VIRTIO_LOOPBACK_MAX_QUEUE_SIZE || (v & (v - 1))) {
+				vla_err("--queue-size: '%s' is not a power of two in 1..%u",
+					optarg, VIRTIO_LOOPBACK_MAX_QUEUE_SIZE);
+				return -EINVAL;
+			}
+			o->queue_size = v;
+			break;
+		case OPT_MEM_SIZE:
+			if (vla_parse_size(optarg, &v) ||
+			    v < VIRTIO_LOOPBACK_MIN_MEM_SIZE ||
+			    v > VIRTIO_LOOPBACK_MAX_MEM_SIZE ||
+			    (v & (sysconf(_SC_PAGESIZE) - 1))) {
+				vla_err("--mem-size: '%s' is not a page-aligned size in %lluM..%lluG",
+					optarg,
+					(unsigned long long)(VIRTIO_LOOPBACK_MIN_MEM_SIZE >> 20),
+					(unsigned long long)(VIRTIO_LOOPBACK_MAX_MEM_SIZE >> 30));
+				return -EINVAL;
+			}
+			o->mem_size = v;
+			break;
+		case OPT_TIMEOUT:
+			if (vla_parse_u64(optarg, &v, NULL) || v == 0 ||
+			    v > VLA_MAX_TIMEOUT_S) {
+				vla_err("--backend-timeout: '%s' is not a number of seconds in 1..%d",
+					optarg, VLA_MAX_TIMEOUT_S);
+				return -EINVAL;
+			}
+			o->timeout_ms = v * 1000;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			vla_usage(stdout);
+			exit(0);
+		case 'V':
+			printf("%s %s\n", VLA_PROG, VLA_VERSION);
+			exit(0);
+		case ':':
+			vla_err("%s needs an argument (see --help)",
+				argv[optind - 1]);
+			return -EINVAL;
+		default:
+			vla_err("unknown option '%s' (see --help)",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		vla_err("unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->socket) {
+		vla_err("--socket PATH is required (see --help)");
+		return -EINVAL;
+	}
+	if (!o->device) {
+		vla_err("--device TYPE is required (see --help)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The socket must exist and be a socket before we try to connect. */
+static int vla_check_socket(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		int ret = -errno;
+
+		vla_err("socket %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		vla_err("socket %s: not a unix socket", path);
+		return -ENOTSOCK;
+	}
+	return 0;
+}
+
+static int vla_open_control(struct vla *a)
+{
+	__u64 version = 0;
+	int ret;
+
+	a->ctl = open(VLA_CONTROL_NODE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (a->ctl < 0) {
+		ret = -errno;
+		if (ret == -ENOENT || ret == -ENXIO || ret == -ENODEV)
+			vla_err("%s: %s (is the virtio_loopback module loaded?)",
+				VLA_CONTROL_NODE, strerror(-ret));
+		else
+			vla_err("%s: %s", VLA_CONTROL_NODE, strerror(-ret));
+		return ret;
+	}
+	if (ioctl(a->ctl, VIRTIO_LOOPBACK_GET_API_VERSION, &version)) {
+		ret = -errno;
+		vla_err("%s: VIRTIO_LOOPBACK_GET_API_VERSION: %s",
+			VLA_CONTROL_NODE, strerror(-ret));
+		return ret;
+	}
+	if (version != VIRTIO_LOOPBACK_API_VERSION) {
+		vla_err("%s: kernel API version %llu, this adapter speaks %u",
+			VLA_CONTROL_NODE, (unsigned long long)version,
+			VIRTIO_LOOPBACK_API_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
+/* Learn features, queue count and config space from the back-end. */
+static int vla_handshake(struct vla *a)
+{
+	uint32_t size, got = 0;
+	int ret;
+
+	ret = vuf_connect(&a->fe, a->opts.socket);
+	if (ret)
+		goto fail;
+	ret = vuf_negotiate(&a->fe);
+	if (ret)
+		goto fail;
+
+	if (!(a->fe.features & (1ULL << VIRTIO_F_VERSION_1))) {
+		vla_err("%s: back-end features 0x%llx lack VIRTIO_F_VERSION_1 (legacy devices are not supported)",
+			a->opts.socket, (unsigned long long)a->fe.features);
+		return -EPROTONOSUPPORT;
+	}
+
+	if (a->fe.queue_num)
+		a->nqueues = a->fe.queue_num;
+	else
+		a->nqueues = a->type.num_queues;
+	if (a->opts.queues && a->opts.queues < a->nqueues)
+		a->nqueues = a->opts.queues;
+	if (a->nqueues > VIRTIO_LOOPBACK_MAX_QUEUES) {
+		vla_dbg("%s: using %u of the back-end's %u queues",
+			a->opts.socket, VIRTIO_LOOPBACK_MAX_QUEUES, a->nqueues);
+		a->nqueues = VIRTIO_LOOPBACK_MAX_QUEUES;
+	}
+
+	size = vla_device_type_config_size(&a->type, a->fe.features);
+	if (vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG) &&
+	    size) {
+		bool exact = size != VLA_CONFIG_SIZE_UNKNOWN;
+
+		if (!exact)
+			size = VHOST_USER_MAX_CONFIG_SIZE;
+		ret = vuf_get_config(&a->fe, a->config, size, exact, &got);
+		if (ret)
+			goto fail;
+		a->config_size = got;
+	} else if (size != VLA_CONFIG_SIZE_UNKNOWN) {
+		/* No config from the back-end: zeros of the type's size. */
+		a->config_size = size;
+	}
+	vla_dbg("%s: %s device, features 0x%llx, protocol features 0x%llx, %u queues, %u config bytes",
+		a->opts.socket, vla_device_type_name(&a->type),
+		(unsigned long long)a->fe.features,
+		(unsigned long long)a->fe.protocol_features, a->nqueues,
+		a->config_size);
+	return 0;
+
+fail:
+	vla_err("%s", a->fe.err);
+	return ret;
+}
+
+static int vla_create(struct vla *a)
+{
+	struct virtio_loopback_queue_info qi[VIRTIO_LOOPBACK_MAX_QUEUES];
+	struct virtio_loopback_create c;
+	unsigned int i;
+	int ret;
+
+	memset(qi, 0, sizeof(qi));
+	for (i = 0; i < a->nqueues; i++) {
+		a->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (a->kick[i] < 0)
+			goto err_eventfd;
+		a->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (a->call[i] < 0)
+			goto err_eventfd;
+		qi[i].max_size = a->opts.queue_size;
+		qi[i].kick_fd = a->kick[i];
+		qi[i].call_fd = a->call[i];
+	}
+
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c);
+	c.device_id = a->type.id;
+	c.vendor_id = VLA_VENDOR_ID;
+	c.num_queues = a->nqueues;
+	c.device_features = a->fe.features &
+			    ~(1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+	c.queues = (uintptr_t)qi;
+	c.config = (uintptr_t)a->config;
+	c.config_size = a->config_size;
+	c.mem_mode = a->opts.mem_mode;
+	c.mem_size = a->opts.mem_size;
+
+	if (ioctl(a->ctl, VIRTIO_LOOPBACK_CREATE, &c)) {
+		ret = -errno;
+		if (ret == -EOPNOTSUPP && c.mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED)
+			vla_err("%s: VIRTIO_LOOPBACK_CREATE: memory mode zero-copy is not supported by this kernel module: %s",
+				VLA_CONTROL_NODE, strerror(-ret));
+		else
+			vla_err("%s: VIRTIO_LOOPBACK_CREATE (%s device id %u, %u queues of %u, features 0x%llx, %u config bytes): %s",
+				VLA_CONTROL_NODE, vla_device_type_name(&a->type),
+				c.device_id, c.num_queues, a->opts.queue_size,
+				(unsigned long long)c.device_features,
+				c.config_size, strerror(-ret));
+		return ret;
+	}
+	vla_dbg("%s: created device vl%u", VLA_CONTROL_NODE, c.id);
+	return 0;
+
+err_eventfd:
+	ret = -errno;
+	vla_err("queue %u: eventfd: %s", i, strerror(-ret));
+	return ret;
+}
+
+static int vla_reply(struct vla *a, const struct virtio_loopback_event *ev,
+		     int result)
+{
+	struct virtio_loopback_reply r;
+	ssize_t n;
+
+	if (!(ev->flags & VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY))
+		return 0;
+	memset(&r, 0, sizeof(r));
+	r.seq = ev->seq;
+	r.result = result;
+	n = write(a->ctl, &r, sizeof(r));
+	if (n < 0) {
+		int ret = -errno;
+
+		vla_err("%s: reply to event %u (seq %u): %s", VLA_CONTROL_NODE,
+			ev->type, ev->seq, strerror(-ret));
+		return ret;
+	}
+	if ((size_t)n != sizeof(r)) {
+		vla_err("%s: reply to event %u (seq %u): short write of %zd bytes",
+			VLA_CONTROL_NODE, ev->type, ev->seq, n);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The memory region: asked for once, kept for every later start. */
+static int vla_get_mem_fd(struct vla *a)
+{
+	off_t end;
+	int ret;
+
+	if (a->mem_fd >= 0)
+		return 0;
+	a->mem_fd = ioctl(a->ctl, VIRTIO_LOOPBACK_GET_MEM_FD);
+	if (a->mem_fd < 0) {
+		ret = -errno;
+		a->mem_fd = -1;
+		vla_err("%s: VIRTIO_LOOPBACK_GET_MEM_FD: %s", VLA_CONTROL_NODE,
+			strerror(-ret));
+		return ret;
+	}
+	end = lseek(a->mem_fd, 0, SEEK_END);
+	if (end <= 0) {
+		ret = end < 0 ? -errno : -EINVAL;
+		vla_err("%s: memory region: lseek: %s", VLA_CONTROL_NODE,
+			end < 0 ? strerror(-ret) : "empty region");
+		return ret;
+	}
+	a->mem_size = end;
+	return 0;
+}
+
+static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
+{
+	struct vuf_vring vr[VIRTIO_LOOPBACK_MAX_QUEUES];
+	unsigned int i;
+	int ret;
+
+	/* DRIVER_OK without a reset in between: restart cleanly. */
+	if (a->fe.running) {
+		ret = vuf_stop(&a->fe);
+		if (ret) {
+			vla_err("%s", a->fe.err);
+			return ret;
+		}
+	}
+
+	memset(vr, 0, sizeof(vr));
+	for (i = 0; i < a->nqueues; i++) {
+		struct virtio_loopback_vq_info info;
+
+		memset(&info, 0, sizeof(info));
+		info.index = i;
+		if (ioctl(a->ctl, VIRTIO_LOOPBACK_GET_VQ_INFO, &info)) {
+			ret = -errno;
+			vla_err("%s: VIRTIO_LOOPBACK_GET_VQ_INFO queue %u: %s",
+				VLA_CONTROL_NODE, i, strerror(-ret));
+			return ret;
+		}
+		if (!info.ready)
+			continue;
+		vr[i].num = info.num;
+		vr[i].desc = info.desc;
+		vr[i].avail = info.avail;
+		vr[i].used = info.used;
+		vr[i].kick_fd = a->kick[i];
+		vr[i].call_fd = a->call[i];
+	}
+
+	ret = vla_get_mem_fd(a);
+	if (ret)
+		return ret;
+
+	ret = vuf_start(&a->fe, ev->features, ev->status, a->mem_fd,
+			a->mem_size, vr, a->nqueues);
+	if (ret) {
+		vla_err("%s", a->fe.err);
+		return ret;
+	}
+	return 0;
+}
+
+static int vla_reset(struct vla *a)
+{
+	int ret = vuf_stop(&a->fe);
+
+	if (ret)
+		vla_err("%s", a->fe.err);
+	return ret;
+}
+
+static int vla_config_write(struct vla *a,
+			    const struct virtio_loopback_event *ev)
+{
+	int ret;
+
+	if (ev->config_len == 0 ||
+	    ev->config_len > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE ||
+	    ev->config_offset > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE - ev->config_len) {
+		vla_err("%s: config write event with offset %u length %u",
+			VLA_CONTROL_NODE, ev->config_offset, ev->config_len);
+		return -EINVAL;
+	}
+	/* Offset of the driver's bytes in the event's buffer. */
+	if (!vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG)) {
+		vla_dbg("%s: config write at %u (%u bytes) not forwarded: no CONFIG protocol feature",
+			a->opts.socket, ev->config_offset, ev->config_len);
+		return 0;
+	}
+	ret = vuf_set_config(&a->fe, ev->config_offset, ev->config,
+			     ev->config_len);
+	if (ret)
+		vla_err("%s", a->fe.err);
+	return ret;
+}
+
+/* VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: fetch it, tell the driver. */
+static int vla_config_changed(void *opaque)
+{
+	struct vla *a = opaque;
+	struct virtio_loopback_config cfg;
+	uint8_t buf[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
+	uint32_t got = 0;
+	int ret;
+
+	if (!a->config_size ||
+	    !vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG))
+		return 0;
+	ret = vuf_get_config(&a->fe, buf, a->config_size, true, &got);
+	if (ret) {
+		vla_err("%s", a->fe.err);
+		return ret;
+	}
+	memcpy(a->config, buf, got);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.offset = 0;
+	cfg.len = got;
+	cfg.flags = VIRTIO_LOOPBACK_CONFIG_F_NOTIFY;
+	cfg.data = (uintptr_t)buf;
+	if (ioctl(a->ctl, VIRTIO_LOOPBACK_SET_CONFIG, &cfg)) {
+		ret = -errno;
+		vla_err("%s: VIRTIO_LOOPBACK_SET_CONFIG (%u bytes): %s",
+			VLA_CONTROL_NODE, got, strerror(-ret));
+		return ret;
+	}
+	vla_dbg("%s: config changed (%u bytes), driver notified",
+		a->opts.socket, got);
+	return 0;
+}
+
+static int vla_handle_event(struct vla *a)
+{
+	struct virtio_loopback_event ev;
+	ssize_t n;
+	int ret = 0;
+
+	n = read(a->ctl, &ev, sizeof(ev));
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		ret = -errno;
+		vla_err("%s: read event: %s%s", VLA_CONTROL_NODE,
+			strerror(-ret),
+			ret == -EIO ? " (the kernel gave up waiting for an answer)" : "");
+		return ret;
+	}
+	if ((size_t)n != sizeof(ev)) {
+		vla_err("%s: read event: %zd bytes, expected %zu",
+			VLA_CONTROL_NODE, n, sizeof(ev));
+		return -EPROTO;
+	}
+
+	switch (ev.type) {
+	case VIRTIO_LOOPBACK_EV_DRIVER_OK:
+		vla_dbg("event DRIVER_OK seq %u virtio%u features 0x%llx status 0x%x",
+			ev.seq, ev.index, (unsigned long long)ev.features,
+			ev.status);
+		ret = vla_driver_ok(a, &ev);
+		if (vla_reply(a, &ev, ret) && !ret)
+			ret = -EIO;
+		if (!ret && !a->announced) {
+			printf("ready virtio%u\n", ev.index);
+			fflush(stdout);
+			a->announced = true;
+		}
+		return ret;
+	case VIRTIO_LOOPBACK_EV_RESET:
+		vla_dbg("event RESET seq %u", ev.seq);
+		ret = vla_reset(a);
+		if (vla_reply(a, &ev, ret) && !ret)
+			ret = -EIO;
+		return ret;
+	case VIRTIO_LOOPBACK_EV_CONFIG_WRITE:
+		vla_dbg("event CONFIG_WRITE seq %u offset %u len %u", ev.seq,
+			ev.config_offset, ev.config_len);
+		ret = vla_config_write(a, &ev);
+		if (vla_reply(a, &ev, ret) && !ret)
+			ret = -EIO;
+		return ret;
+	case VIRTIO_LOOPBACK_EV_FAILED:
+		vla_info("virtio%u: the driver set FAILED (status 0x%x)",
+			 ev.index, ev.status);
+		return vla_reply(a, &ev, 0);
+	default:
+		vla_dbg("event %u seq %u ignored", ev.type, ev.seq);
+		return vla_reply(a, &ev, -EOPNOTSUPP);
+	}
+}
+
+/* Block SIGINT/SIGTERM and read them from a signalfd in the loop. */
+static int vla_setup_signals(struct vla *a)
+{
+	sigset_t set;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL)) {
+		ret = -errno;
+		vla_err("sigprocmask: %s", strerror(-ret));
+		return ret;
+	}
+	a->sig = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (a->sig < 0) {
+		ret = -errno;
+		vla_err("signalfd: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+enum { VLA_PFD_CTL, VLA_PFD_SOCK, VLA_PFD_SIG, VLA_PFD_BACKEND, VLA_NPFD };
+
+/* Returns 0 on a signal (clean stop), else a negative errno. */
+static int vla_loop(struct vla *a)
+{
+	for (;;) {
+		struct pollfd pfd[VLA_NPFD] = {
+			[VLA_PFD_CTL] = { .fd = a->ctl, .events = POLLIN },
+			[VLA_PFD_SOCK] = { .fd = a->fe.sock, .events = POLLIN },
+			[VLA_PFD_SIG] = { .fd = a->sig, .events = POLLIN },
+			[VLA_PFD_BACKEND] = { .fd = a->fe.backend_fd,
+					      .events = POLLIN },
+		};
+		int ret;
+
+		/* fd -1 (no back-end channel) is ignored by poll(). */
+		ret = poll(pfd, VLA_NPFD, -1);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			vla_err("poll: %s", strerror(-ret));
+			return ret;
+		}
+
+		if (pfd[VLA_PFD_SIG].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(a->sig, &si, sizeof(si)) == sizeof(si))
+				vla_dbg("signal %u: removing the device",
+					si.ssi_signo);
+			return 0;
+		}
+		if (pfd[VLA_PFD_SOCK].revents) {
+			ret = vuf_check_idle(&a->fe);
+			if (ret != -EAGAIN) {
+				vla_err("%s", a->fe.err);
+				return ret;
+			}
+		}
+		if (pfd[VLA_PFD_CTL].revents & (POLLIN | POLLERR | POLLHUP)) {
+			ret = vla_handle_event(a);
+			if (ret)
+				return ret;
+		}
+		if (pfd[VLA_PFD_BACKEND].revents) {
+			ret = vuf_handle_backend_req(&a->fe, vla_config_changed,
+						     a);
+			if (ret == -ECONNRESET) {
+				/* Only the channel closed; the main socket tells if the back-end went. */
+				vla_dbg("%s", a->fe.err);
+			} else if (ret) {
+				if (a->fe.backend_fd < 0)
+					vla_err("%s", a->fe.err);
+				return ret;
+			}
+		}
+	}
+}
+
+static void vla_cleanup(struct vla *a)
+{
+	unsigned int i;
+
+	/* The device goes first: closing the session removes it. */
+	if (a->ctl >= 0)
+		close(a->ctl);
+	a->ctl = -1;
+	vuf_close(&a->fe);
+	if (a->mem_fd >= 0)
+		close(a->mem_fd);
+	for (i = 0; i < VIRTIO_LOOPBACK_MAX_QUEUES; i++) {
+		if (a->kick[i] >= 0)
+			close(a->kick[i]);
+		if (a->call[i] >= 0)
+			close(a->call[i]);
+	}
+	if (a->sig >= 0)
+		close(a->sig);
+}
+
+int main(int argc, char **argv)
+{
+	static struct vla a;
+	unsigned int i;
+	int ret;
+
+	a.ctl = -1;
+	a.sig = -1;
+	a.mem_fd = -1;
+	for (i = 0; i < VIRTIO_LOOPBACK_MAX_QUEUES; i++) {
+		a.kick[i] = -1;
+		a.call[i] = -1;
+	}
+
+	if (vla_parse_args(argc, argv, &a.opts))
+		return VLA_EXIT_USAGE;
+	vla_log_set_verbose(a.opts.verbose);
+
+	ret = vla_device_type_parse(a.opts.device, &a.type);
+	if (ret) {
+		vla_err("--device: unknown device type '%s' (see --help)",
+			a.opts.device);
+		return VLA_EXIT_USAGE;
+	}
+
+	/* A write to a back-end that is gone must be an error, not death. */
+	signal(SIGPIPE, SIG_IGN);
+	vuf_init(&a.fe, a.opts.timeout_ms);
+
+	ret = vla_check_socket(a.opts.socket);
+	if (!ret)
+		ret = vla_open_control(&a);
+	if (!ret)
+		ret = vla_handshake(&a);
+	if (!ret)
+		ret = vla_setup_signals(&a);
+	if (!ret)
+		ret = vla_create(&a);
+	if (!ret)
+		ret = vla_loop(&a);
+
+	vla_cleanup(&a);
+	return ret ? VLA_EXIT_FAIL : 0;
+}
