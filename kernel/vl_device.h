@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal objects of virtio_loopback.ko, shared by vl_main.c (control
+ * node, sessions, events, sysfs) and vl_transport.c (virtio_config_ops,
+ * virtqueues, eventfds, in-flight tracking, teardown).
+ *
+ * Lifetime: one struct vl_device per device, embedded struct device
+ * @parent is its reference count (the parent's release frees it). The
+ * owning session holds the initial reference; the registered virtio
+ * device holds one more (dropped in its own release).
+ */
+#ifndef VL_DEVICE_H
+#define VL_DEVICE_H
+
+#include <linux/device.h>
+#include <linux/eventfd.h>
+#include <linux/irq_work.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/virtio.h>
+#include <linux/virtio_ring.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/virtio_loopback.h>
+
+struct vl_mem;
+struct vl_device;
+
+/**
+ * struct vl_shadow - which descriptor chains of a split ring are in flight
+ * @count: per head: times seen in the avail ring minus times seen in the
+ *         used ring; 0 or 1 when consistent. Signed counters rather than a
+ *         bitmap, so that a chain made available and used between two scans
+ *         (or recycled by a polling driver) nets out whatever the order.
+ * @num: ring size (entries in @count)
+ * @last_avail: avail ring index up to which entries were counted
+ * @last_used: used ring index up to which entries were counted
+ * @outstanding: heads with a non-zero count
+ * @bad: heads whose count is neither 0 nor 1
+ * @lost: tracking is not trustworthy (more than @num entries passed between
+ *        two scans, an out-of-range head, or counts that disagree with the
+ *        ring); cleared again when the ring is seen empty
+ *
+ * This is the unit a back-end restart will use to resubmit requests.
+ * Protected by the owning struct vl_vq's @lock.
+ */
+struct vl_shadow {
+	s16 *count;
+	u32 num;
+	u16 last_avail;
+	u16 last_used;
+	u32 outstanding;
+	u32 bad;
+	bool lost;
+};
+
+/**
+ * struct vl_vq - one virtqueue of a device
+ * @vl: owning device
+ * @index: queue index
+ * @max_size: largest ring the back-end accepts (from CREATE)
+ * @kick: eventfd signalled by vl_notify()
+ * @call: eventfd whose wake-ups are used-buffer interrupts
+ * @call_wait: our entry on @call's wait queue (irqfd pattern)
+ * @call_pt: poll table used once to add @call_wait
+ * @call_hooked: @call_wait is on the wait queue (process context only)
+ * @kick_work: signals @kick when vl_notify() runs inside an eventfd wake-up
+ * @irq_work: runs vring_interrupt() in hard-IRQ-like context
+ * @lock: protects every member below. Taken with irqsave from the notify
+ *        path (any context), the call wake-up (eventfd wqh lock held,
+ *        IRQs off), @irq_work (hard IRQ), find_vqs/del_vqs and teardown
+ *        (process). Never held across vring_interrupt() or an eventfd
+ *        signal of a kick.
+ * @vq: the virtio core's queue, NULL when not set up
+ * @num: ring size the driver chose
+ * @desc_iova: IOVA of the descriptor table
+ * @avail_iova: IOVA of the avail ring
+ * @used_iova: IOVA of the used ring
+ * @desc: kernel address of the descriptor table (in the bounce region)
+ * @avail: kernel address of the avail ring
+ * @used: kernel address of the used ring
+ * @shadow: in-flight tracking
+ * @dead: teardown mode: vl_notify() completes new chains with an error
+ * @kicks: notifications from the driver (sysfs)
+ * @interrupts: vring_interrupt() calls (sysfs)
+ * @kobj: queues/<index> directory in sysfs, NULL if none
+ */
+struct vl_vq {
+	struct vl_device *vl;
+	u32 index;
+	u16 max_size;
+	struct eventfd_ctx *kick;
+	struct eventfd_ctx *call;
+	wait_queue_entry_t call_wait;
+	poll_table call_pt;
+	bool call_hooked;
+	struct irq_work kick_work;
+	struct irq_work irq_work;
+
+	spinlock_t lock;
+	struct virtqueue *vq;
+	u32 num;
+	u64 desc_iova;
+	u64 avail_iova;
+	u64 used_iova;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	struct vl_shadow shadow;
+	bool dead;
+	u64 kicks;
+	u64 interrupts;
+
+	struct kobject *kobj;
+};
+
+/**
+ * struct vl_event - an event queued for the adapter
+ * @node: on &vl_device.ev_pending (not read yet) or &vl_device.ev_waiting
+ *        (read, reply expected)
+ * @ev: what read() returns
+ * @done: completed when a reply arrives or the wait is cancelled
+ * @result: the reply's result (or -ENODEV when the adapter went away)
+ * @waiter: a sleeping thread owns (and frees) this event; otherwise the
+ *          reader frees it once copied out
+ */
+struct vl_event {
+	struct list_head node;
+	struct virtio_loopback_event ev;
+	struct completion done;
+	int result;
+	bool waiter;
+};
+
+/* Why a device was broken (reported in sysfs "broken"). */
+enum vl_broken {
+	VL_OK = 0,
+	VL_BROKEN_TIMEOUT,	/* the adapter did not answer in time */
+	VL_BROKEN_REFUSED,	/* the adapter answered with an error */
+	VL_BROKEN_RING,		/* ring state we cannot trust */
+};
+
+/**
+ * struct vl_device - one virtio-loopback device
+ * @parent: class device vl<id>; DMA device of the rings; reference count
+ *          of this struct (its release frees it). Its drvdata belongs to
+ *          vl_dma.c.
+ * @vdev: the virtio device registered with the core (vdev.dev.parent =
+ *        @parent)
+ * @id: number from vl_ida (the name vl<id>), -1 if none
+ * @device_id: virtio device id
+ * @vendor_id: virtio vendor id
+ * @owner_tgid: tgid of the process that created the device
+ * @device_features: features the back-end offered, as given to CREATE
+ * @mem: memory region (rings and bounce buffers)
+ * @mem_mode: VIRTIO_LOOPBACK_MEM_*
+ * @mem_size: bytes in @mem
+ * @num_queues: entries in @vqs
+ * @vqs: per-queue state
+ * @queues_kobj: the queues/ directory in sysfs
+ * @config_lock: protects @config and @config_gen; irqsave (driver get/set
+ *               may run in atomic context; SET_CONFIG ioctl)
+ * @config: the kernel's copy of the config space
+ * @config_size: bytes in @config
+ * @config_gen: bumped on every update of @config
+ * @status: device status; written only by the virtio core's set_status and
+ *          reset callbacks (serialised by the core), read locklessly
+ * @started: an EV_DRIVER_OK was queued since the last reset
+ * @ev_lock: protects @ev_pending, @ev_waiting, @seq, @gone and @broken;
+ *           irqsave (config writes queue events from atomic context)
+ * @ev_pending: events queued for read()
+ * @ev_waiting: events read but not answered yet
+ * @seq: last sequence number handed out
+ * @gone: the session is closing: nothing is queued, nobody waits
+ * @broken: enum vl_broken; non-zero makes read() fail with -EIO
+ * @ev_wq: readers and pollers of the session
+ * @register_work: registers @vdev outside the CREATE ioctl
+ * @break_work: breaks the device from process context (ring errors are
+ *              found in atomic context, virtio_break_device() wants none)
+ * @registered: @vdev is registered (set by @register_work, cleared by
+ *              teardown; read locklessly with acquire semantics)
+ * @dead: teardown reached the point where the transport completes chains
+ *        itself; queues set up from now on start dead
+ */
+struct vl_device {
+	struct device parent;
+	struct virtio_device vdev;
+	int id;
+	u32 device_id;
+	u32 vendor_id;
+	pid_t owner_tgid;
+	u64 device_features;
+	struct vl_mem *mem;
+	u32 mem_mode;
+	u64 mem_size;
+	u32 num_queues;
+	struct vl_vq *vqs;
+	struct kobject *queues_kobj;
+
+	spinlock_t config_lock;
+	u8 *config;
+	u32 config_size;
+	u32 config_gen;
+
+	u8 status;
+	bool started;
+
+	spinlock_t ev_lock;
+	struct list_head ev_pending;
+	struct list_head ev_waiting;
+	u32 seq;
+	bool gone;
+	int broken;
+	wait_queue_head_t ev_wq;
+
+	struct work_struct register_work;
+	struct work_struct break_work;
+	bool registered;
+	bool dead;
+};
+
+static inline struct vl_device *vl_from_vdev(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct vl_device, vdev);
+}
+
+static inline struct vl_device *vl_from_parent(struct device *dev)
+{
+	return container_of(dev, struct vl_device, parent);
+}
+
+/* vl_main.c */
+extern unsigned int vl_msg_timeout_ms;
+extern unsigned int vl_teardown_grace_ms;
+
+/**
+ * vl_event_send() - queue an event for the adapter, optionally wait
+ * @vl: device
+ * @ev: event to send (type, flags, payload); seq is filled in
+ * @gfp: allocation flags (GFP_ATOMIC in atomic context)
+ *
+ * With VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY the caller sleeps (process
+ * context) for at most msg_timeout_ms, killable. A timeout, a signal or a
+ * negative reply breaks the device.
+ * Returns: the reply's result, 0 when no reply is needed or nobody is
+ * there to answer (session closing), or a negative errno.
+ */
+int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
+		  gfp_t gfp);
+
+/**
+ * vl_device_break() - mark the device broken (process context)
+ * @vl: device
+ * @why: enum vl_broken reason
+ *
+ * Breaks the virtqueues (new requests fail), wakes readers (read() -EIO,
+ * poll() EPOLLERR).
+ */
+void vl_device_break(struct vl_device *vl, int why);
+
+/* vl_transport.c */
+extern const struct virtio_config_ops vl_config_ops;
+
+/**
+ * vl_vq_hook_call() - hook a queue's call eventfd (irqfd pattern)
+ * @q: queue, @q->vl set
+ * @fd: the call eventfd
+ *
+ * Process context. Returns: 0, -EBADF or -EINVAL (not an eventfd).
+ */
+int vl_vq_hook_call(struct vl_vq *q, int fd);
+
+/** vl_vq_unhook_call() - undo vl_vq_hook_call(); sleeps; idempotent */
+void vl_vq_unhook_call(struct vl_vq *q);
+
+/** vl_vq_init() - initialise the locks and irq_works of a queue */
+void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index);
+
+/**
+ * vl_transport_teardown() - make the device's requests complete without
+ * the back-end
+ * @vl: device whose session is closing; no event is waited for any more
+ *
+ * Grace period for a back-end still running, revocation of the memory,
+ * call hooks detached, every outstanding chain completed with an error
+ * and dead mode entered. Sleeps.
+ */
+void vl_transport_teardown(struct vl_device *vl);
+
+#endif /* VL_DEVICE_H */

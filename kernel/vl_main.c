@@ -1,0 +1,997 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-loopback: virtio devices served by user-space vhost-user back-ends.
+ *
+ * Control node /dev/virtio-loopback (misc device, mode 0600). Each open
+ * file is a session; VIRTIO_LOOPBACK_CREATE makes it the owner of one
+ * device, which lives until the file is released (close, or the owner
+ * dying): that removes the device like a hot-unplug. The contract is
+ * include/uapi/linux/virtio_loopback.h.
+ *
+ * Each device is a class device /sys/class/virtio-loopback/vl<id> (the
+ * parent and DMA device of the virtio device) with its attributes and a
+ * queues/<n>/ directory per queue.
+ *
+ * Module parameters:
+ *   msg_timeout_ms     how long the driver waits for the adapter to answer
+ *                      DRIVER_OK or reset (default 10000, at least 100; a
+ *                      timeout breaks the device)
+ *   teardown_grace_ms  how long a back-end still running gets to finish its
+ *                      requests when the session closes (default 2000)
+ *
+ * Every session holds a reference on the module (fops owner), so rmmod is
+ * refused while any device exists.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/kernel.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/nospec.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+
+#include "vl_compat.h"
+#include "vl_device.h"
+#include "vl_dma.h"
+
+/* Devices at once (names vl0..vl<N-1>). */
+#define VL_MAX_DEVICES		4096
+/* Lower bound of msg_timeout_ms: 0 must not mean "forever". */
+#define VL_MIN_MSG_TIMEOUT_MS	100
+#define VL_MAX_TEARDOWN_GRACE_MS 30000
+/* Smallest struct virtio_loopback_create accepted (API version 1). */
+#define VL_CREATE_SIZE_V1	offsetofend(struct virtio_loopback_create, reserved)
+
+unsigned int vl_msg_timeout_ms = 10000;
+module_param_named(msg_timeout_ms, vl_msg_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(msg_timeout_ms,
+		 "Wait for the adapter's answer to DRIVER_OK/reset, ms (min 100)");
+
+unsigned int vl_teardown_grace_ms = 2000;
+module_param_named(teardown_grace_ms, vl_teardown_grace_ms, uint, 0644);
+MODULE_PARM_DESC(teardown_grace_ms,
+		 "Time a running back-end gets to finish requests at removal, ms");
+
+static struct class *vl_class;
+static struct workqueue_struct *vl_wq;
+/* Device numbers; the ida has its own lock. */
+static DEFINE_IDA(vl_ida);
+/* Devices not yet freed; module exit waits for their releases. */
+static atomic_t vl_live = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(vl_live_wq);
+
+/**
+ * struct vl_session - one open file of the control node
+ * @lock: serialises VIRTIO_LOOPBACK_CREATE (process context)
+ * @vl: the device, set once by CREATE (store-release, read with
+ *      load-acquire by the other file operations)
+ */
+struct vl_session {
+	struct mutex lock;
+	struct vl_device *vl;
+};
+
+static struct vl_device *vl_session_device(struct file *file)
+{
+	struct vl_session *s = file->private_data;
+
+	/* Pairs with the release in vl_ioctl_create(): the device is built. */
+	return smp_load_acquire(&s->vl);
+}
+
+static bool vl_is_registered(struct vl_device *vl)
+{
+	/* Pairs with vl_set_registered(): vdev.index/features are valid. */
+	return smp_load_acquire(&vl->registered);
+}
+
+static void vl_set_registered(struct vl_device *vl, bool registered)
+{
+	/* Publishes the virtio core's initialisation of vl->vdev. */
+	smp_store_release(&vl->registered, registered);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events for the adapter                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *vl_event_name(u32 type)
+{
+	switch (type) {
+	case VIRTIO_LOOPBACK_EV_DRIVER_OK:
+		return "DRIVER_OK";
+	case VIRTIO_LOOPBACK_EV_RESET:
+		return "RESET";
+	case VIRTIO_LOOPBACK_EV_CONFIG_WRITE:
+		return "CONFIG_WRITE";
+	case VIRTIO_LOOPBACK_EV_FAILED:
+		return "FAILED";
+	}
+	return "?";
+}
+
+/* Answer every waiting sender with @result; drop unread plain events. */
+static void vl_events_cancel(struct vl_device *vl, int result, struct list_head *drop)
+{
+	struct vl_event *e, *tmp;
+
+	lockdep_assert_held(&vl->ev_lock);
+	list_for_each_entry_safe(e, tmp, &vl->ev_waiting, node) {
+		list_del_init(&e->node);
+		e->result = result;
+		complete(&e->done);
+	}
+	list_for_each_entry_safe(e, tmp, &vl->ev_pending, node) {
+		if (e->waiter) {
+			list_del_init(&e->node);
+			e->result = result;
+			complete(&e->done);
+		} else if (drop) {
+			list_move_tail(&e->node, drop);
+		}
+	}
+}
+
+int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
+		  gfp_t gfp)
+{
+	bool reply = ev->flags & VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY;
+	unsigned long flags;
+	struct vl_event *e;
+	long left;
+	int ret;
+
+	e = kmalloc(sizeof(*e), gfp);
+	if (!e) {
+		/* Atomic context (config write): the adapter misses this one. */
+		dev_warn_ratelimited(&vl->parent, "event %s dropped\n",
+				     vl_event_name(ev->type));
+		return -ENOMEM;
+	}
+	e->ev = *ev;
+	init_completion(&e->done);
+	e->result = 0;
+	e->waiter = reply;
+
+	spin_lock_irqsave(&vl->ev_lock, flags);
+	if (vl->gone || vl->broken) {
+		ret = vl->gone ? 0 : -EIO;
+		spin_unlock_irqrestore(&vl->ev_lock, flags);
+		kfree(e);
+		return ret;
+	}
+	e->ev.seq = ++vl->seq;
+	list_add_tail(&e->node, &vl->ev_pending);
+	spin_unlock_irqrestore(&vl->ev_lock, flags);
+	wake_up_interruptible(&vl->ev_wq);
+	if (!reply)
+		return 0;
+
+	left = wait_for_completion_killable_timeout(&e->done,
+			msecs_to_jiffies(max(READ_ONCE(vl_msg_timeout_ms),
+					     VL_MIN_MSG_TIMEOUT_MS)));
+
+	/* Whoever answered took the event off the lists under the lock. */
+	spin_lock_irqsave(&vl->ev_lock, flags);
+	if (list_empty(&e->node)) {
+		ret = e->result;
+	} else {
+		list_del(&e->node);
+		ret = left < 0 ? (int)left : -ETIMEDOUT;
+	}
+	spin_unlock_irqrestore(&vl->ev_lock, flags);
+	kfree(e);
+
+	if (ret == -ETIMEDOUT || ret == -ERESTARTSYS) {
+		dev_err_ratelimited(&vl->parent, "%s: no answer from the adapter (%s)\n",
+				    vl_event_name(ev->type),
+				    ret == -ETIMEDOUT ? "timed out" : "killed");
+		vl_device_break(vl, VL_BROKEN_TIMEOUT);
+	} else if (ret < 0 && ret != -EIO) {
+		dev_err_ratelimited(&vl->parent, "%s: adapter answered %d\n",
+				    vl_event_name(ev->type), ret);
+		vl_device_break(vl, VL_BROKEN_REFUSED);
+	}
+	return ret;
+}
+
+void vl_device_break(struct vl_device *vl, int why)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vl->ev_lock, flags);
+	if (vl->broken) {
+		spin_unlock_irqrestore(&vl->ev_lock, flags);
+		return;
+	}
+	vl->broken = why;
+	/* Nobody waits on a broken device. */
+	vl_events_cancel(vl, -EIO, NULL);
+	spin_unlock_irqrestore(&vl->ev_lock, flags);
+	wake_up_interruptible(&vl->ev_wq);
+	virtio_break_device(&vl->vdev);
+	dev_err_ratelimited(&vl->parent, "device broken\n");
+}
+
+static void vl_break_work(struct work_struct *work)
+{
+	struct vl_device *vl = container_of(work, struct vl_device, break_work);
+
+	vl_device_break(vl, VL_BROKEN_RING);
+}
+
+/* The session is closing: nothing is queued or waited for any more. */
+static void vl_events_shutdown(struct vl_device *vl)
+{
+	struct vl_event *e, *tmp;
+	unsigned long flags;
+	LIST_HEAD(drop);
+
+	spin_lock_irqsave(&vl->ev_lock, flags);
+	vl->gone = true;
+	vl_events_cancel(vl, 0, &drop);
+	spin_unlock_irqrestore(&vl->ev_lock, flags);
+	list_for_each_entry_safe(e, tmp, &drop, node)
+		kfree(e);
+	wake_up_interruptible(&vl->ev_wq);
+}
+
+static bool vl_readable(struct vl_device *vl)
+{
+	return !list_empty_careful(&vl->ev_pending) || READ_ONCE(vl->broken);
+}
+
+static ssize_t vl_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+{
+	struct vl_device *vl = vl_session_device(file);
+	struct virtio_loopback_event ev;
+	struct vl_event *e;
+	bool waiter;
+	int ret;
+
+	if (!vl)
+		return -ENODEV;
+	if (count < sizeof(ev))
+		return -EINVAL;
+
+	for (;;) {
+		spin_lock_irq(&vl->ev_lock);
+		if (vl->broken) {
+			spin_unlock_irq(&vl->ev_lock);
+			return -EIO;
+		}
+		e = list_first_entry_or_null(&vl->ev_pending, struct vl_event, node);
+		if (e)
+			break;
+		spin_unlock_irq(&vl->ev_lock);
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(vl->ev_wq, vl_readable(vl));
+		if (ret)
+			return ret;
+	}
+	/* A waiter's event may be freed once the lock is dropped: copy it. */
+	ev = e->ev;
+	waiter = e->waiter;
+	list_del_init(&e->node);
+	if (waiter)
+		list_add_tail(&e->node, &vl->ev_waiting);
+	spin_unlock_irq(&vl->ev_lock);
+
+	if (copy_to_user(buf, &ev, sizeof(ev))) {
+		/* Put it back so that the next read() sees it again. */
+		spin_lock_irq(&vl->ev_lock);
+		if (!waiter) {
+			list_add(&e->node, &vl->ev_pending);
+		} else {
+			list_for_each_entry(e, &vl->ev_waiting, node) {
+				if (e->ev.seq == ev.seq) {
+					list_move(&e->node, &vl->ev_pending);
+					break;
+				}
+			}
+		}
+		spin_unlock_irq(&vl->ev_lock);
+		return -EFAULT;
+	}
+	if (!waiter)
+		kfree(e);
+	return sizeof(ev);
+}
+
+static ssize_t vl_write(struct file *file, const char __user *buf, size_t count,
+			loff_t *ppos)
+{
+	struct vl_device *vl = vl_session_device(file);
+	struct virtio_loopback_reply r;
+	struct vl_event *e;
+	int ret = -ENOENT;
+
+	if (!vl)
+		return -ENODEV;
+	if (count != sizeof(r))
+		return -EINVAL;
+	if (copy_from_user(&r, buf, sizeof(r)))
+		return -EFAULT;
+	if (r.reserved[0] || r.reserved[1] || r.result > 0 || r.result < -MAX_ERRNO)
+		return -EINVAL;
+
+	spin_lock_irq(&vl->ev_lock);
+	if (vl->broken) {
+		ret = -EIO;
+	} else {
+		list_for_each_entry(e, &vl->ev_waiting, node) {
+			if (e->ev.seq == r.seq) {
+				list_del_init(&e->node);
+				e->result = r.result;
+				complete(&e->done);
+				ret = 0;
+				break;
+			}
+		}
+	}
+	spin_unlock_irq(&vl->ev_lock);
+	return ret ? ret : sizeof(r);
+}
+
+static __poll_t vl_poll(struct file *file, poll_table *wait)
+{
+	struct vl_device *vl = vl_session_device(file);
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+	if (!vl)
+		return EPOLLERR;
+	poll_wait(file, &vl->ev_wq, wait);
+	spin_lock_irq(&vl->ev_lock);
+	if (vl->broken)
+		mask |= EPOLLERR;
+	if (!list_empty(&vl->ev_pending))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	spin_unlock_irq(&vl->ev_lock);
+	return mask;
+}
+
+/* ------------------------------------------------------------------ */
+/* sysfs                                                                */
+/* ------------------------------------------------------------------ */
+
+#define VL_ATTR_RO(name, fmt, expr)					\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct vl_device *vl = vl_from_parent(dev);			\
+									\
+	return sysfs_emit(buf, fmt "\n", expr);				\
+}									\
+static DEVICE_ATTR_RO(name)
+
+VL_ATTR_RO(device_id, "%u", vl->device_id);
+VL_ATTR_RO(vendor_id, "0x%08x", vl->vendor_id);
+VL_ATTR_RO(owner_pid, "%d", vl->owner_tgid);
+VL_ATTR_RO(mem_mode, "%s",
+	   vl->mem_mode == VIRTIO_LOOPBACK_MEM_ISOLATED ? "isolated" : "zero-copy");
+VL_ATTR_RO(mem_size, "%llu", vl->mem_size);
+VL_ATTR_RO(device_features, "0x%016llx", vl->device_features);
+VL_ATTR_RO(driver_features, "0x%016llx",
+	   vl_is_registered(vl) ? vl->vdev.features : 0ULL);
+VL_ATTR_RO(status, "0x%02x", READ_ONCE(vl->status));
+VL_ATTR_RO(virtio_index, "%d",
+	   vl_is_registered(vl) ? (int)vl->vdev.index : -1);
+VL_ATTR_RO(broken, "%d", READ_ONCE(vl->broken) ? 1 : 0);
+
+#define VL_STAT_ATTR(name)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct vl_device *vl = vl_from_parent(dev);			\
+	struct vl_mem_stats st;						\
+									\
+	vl_mem_get_stats(vl->mem, &st);					\
+	return sysfs_emit(buf, "%llu\n", st.name);			\
+}									\
+static DEVICE_ATTR_RO(name)
+
+VL_STAT_ATTR(bytes_bounced);
+VL_STAT_ATTR(maps);
+VL_STAT_ATTR(map_failures);
+VL_STAT_ATTR(pages_in_use);
+VL_STAT_ATTR(pages_total);
+
+static struct attribute *vl_dev_attrs[] = {
+	&dev_attr_device_id.attr,
+	&dev_attr_vendor_id.attr,
+	&dev_attr_owner_pid.attr,
+	&dev_attr_mem_mode.attr,
+	&dev_attr_mem_size.attr,
+	&dev_attr_device_features.attr,
+	&dev_attr_driver_features.attr,
+	&dev_attr_status.attr,
+	&dev_attr_virtio_index.attr,
+	&dev_attr_broken.attr,
+	&dev_attr_bytes_bounced.attr,
+	&dev_attr_maps.attr,
+	&dev_attr_map_failures.attr,
+	&dev_attr_pages_in_use.attr,
+	&dev_attr_pages_total.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(vl_dev);
+
+/*
+ * queues/<n>/: a kobject per queue. kobject_del() waits for readers, so
+ * the show functions may use the queue until then.
+ */
+struct vl_queue_kobj {
+	struct kobject kobj;
+	struct vl_vq *q;
+};
+
+#define VL_QUEUE_ATTR(name, expr)					\
+static ssize_t name##_show(struct kobject *kobj,			\
+			   struct kobj_attribute *attr, char *buf)	\
+{									\
+	struct vl_vq *q = container_of(kobj, struct vl_queue_kobj, kobj)->q; \
+									\
+	return sysfs_emit(buf, "%llu\n", (unsigned long long)(expr));	\
+}									\
+static struct kobj_attribute vl_queue_attr_##name = __ATTR_RO(name)
+
+VL_QUEUE_ATTR(max_size, q->max_size);
+VL_QUEUE_ATTR(size, READ_ONCE(q->num));
+VL_QUEUE_ATTR(kicks, READ_ONCE(q->kicks));
+VL_QUEUE_ATTR(interrupts, READ_ONCE(q->interrupts));
+
+static struct attribute *vl_queue_attrs[] = {
+	&vl_queue_attr_max_size.attr,
+	&vl_queue_attr_size.attr,
+	&vl_queue_attr_kicks.attr,
+	&vl_queue_attr_interrupts.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(vl_queue);
+
+static void vl_queue_kobj_release(struct kobject *kobj)
+{
+	kfree(container_of(kobj, struct vl_queue_kobj, kobj));
+}
+
+static const struct kobj_type vl_queue_ktype = {
+	.release	= vl_queue_kobj_release,
+	.sysfs_ops	= &kobj_sysfs_ops,
+	.default_groups	= vl_queue_groups,
+};
+
+static void vl_sysfs_del_queues(struct vl_device *vl)
+{
+	u32 i;
+
+	for (i = 0; i < vl->num_queues; i++) {
+		if (!vl->vqs[i].kobj)
+			continue;
+		kobject_del(vl->vqs[i].kobj);
+		kobject_put(vl->vqs[i].kobj);
+		vl->vqs[i].kobj = NULL;
+	}
+	if (vl->queues_kobj) {
+		kobject_del(vl->queues_kobj);
+		kobject_put(vl->queues_kobj);
+		vl->queues_kobj = NULL;
+	}
+}
+
+static int vl_sysfs_add_queues(struct vl_device *vl)
+{
+	u32 i;
+	int ret;
+
+	vl->queues_kobj = kobject_create_and_add("queues", &vl->parent.kobj);
+	if (!vl->queues_kobj)
+		return -ENOMEM;
+	for (i = 0; i < vl->num_queues; i++) {
+		struct vl_queue_kobj *qk = kzalloc(sizeof(*qk), GFP_KERNEL);
+
+		if (!qk) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		qk->q = &vl->vqs[i];
+		ret = kobject_init_and_add(&qk->kobj, &vl_queue_ktype, vl->queues_kobj,
+					   "%u", i);
+		if (ret) {
+			kobject_put(&qk->kobj);
+			goto err;
+		}
+		vl->vqs[i].kobj = &qk->kobj;
+	}
+	return 0;
+err:
+	vl_sysfs_del_queues(vl);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Device creation and removal                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Frees everything; handles a device that failed half-way through
+ * creation. Process context (the last put_device() of the parent).
+ */
+static void vl_parent_release(struct device *dev)
+{
+	struct vl_device *vl = vl_from_parent(dev);
+	u32 i;
+
+	for (i = 0; vl->vqs && i < vl->num_queues; i++) {
+		struct vl_vq *q = &vl->vqs[i];
+
+		vl_vq_unhook_call(q);
+		irq_work_sync(&q->kick_work);
+		if (q->call)
+			eventfd_ctx_put(q->call);
+		if (q->kick)
+			eventfd_ctx_put(q->kick);
+	}
+	if (vl->mem)
+		vl_mem_put(vl->mem);
+	if (vl->id >= 0)
+		ida_free(&vl_ida, vl->id);
+	kfree(vl->config);
+	kfree(vl->vqs);
+	kfree(vl);
+	if (atomic_dec_and_test(&vl_live))
+		wake_up(&vl_live_wq);
+}
+
+static void vl_vdev_release(struct device *dev)
+{
+	struct vl_device *vl = vl_from_vdev(dev_to_virtio(dev));
+
+	put_device(&vl->parent);
+}
+
+/*
+ * Runs on vl_wq, not in the CREATE ioctl: probe runs inside
+ * register_virtio_device() and waits for the adapter (DRIVER_OK), and
+ * virtio-blk's probe reads the partition table, which only completes once
+ * the adapter -- the ioctl's caller -- has started the back-end.
+ */
+static void vl_register_work(struct work_struct *work)
+{
+	struct vl_device *vl = container_of(work, struct vl_device, register_work);
+	int ret;
+
+	ret = register_virtio_device(&vl->vdev);
+	if (ret) {
+		dev_err(&vl->parent, "register_virtio_device: %d\n", ret);
+		/* Ownership passed to the core: its release drops our ref. */
+		put_device(&vl->vdev.dev);
+		return;
+	}
+	vl_set_registered(vl, true);
+}
+
+/*
+ * Every field is checked against a named limit before anything is created.
+ * On success *@qi holds the queue array (kfree() it).
+ */
+static int vl_validate_create(const struct virtio_loopback_create *c,
+			      struct virtio_loopback_queue_info **qi)
+{
+	struct virtio_loopback_queue_info *q;
+	u32 i;
+
+	*qi = NULL;
+	if (!c->device_id)
+		return -EINVAL;
+	if (!c->num_queues || c->num_queues > VIRTIO_LOOPBACK_MAX_QUEUES)
+		return -EINVAL;
+	if (c->config_size > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	if (c->flags || memchr_inv(c->reserved, 0, sizeof(c->reserved)))
+		return -EINVAL;
+	if (!(c->device_features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
+	if (c->mem_size &&
+	    (!PAGE_ALIGNED(c->mem_size) ||
+	     c->mem_size < VIRTIO_LOOPBACK_MIN_MEM_SIZE ||
+	     c->mem_size > VIRTIO_LOOPBACK_MAX_MEM_SIZE))
+		return -EINVAL;
+	if (c->mem_mode == VIRTIO_LOOPBACK_MEM_ZERO_COPY)
+		return -EOPNOTSUPP;
+	if (c->mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED)
+		return -EINVAL;
+
+	q = memdup_array_user(u64_to_user_ptr(c->queues), c->num_queues, sizeof(*q));
+	if (IS_ERR(q))
+		return PTR_ERR(q);
+	for (i = 0; i < c->num_queues; i++) {
+		if (!q[i].max_size || !is_power_of_2(q[i].max_size) ||
+		    q[i].max_size > VIRTIO_LOOPBACK_MAX_QUEUE_SIZE ||
+		    q[i].reserved0 || q[i].reserved1 ||
+		    q[i].kick_fd < 0 || q[i].call_fd < 0) {
+			kfree(q);
+			return -EINVAL;
+		}
+	}
+	*qi = q;
+	return 0;
+}
+
+/*
+ * Build the device from a validated request: queues and eventfds, config,
+ * memory, id, class device, sysfs. Not yet registered with the virtio core.
+ * From device_initialize() on, every failure ends in put_device(), whose
+ * release undoes whatever was done.
+ */
+static struct vl_device *vl_device_create(const struct virtio_loopback_create *c,
+					  const struct virtio_loopback_queue_info *qi,
+					  struct virtio_loopback_create __user *uc)
+{
+	struct vl_device *vl;
+	u32 i;
+	int ret;
+
+	vl = kzalloc(sizeof(*vl), GFP_KERNEL);
+	if (!vl)
+		return ERR_PTR(-ENOMEM);
+	vl->id = -1;
+	atomic_inc(&vl_live);
+	device_initialize(&vl->parent);
+	vl->parent.release = vl_parent_release;
+	vl->parent.class = vl_class;
+	vl->parent.groups = vl_dev_groups;
+
+	vl->device_id = c->device_id;
+	vl->vendor_id = c->vendor_id;
+	vl->owner_tgid = task_tgid_nr(current);
+	vl->device_features = c->device_features;
+	vl->mem_mode = c->mem_mode;
+	vl->mem_size = c->mem_size ?: VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE;
+	spin_lock_init(&vl->config_lock);
+	spin_lock_init(&vl->ev_lock);
+	INIT_LIST_HEAD(&vl->ev_pending);
+	INIT_LIST_HEAD(&vl->ev_waiting);
+	init_waitqueue_head(&vl->ev_wq);
+	INIT_WORK(&vl->register_work, vl_register_work);
+	INIT_WORK(&vl->break_work, vl_break_work);
+
+	ret = -ENOMEM;
+	vl->vqs = kcalloc(c->num_queues, sizeof(*vl->vqs), GFP_KERNEL);
+	if (!vl->vqs)
+		goto err_put;
+	vl->num_queues = c->num_queues;
+	for (i = 0; i < vl->num_queues; i++) {
+		struct vl_vq *q = &vl->vqs[i];
+
+		vl_vq_init(vl, q, i);
+		q->max_size = qi[i].max_size;
+		q->kick = eventfd_ctx_fdget(qi[i].kick_fd);
+		if (IS_ERR(q->kick)) {
+			ret = PTR_ERR(q->kick);
+			q->kick = NULL;
+			goto err_put;
+		}
+		ret = vl_vq_hook_call(q, qi[i].call_fd);
+		if (ret)
+			goto err_put;
+	}
+
+	ret = -ENOMEM;
+	vl->config = kzalloc(max_t(u32, c->config_size, 1), GFP_KERNEL);
+	if (!vl->config)
+		goto err_put;
+	ret = -EFAULT;
+	if (c->config_size &&
+	    copy_from_user(vl->config, u64_to_user_ptr(c->config), c->config_size))
+		goto err_put;
+	vl->config_size = c->config_size;
+
+	vl->mem = vl_mem_create(vl->mem_size, vl->mem_mode);
+	if (IS_ERR(vl->mem)) {
+		ret = PTR_ERR(vl->mem);
+		vl->mem = NULL;
+		goto err_put;
+	}
+
+	ret = ida_alloc_max(&vl_ida, VL_MAX_DEVICES - 1, GFP_KERNEL);
+	if (ret < 0)
+		goto err_put;
+	vl->id = ret;
+	ret = -EFAULT;
+	if (put_user(vl->id, &uc->id))
+		goto err_put;
+	ret = dev_set_name(&vl->parent, "vl%d", vl->id);
+	if (ret)
+		goto err_put;
+	ret = vl_mem_attach_dma(vl->mem, &vl->parent);
+	if (ret)
+		goto err_put;
+	ret = device_add(&vl->parent);
+	if (ret)
+		goto err_put;
+	ret = vl_sysfs_add_queues(vl);
+	if (ret)
+		goto err_del;
+
+	vl->vdev.id.device = vl->device_id;
+	vl->vdev.id.vendor = vl->vendor_id;
+	vl->vdev.config = &vl_config_ops;
+	vl->vdev.dev.parent = &vl->parent;
+	vl->vdev.dev.release = vl_vdev_release;
+	return vl;
+
+err_del:
+	device_del(&vl->parent);
+err_put:
+	put_device(&vl->parent);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Hot-unplug, the same path whatever made the session end: fail the waits,
+ * let the transport complete what the back-end owes, unbind the driver,
+ * remove sysfs, drop the session's reference.
+ */
+static void vl_device_destroy(struct vl_device *vl)
+{
+	vl_events_shutdown(vl);
+	vl_transport_teardown(vl);
+	/* Never ran: drop the reference taken for the virtio device. */
+	if (cancel_work_sync(&vl->register_work))
+		put_device(&vl->parent);
+	if (vl_is_registered(vl)) {
+		unregister_virtio_device(&vl->vdev);
+		vl_set_registered(vl, false);
+	}
+	cancel_work_sync(&vl->break_work);
+	vl_sysfs_del_queues(vl);
+	device_del(&vl->parent);
+	put_device(&vl->parent);
+}
+
+/* ------------------------------------------------------------------ */
+/* ioctls                                                               */
+/* ------------------------------------------------------------------ */
+
+static long vl_ioctl_create(struct vl_session *s,
+			    struct virtio_loopback_create __user *uc)
+{
+	struct virtio_loopback_queue_info *qi;
+	struct virtio_loopback_create c;
+	struct vl_device *vl;
+	u32 usize;
+	long ret;
+
+	mutex_lock(&s->lock);
+	ret = -EBUSY;
+	if (s->vl)
+		goto out;
+	ret = -EFAULT;
+	if (get_user(usize, &uc->size))
+		goto out;
+	ret = -EINVAL;
+	if (usize < VL_CREATE_SIZE_V1)
+		goto out;
+	ret = -E2BIG;
+	if (usize > PAGE_SIZE)
+		goto out;
+	ret = copy_struct_from_user(&c, sizeof(c), uc, usize);
+	if (ret)
+		goto out;
+	ret = vl_validate_create(&c, &qi);
+	if (ret)
+		goto out;
+	vl = vl_device_create(&c, qi, uc);
+	kfree(qi);
+	if (IS_ERR(vl)) {
+		ret = PTR_ERR(vl);
+		goto out;
+	}
+	/* Publish the device to the other file operations. */
+	smp_store_release(&s->vl, vl);
+	/* The virtio device's reference, dropped by its release. */
+	get_device(&vl->parent);
+	queue_work(vl_wq, &vl->register_work);
+	ret = 0;
+out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static long vl_ioctl_get_vq_info(struct vl_device *vl,
+				 struct virtio_loopback_vq_info __user *uinfo)
+{
+	struct virtio_loopback_vq_info info;
+	unsigned long flags;
+	struct vl_vq *q;
+
+	if (copy_from_user(&info, uinfo, sizeof(info)))
+		return -EFAULT;
+	if (info.index >= vl->num_queues)
+		return -EINVAL;
+	q = &vl->vqs[array_index_nospec(info.index, vl->num_queues)];
+	info = (struct virtio_loopback_vq_info){ .index = info.index };
+	spin_lock_irqsave(&q->lock, flags);
+	if (q->vq) {
+		info.ready = 1;
+		info.num = q->num;
+		info.desc = q->desc_iova;
+		info.avail = q->avail_iova;
+		info.used = q->used_iova;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (copy_to_user(uinfo, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long vl_ioctl_set_config(struct vl_device *vl,
+				struct virtio_loopback_config __user *ucfg)
+{
+	u8 data[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
+	struct virtio_loopback_config cfg;
+	unsigned long flags;
+
+	if (copy_from_user(&cfg, ucfg, sizeof(cfg)))
+		return -EFAULT;
+	if (cfg.flags & ~VIRTIO_LOOPBACK_CONFIG_F_NOTIFY || cfg.reserved0 ||
+	    cfg.reserved[0] || cfg.reserved[1])
+		return -EINVAL;
+	if (cfg.offset > vl->config_size || cfg.len > vl->config_size - cfg.offset)
+		return -EINVAL;
+	if (copy_from_user(data, u64_to_user_ptr(cfg.data), cfg.len))
+		return -EFAULT;
+
+	spin_lock_irqsave(&vl->config_lock, flags);
+	memcpy(vl->config + cfg.offset, data, cfg.len);
+	vl->config_gen++;
+	spin_unlock_irqrestore(&vl->config_lock, flags);
+
+	/* Before registration the driver reads the new copy at probe. */
+	if ((cfg.flags & VIRTIO_LOOPBACK_CONFIG_F_NOTIFY) &&
+	    vl_is_registered(vl))
+		virtio_config_changed(&vl->vdev);
+	return 0;
+}
+
+/*
+ * Device ioctls before CREATE fail with -ENODEV; on a broken device with
+ * -EIO. Unknown commands: -ENOIOCTLCMD (the VFS returns -ENOTTY).
+ */
+static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct vl_session *s = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct vl_device *vl;
+
+	switch (cmd) {
+	case VIRTIO_LOOPBACK_GET_API_VERSION:
+		return put_user((u64)VIRTIO_LOOPBACK_API_VERSION, (u64 __user *)argp);
+	case VIRTIO_LOOPBACK_CREATE:
+		return vl_ioctl_create(s, argp);
+	case VIRTIO_LOOPBACK_GET_VQ_INFO:
+	case VIRTIO_LOOPBACK_SET_CONFIG:
+	case VIRTIO_LOOPBACK_GET_MEM_FD:
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+
+	vl = vl_session_device(file);
+	if (!vl)
+		return -ENODEV;
+	if (READ_ONCE(vl->broken))
+		return -EIO;
+	switch (cmd) {
+	case VIRTIO_LOOPBACK_GET_VQ_INFO:
+		return vl_ioctl_get_vq_info(vl, argp);
+	case VIRTIO_LOOPBACK_SET_CONFIG:
+		return vl_ioctl_set_config(vl, argp);
+	default:
+		return vl_mem_get_fd(vl->mem);
+	}
+}
+
+static int vl_open(struct inode *inode, struct file *file)
+{
+	struct vl_session *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	mutex_init(&s->lock);
+	file->private_data = s;
+	return 0;
+}
+
+static int vl_release(struct inode *inode, struct file *file)
+{
+	struct vl_session *s = file->private_data;
+
+	if (s->vl)
+		vl_device_destroy(s->vl);
+	mutex_destroy(&s->lock);
+	kfree(s);
+	return 0;
+}
+
+static const struct file_operations vl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vl_open,
+	.release	= vl_release,
+	.read		= vl_read,
+	.write		= vl_write,
+	.poll		= vl_poll,
+	.unlocked_ioctl	= vl_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vl_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "virtio-loopback",
+	.fops	= &vl_fops,
+	.mode	= 0600,
+};
+
+/* ------------------------------------------------------------------ */
+/* Module                                                               */
+/* ------------------------------------------------------------------ */
+
+static int __init vl_init(void)
+{
+	int ret;
+
+	ret = vl_mem_init();
+	if (ret)
+		return ret;
+	vl_class = vl_class_create("virtio-loopback");
+	if (IS_ERR(vl_class)) {
+		ret = PTR_ERR(vl_class);
+		goto err_mem;
+	}
+	vl_wq = alloc_workqueue("virtio-loopback", WQ_UNBOUND, 0);
+	if (!vl_wq) {
+		ret = -ENOMEM;
+		goto err_class;
+	}
+	ret = misc_register(&vl_misc);
+	if (ret)
+		goto err_wq;
+	return 0;
+
+err_wq:
+	destroy_workqueue(vl_wq);
+err_class:
+	class_destroy(vl_class);
+err_mem:
+	vl_mem_exit();
+	return ret;
+}
+
+static void __exit vl_exit(void)
+{
+	misc_deregister(&vl_misc);
+	/* No session is left (each pins the module); wait for late releases. */
+	wait_event(vl_live_wq, !atomic_read(&vl_live));
+	destroy_workqueue(vl_wq);
+	class_destroy(vl_class);
+	vl_mem_exit();
+	ida_destroy(&vl_ida);
+}
+
+module_init(vl_init);
+module_exit(vl_exit);
+
+MODULE_DESCRIPTION("virtio transport for devices served by vhost-user back-ends");
+MODULE_LICENSE("GPL");

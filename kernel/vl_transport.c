@@ -1,0 +1,915 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-loopback transport: virtio_config_ops, virtqueues and data path.
+ *
+ * The kernel answers config and status reads from its own copy; only
+ * DRIVER_OK, reset, FAILED and driver config writes become events for the
+ * adapter (vl_event_send() in vl_main.c). Rings are allocated through the
+ * device's DMA operations (vl_dma.c) in the memory region the back-end
+ * maps, so every address in them is an IOVA.
+ *
+ * Data path, no user-space hop:
+ *  - kick: vl_notify() signals the queue's kick eventfd (atomic context);
+ *  - call: the call eventfd's wait queue is hooked like KVM's irqfd; a
+ *    signal queues an irq_work that runs vring_interrupt().
+ *
+ * In-flight tracking (struct vl_shadow): every notify and every interrupt
+ * scans the used and avail rings from where the last scan stopped, so the
+ * transport knows which descriptor chains the back-end still owes. When the
+ * session closes, the back-end gets a short grace period, loses the memory
+ * (vl_mem_revoke()), and the transport completes what is left with an
+ * error, then keeps doing so for new chains ("dead mode") until the driver
+ * is unbound. A later issue uses the same tracking to resubmit requests to
+ * a restarted back-end.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitops.h>
+#include <linux/delay.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/irq_work.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/nospec.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <uapi/linux/virtio_blk.h>
+#include <uapi/linux/virtio_ids.h>
+
+#include "vl_compat.h"
+#include "vl_device.h"
+#include "vl_dma.h"
+
+/* Ring alignment of the split ring's used ring (as virtio-mmio). */
+#define VL_VRING_ALIGN		PAGE_SIZE
+
+/*
+ * Transport feature bits (28..41 on 6.12, 28..40 on 6.1). Of these we
+ * implement only the ones below; everything else in the range (packed
+ * ring, ring reset, notification data, in-order, SR-IOV, platform order,
+ * admin vq) is masked before the driver sees it.
+ */
+#define VL_TRANSPORT_F_FIRST	28
+#define VL_TRANSPORT_F_LAST	41
+#define VL_TRANSPORT_F_MASK	GENMASK_ULL(VL_TRANSPORT_F_LAST, VL_TRANSPORT_F_FIRST)
+#define VL_TRANSPORT_F_KEEP	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
+				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
+				 BIT_ULL(VIRTIO_F_VERSION_1))
+
+/* Teardown: how often and how long to watch a back-end finishing. */
+#define VL_GRACE_POLL_MS	10
+#define VL_GRACE_STALL_MS	200
+/* Dead mode: passes of complete-then-recheck per notify (see below). */
+#define VL_DEAD_PASSES		4
+
+/* Sizes of the split ring parts, event index fields included. */
+static size_t vl_desc_bytes(u32 num)
+{
+	return sizeof(struct vring_desc) * num;
+}
+
+static size_t vl_avail_bytes(u32 num)
+{
+	return sizeof(struct vring_avail) + sizeof(__virtio16) * (num + 1);
+}
+
+static size_t vl_used_bytes(u32 num)
+{
+	return sizeof(struct vring_used) +
+	       sizeof(struct vring_used_elem) * num + sizeof(__virtio16);
+}
+
+/* ------------------------------------------------------------------ */
+/* In-flight tracking                                                   */
+/* ------------------------------------------------------------------ */
+
+static void vl_shadow_count(struct vl_shadow *s, u32 head, int delta)
+{
+	s16 old = s->count[head];
+	s16 new = old + delta;
+
+	if (old)
+		s->outstanding--;
+	if (new)
+		s->outstanding++;
+	if (old != 0 && old != 1)
+		s->bad--;
+	if (new != 0 && new != 1)
+		s->bad++;
+	s->count[head] = new;
+}
+
+static void vl_shadow_reset(struct vl_shadow *s, u16 idx)
+{
+	memset(s->count, 0, sizeof(*s->count) * s->num);
+	s->last_avail = idx;
+	s->last_used = idx;
+	s->outstanding = 0;
+	s->bad = 0;
+	s->lost = false;
+}
+
+static void vl_shadow_lose(struct vl_vq *q, const char *why)
+{
+	if (!q->shadow.lost)
+		dev_warn_ratelimited(&q->vl->parent,
+				     "queue %u: lost track of in-flight requests (%s)\n",
+				     q->index, why);
+	q->shadow.lost = true;
+}
+
+/*
+ * Bring the shadow up to date with the ring.
+ *
+ * Used entries are counted before avail entries: a chain the back-end put
+ * in the used ring before we read used->idx was made available before that,
+ * so the avail pass of the same scan counts it, and at the end of a scan
+ * every count is 0 or 1 (virtio spec 2.7.8: the driver publishes avail->idx
+ * after the entries, the device publishes used->idx after the entries; we
+ * read the index, then rmb, then the entries).
+ *
+ * Entries between two scans must fit in the ring, else slots were reused
+ * and the shadow is lost; it is re-synchronised the next time the ring is
+ * seen empty. Everything read here is untrusted (the back-end can write the
+ * whole region): every head is bounds-checked.
+ */
+static void vl_shadow_scan(struct vl_vq *q)
+{
+	struct vl_shadow *s = &q->shadow;
+	u32 mask = s->num - 1;
+	u16 used_idx, avail_idx;
+
+	lockdep_assert_held(&q->lock);
+	if (!q->vq)
+		return;
+
+	used_idx = le16_to_cpu(READ_ONCE(q->used->idx));
+	virtio_rmb(true);
+	if (s->lost) {
+		avail_idx = le16_to_cpu(READ_ONCE(q->avail->idx));
+		if (avail_idx == used_idx)
+			vl_shadow_reset(s, used_idx);
+		return;
+	}
+	if ((u16)(used_idx - s->last_used) > s->num) {
+		vl_shadow_lose(q, "used ring wrapped");
+		return;
+	}
+	for (; s->last_used != used_idx; s->last_used++) {
+		u32 id = le32_to_cpu(READ_ONCE(q->used->ring[s->last_used & mask].id));
+
+		if (id >= s->num) {
+			vl_shadow_lose(q, "used id out of range");
+			return;
+		}
+		vl_shadow_count(s, id, -1);
+	}
+
+	avail_idx = le16_to_cpu(READ_ONCE(q->avail->idx));
+	virtio_rmb(true);
+	if ((u16)(avail_idx - s->last_avail) > s->num) {
+		vl_shadow_lose(q, "avail ring wrapped");
+		return;
+	}
+	for (; s->last_avail != avail_idx; s->last_avail++) {
+		u16 head = le16_to_cpu(READ_ONCE(q->avail->ring[s->last_avail & mask]));
+
+		if (head >= s->num) {
+			vl_shadow_lose(q, "avail head out of range");
+			return;
+		}
+		vl_shadow_count(s, head, 1);
+	}
+
+	if (s->bad || s->outstanding != (u16)(s->last_avail - s->last_used))
+		vl_shadow_lose(q, "counts disagree with the ring");
+}
+
+/* ------------------------------------------------------------------ */
+/* Completing chains without the back-end                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Find the last device-writable descriptor of the chain at @head, following
+ * one level of indirection (virtio spec 2.7.5.3: no nested indirect
+ * tables). Every index and address is checked.
+ */
+static bool vl_chain_last_writable(struct vl_vq *q, u32 head, u64 *addr, u32 *len)
+{
+	struct vring_desc *table = q->desc;
+	u32 size = q->num, i = head, steps = 0;
+	bool found = false;
+
+	for (;;) {
+		u16 flags;
+		u64 a;
+		u32 l;
+
+		if (i >= size || ++steps > size)
+			return false;
+		flags = le16_to_cpu(READ_ONCE(table[i].flags));
+		a = le64_to_cpu(READ_ONCE(table[i].addr));
+		l = le32_to_cpu(READ_ONCE(table[i].len));
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (table != q->desc || !l || l % sizeof(*table))
+				return false;
+			table = vl_mem_iova_to_virt(q->vl->mem, a, l);
+			if (!table)
+				return false;
+			size = l / sizeof(*table);
+			i = 0;
+			steps = 0;
+			continue;
+		}
+		if ((flags & VRING_DESC_F_WRITE) && l) {
+			*addr = a;
+			*len = l;
+			found = true;
+		}
+		if (!(flags & VRING_DESC_F_NEXT))
+			return found;
+		i = le16_to_cpu(READ_ONCE(table[i].next));
+	}
+}
+
+/*
+ * virtio-blk: the status byte is the last byte the device writes
+ * (struct virtblk_req's in_hdr, after any zone-append sector). Setting it to
+ * IOERR makes the request fail instead of "succeeding" with whatever the
+ * bounce page held.
+ */
+static void vl_fail_blk(struct vl_vq *q, u32 head)
+{
+	u64 addr;
+	u32 len;
+	u8 *status;
+
+	if (!vl_chain_last_writable(q, head, &addr, &len) ||
+	    addr + len - 1 < addr)
+		return;
+	status = vl_mem_iova_to_virt(q->vl->mem, addr + len - 1, 1);
+	if (status)
+		WRITE_ONCE(*status, VIRTIO_BLK_S_IOERR);
+}
+
+/*
+ * Per device type: how to make a chain the transport completes itself read
+ * as an error to the driver. Types not listed get a used length of 0, which
+ * their drivers treat as "no data".
+ */
+static const struct {
+	u32 device_id;
+	void (*fail)(struct vl_vq *q, u32 head);
+} vl_fail_policies[] = {
+	{ VIRTIO_ID_BLOCK, vl_fail_blk },
+};
+
+static void vl_fail_chain(struct vl_vq *q, u32 head)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vl_fail_policies); i++)
+		if (vl_fail_policies[i].device_id == q->vl->device_id)
+			vl_fail_policies[i].fail(q, head);
+}
+
+/*
+ * Act as the device for every chain still outstanding: fail it, put it in
+ * the used ring with length 0, publish used->idx after the entries. Only
+ * called once the back-end can no longer write the ring (dead mode).
+ * Returns false if the shadow cannot be trusted.
+ */
+static bool vl_vq_complete_all(struct vl_vq *q)
+{
+	struct vl_shadow *s = &q->shadow;
+	u32 mask = s->num - 1, head;
+	u16 used_idx;
+
+	lockdep_assert_held(&q->lock);
+	vl_shadow_scan(q);
+	if (s->lost)
+		return false;
+	used_idx = s->last_used;
+	for (head = 0; head < s->num && s->outstanding; head++) {
+		if (s->count[head] != 1)
+			continue;
+		vl_fail_chain(q, head);
+		WRITE_ONCE(q->used->ring[used_idx & mask].id, cpu_to_le32(head));
+		WRITE_ONCE(q->used->ring[used_idx & mask].len, 0);
+		used_idx++;
+		vl_shadow_count(s, head, -1);
+	}
+	if (used_idx == s->last_used)
+		return true;
+	virtio_wmb(true);
+	WRITE_ONCE(q->used->idx, cpu_to_le16(used_idx));
+	s->last_used = used_idx;
+	return true;
+}
+
+/*
+ * Dead mode: complete, then ask for a notification on the next chain
+ * (clear VRING_USED_F_NO_NOTIFY, avail_event = what we have seen), full
+ * barrier, and look again: a driver that added a chain before it could see
+ * the new avail_event may not notify (virtio spec 2.7.10).
+ */
+static bool vl_vq_dead_process(struct vl_vq *q)
+{
+	__le16 *avail_event = (__le16 *)&q->used->ring[q->num];
+	int pass;
+
+	lockdep_assert_held(&q->lock);
+	for (pass = 0; pass < VL_DEAD_PASSES; pass++) {
+		if (!vl_vq_complete_all(q))
+			return false;
+		WRITE_ONCE(q->used->flags, 0);
+		WRITE_ONCE(*avail_event, cpu_to_le16(q->shadow.last_avail));
+		virtio_mb(true);
+		if (le16_to_cpu(READ_ONCE(q->avail->idx)) == q->shadow.last_avail)
+			break;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Kick and call                                                        */
+/* ------------------------------------------------------------------ */
+
+static void vl_kick_work(struct irq_work *work)
+{
+	struct vl_vq *q = container_of(work, struct vl_vq, kick_work);
+
+	vl_eventfd_signal(q->kick);
+}
+
+/*
+ * The interrupt: runs in hard-IRQ context on x86 (irq_work self-IPI), as a
+ * real device's handler would. The shadow sees the used entries before the
+ * driver can reap and recycle them.
+ */
+static void vl_irq_work(struct irq_work *work)
+{
+	struct vl_vq *q = container_of(work, struct vl_vq, irq_work);
+	struct virtqueue *vq;
+	unsigned long flags;
+	bool ok = true;
+
+	spin_lock_irqsave(&q->lock, flags);
+	vq = q->vq;
+	if (vq) {
+		if (q->dead)
+			ok = vl_vq_dead_process(q);
+		else
+			vl_shadow_scan(q);
+		q->interrupts++;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (!ok)
+		queue_work(system_wq, &q->vl->break_work);
+	if (vq)
+		vring_interrupt(0, vq);
+}
+
+/*
+ * Wake-up of the call eventfd: runs with the eventfd's wqh lock held and
+ * IRQs off, possibly inside the back-end's write(). Consume the count and
+ * defer; never call vring_interrupt() here (the driver's callback may kick,
+ * and a kick from inside an eventfd wake-up would be dropped).
+ * EPOLLHUP means the eventfd's last file was closed: nothing more can come
+ * from user space; we keep our context reference and stay hooked until
+ * vl_vq_unhook_call().
+ */
+static int vl_call_wake(wait_queue_entry_t *wait, unsigned int mode, int sync, void *key)
+{
+	struct vl_vq *q = container_of(wait, struct vl_vq, call_wait);
+	__poll_t events = key_to_poll(key);
+	u64 cnt;
+
+	if (events & EPOLLIN) {
+		eventfd_ctx_do_read(q->call, &cnt);
+		irq_work_queue(&q->irq_work);
+	}
+	return 0;
+}
+
+static void vl_call_ptable(struct file *file, wait_queue_head_t *wqh, poll_table *pt)
+{
+	struct vl_vq *q = container_of(pt, struct vl_vq, call_pt);
+
+	add_wait_queue(wqh, &q->call_wait);
+}
+
+int vl_vq_hook_call(struct vl_vq *q, int fd)
+{
+	struct eventfd_ctx *ctx;
+	struct file *file;
+
+	file = eventfd_fget(fd);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(ctx)) {
+		fput(file);
+		return PTR_ERR(ctx);
+	}
+	q->call = ctx;
+	init_waitqueue_func_entry(&q->call_wait, vl_call_wake);
+	init_poll_funcptr(&q->call_pt, vl_call_ptable);
+	/* A count already pending is picked up by the next signal. */
+	vfs_poll(file, &q->call_pt);
+	q->call_hooked = true;
+	fput(file);
+	return 0;
+}
+
+void vl_vq_unhook_call(struct vl_vq *q)
+{
+	u64 cnt;
+
+	if (q->call_hooked) {
+		eventfd_ctx_remove_wait_queue(q->call, &q->call_wait, &cnt);
+		q->call_hooked = false;
+	}
+	irq_work_sync(&q->irq_work);
+}
+
+void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index)
+{
+	q->vl = vl;
+	q->index = index;
+	spin_lock_init(&q->lock);
+	init_irq_work(&q->kick_work, vl_kick_work);
+	init_irq_work(&q->irq_work, vl_irq_work);
+}
+
+/*
+ * Any context, IRQs maybe off, driver locks held: a spinlock at most, no
+ * allocation. A kick from inside an eventfd wake-up (e.g. a callback run
+ * synchronously by someone's eventfd) would be dropped by eventfd_signal(),
+ * so it is deferred to an irq_work.
+ */
+static bool vl_notify(struct virtqueue *vq)
+{
+	struct vl_vq *q = vq->priv;
+	unsigned long flags;
+	bool dead, ok = true;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->kicks++;
+	dead = q->dead;
+	if (dead)
+		ok = vl_vq_dead_process(q);
+	else
+		vl_shadow_scan(q);
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	if (dead) {
+		if (!ok)
+			queue_work(system_wq, &q->vl->break_work);
+		irq_work_queue(&q->irq_work);
+	} else if (eventfd_signal_allowed()) {
+		vl_eventfd_signal(q->kick);
+	} else {
+		irq_work_queue(&q->kick_work);
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration interface                                              */
+/* ------------------------------------------------------------------ */
+
+static void vl_get(struct virtio_device *vdev, unsigned int offset, void *buf,
+		   unsigned int len)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	unsigned long flags;
+	unsigned int n = 0;
+
+	spin_lock_irqsave(&vl->config_lock, flags);
+	if (offset < vl->config_size) {
+		n = min(len, vl->config_size - offset);
+		memcpy(buf, vl->config + offset, n);
+	}
+	spin_unlock_irqrestore(&vl->config_lock, flags);
+	/* Beyond what the back-end described reads as zero. */
+	memset(buf + n, 0, len - n);
+}
+
+/*
+ * May run in atomic context: the event is allocated GFP_ATOMIC and dropped
+ * (with a message) if that fails; the kernel's copy is updated regardless.
+ */
+static void vl_set(struct virtio_device *vdev, unsigned int offset,
+		   const void *buf, unsigned int len)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	struct virtio_loopback_event ev = {
+		.type = VIRTIO_LOOPBACK_EV_CONFIG_WRITE,
+		.index = vdev->index,
+	};
+	unsigned long flags;
+	unsigned int n = 0;
+
+	spin_lock_irqsave(&vl->config_lock, flags);
+	if (offset < vl->config_size) {
+		n = min(len, vl->config_size - offset);
+		memcpy(vl->config + offset, buf, n);
+		vl->config_gen++;
+	}
+	spin_unlock_irqrestore(&vl->config_lock, flags);
+	if (!n) {
+		dev_warn_ratelimited(&vl->parent,
+				     "driver wrote config at %u+%u, beyond %u bytes\n",
+				     offset, len, vl->config_size);
+		return;
+	}
+	ev.config_offset = offset;
+	ev.config_len = n;
+	memcpy(ev.config, buf, n);
+	vl_event_send(vl, &ev, GFP_ATOMIC);
+}
+
+static u32 vl_generation(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+
+	return READ_ONCE(vl->config_gen);
+}
+
+static u8 vl_get_status(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+
+	return READ_ONCE(vl->status);
+}
+
+/*
+ * DRIVER_OK waits (bounded) for the adapter to start the back-end: only
+ * then may the driver expect its requests to be served. The features
+ * reported are those the back-end offered, so VIRTIO_F_ACCESS_PLATFORM,
+ * which the transport adds for itself, does not leak.
+ */
+static void vl_set_status(struct virtio_device *vdev, u8 status)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	u8 old = READ_ONCE(vl->status);
+	struct virtio_loopback_event ev = {
+		.index = vdev->index,
+		.status = status,
+	};
+
+	WRITE_ONCE(vl->status, status);
+	if ((status & VIRTIO_CONFIG_S_FAILED) && !(old & VIRTIO_CONFIG_S_FAILED)) {
+		ev.type = VIRTIO_LOOPBACK_EV_FAILED;
+		vl_event_send(vl, &ev, GFP_ATOMIC);
+	}
+	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		ev.type = VIRTIO_LOOPBACK_EV_DRIVER_OK;
+		ev.flags = VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY;
+		ev.features = vdev->features & vl->device_features;
+		vl->started = true;
+		vl_event_send(vl, &ev, GFP_KERNEL);
+	}
+}
+
+/*
+ * The driver frees the rings once reset returns, so the back-end must have
+ * stopped using them: wait (bounded) for the adapter. Nothing to stop if
+ * the back-end was never started (register_virtio_device() resets first).
+ */
+static void vl_reset(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	struct virtio_loopback_event ev = {
+		.type = VIRTIO_LOOPBACK_EV_RESET,
+		.flags = VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY,
+		.index = vdev->index,
+	};
+
+	if (vl->started) {
+		vl->started = false;
+		vl_event_send(vl, &ev, GFP_KERNEL);
+	}
+	WRITE_ONCE(vl->status, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Transport interface                                                  */
+/* ------------------------------------------------------------------ */
+
+static void vl_del_vqs(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	u32 i;
+
+	for (i = 0; i < vl->num_queues; i++) {
+		struct vl_vq *q = &vl->vqs[i];
+		struct virtqueue *vq;
+		unsigned long flags;
+		s16 *count;
+
+		spin_lock_irqsave(&q->lock, flags);
+		vq = q->vq;
+		count = q->shadow.count;
+		q->vq = NULL;
+		q->desc = NULL;
+		q->avail = NULL;
+		q->used = NULL;
+		q->num = 0;
+		q->desc_iova = 0;
+		q->avail_iova = 0;
+		q->used_iova = 0;
+		memset(&q->shadow, 0, sizeof(q->shadow));
+		spin_unlock_irqrestore(&q->lock, flags);
+		if (!vq)
+			continue;
+		/* An interrupt already past the check above still uses vq. */
+		irq_work_sync(&q->irq_work);
+		irq_work_sync(&q->kick_work);
+		vring_del_virtqueue(vq);
+		kvfree(count);
+	}
+}
+
+static int vl_setup_vq(struct vl_device *vl, u32 index, vq_callback_t *callback,
+		       const char *name, bool ctx, struct virtqueue **out)
+{
+	struct vl_vq *q;
+	struct virtqueue *vq;
+	void *desc, *avail, *used;
+	unsigned long flags;
+	s16 *count;
+	u32 num;
+	int ret;
+
+	if (index >= vl->num_queues)
+		return -ENOENT;
+	q = &vl->vqs[array_index_nospec(index, vl->num_queues)];
+	if (WARN_ON_ONCE(q->vq))
+		return -EBUSY;
+
+	vq = vring_create_virtqueue(index, q->max_size, VL_VRING_ALIGN, &vl->vdev,
+				    true, true, ctx, vl_notify, callback, name);
+	if (!vq)
+		return -ENOMEM;
+	num = virtqueue_get_vring_size(vq);
+	if (!is_power_of_2(num)) {
+		ret = -EINVAL;
+		goto err_del;
+	}
+
+	desc = vl_mem_iova_to_virt(vl->mem, virtqueue_get_desc_addr(vq), vl_desc_bytes(num));
+	avail = vl_mem_iova_to_virt(vl->mem, virtqueue_get_avail_addr(vq), vl_avail_bytes(num));
+	used = vl_mem_iova_to_virt(vl->mem, virtqueue_get_used_addr(vq), vl_used_bytes(num));
+	if (!desc || !avail || !used) {
+		dev_err(&vl->parent, "queue %u: ring outside the memory region\n", index);
+		ret = -EINVAL;
+		goto err_del;
+	}
+	count = kvcalloc(num, sizeof(*count), GFP_KERNEL);
+	if (!count) {
+		ret = -ENOMEM;
+		goto err_del;
+	}
+
+	vq->priv = q;
+	spin_lock_irqsave(&q->lock, flags);
+	q->num = num;
+	q->desc_iova = virtqueue_get_desc_addr(vq);
+	q->avail_iova = virtqueue_get_avail_addr(vq);
+	q->used_iova = virtqueue_get_used_addr(vq);
+	q->desc = desc;
+	q->avail = avail;
+	q->used = used;
+	q->shadow.count = count;
+	q->shadow.num = num;
+	vl_shadow_reset(&q->shadow, 0);
+	q->dead = READ_ONCE(vl->dead);
+	q->vq = vq;
+	spin_unlock_irqrestore(&q->lock, flags);
+	*out = vq;
+	return 0;
+
+err_del:
+	vring_del_virtqueue(vq);
+	return ret;
+}
+
+/*
+ * Entries without a name get no queue and consume no queue index (as in
+ * virtio-mmio); the queue index counts the named entries before it.
+ */
+#ifdef VL_HAVE_VQS_INFO
+static int vl_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+		       struct virtqueue *vqs[], struct virtqueue_info vqs_info[],
+		       struct irq_affinity *desc)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	u32 i, queue_idx = 0;
+	int ret;
+
+	for (i = 0; i < nvqs; i++) {
+		vqs[i] = NULL;
+		if (!vqs_info[i].name)
+			continue;
+		ret = vl_setup_vq(vl, queue_idx++, vqs_info[i].callback,
+				  vqs_info[i].name, vqs_info[i].ctx, &vqs[i]);
+		if (ret)
+			goto err;
+	}
+	return 0;
+err:
+	vl_del_vqs(vdev);
+	return ret;
+}
+#else
+static int vl_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+		       struct virtqueue *vqs[], vq_callback_t *callbacks[],
+		       const char * const names[], const bool *ctx,
+		       struct irq_affinity *desc)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	u32 i, queue_idx = 0;
+	int ret;
+
+	for (i = 0; i < nvqs; i++) {
+		vqs[i] = NULL;
+		if (!names[i])
+			continue;
+		ret = vl_setup_vq(vl, queue_idx++, callbacks[i], names[i],
+				  ctx ? ctx[i] : false, &vqs[i]);
+		if (ret)
+			goto err;
+	}
+	return 0;
+err:
+	vl_del_vqs(vdev);
+	return ret;
+}
+#endif
+
+static void vl_synchronize_cbs(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	u32 i;
+
+	for (i = 0; i < vl->num_queues; i++)
+		irq_work_sync(&vl->vqs[i].irq_work);
+}
+
+/*
+ * What the driver is offered: the back-end's device features, the
+ * transport features we implement, VERSION_1, and ACCESS_PLATFORM so that
+ * the ring uses the DMA API, i.e. our bounce operations.
+ */
+static u64 vl_get_features(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+	u64 f = vl->device_features;
+
+	f &= ~VL_TRANSPORT_F_MASK | VL_TRANSPORT_F_KEEP;
+	return f | BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
+}
+
+static int vl_finalize_features(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+
+	vring_transport_features(vdev);
+	if (!__virtio_test_bit(vdev, VIRTIO_F_VERSION_1)) {
+		dev_err(&vl->parent, "driver did not accept VIRTIO_F_VERSION_1\n");
+		return -EINVAL;
+	}
+	/* vring_use_dma_api() is evaluated when each queue is created. */
+	__virtio_set_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+static const char *vl_bus_name(struct virtio_device *vdev)
+{
+	struct vl_device *vl = vl_from_vdev(vdev);
+
+	return dev_name(&vl->parent);
+}
+
+const struct virtio_config_ops vl_config_ops = {
+	.get			= vl_get,
+	.set			= vl_set,
+	.generation		= vl_generation,
+	.get_status		= vl_get_status,
+	.set_status		= vl_set_status,
+	.reset			= vl_reset,
+	.find_vqs		= vl_find_vqs,
+	.del_vqs		= vl_del_vqs,
+	.synchronize_cbs	= vl_synchronize_cbs,
+	.get_features		= vl_get_features,
+	.finalize_features	= vl_finalize_features,
+	.bus_name		= vl_bus_name,
+};
+
+/* ------------------------------------------------------------------ */
+/* Teardown                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Let a back-end that is still running finish what it has: stop when every
+ * ring is drained, when no used index moved for VL_GRACE_STALL_MS, or after
+ * teardown_grace_ms. The scans keep the shadows fresh meanwhile.
+ */
+static void vl_grace_period(struct vl_device *vl)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(vl_teardown_grace_ms);
+	unsigned long progress = jiffies;
+	u32 last_sig = 0;
+	bool first = true;
+
+	while (time_before(jiffies, end)) {
+		bool busy = false;
+		u32 sig = 0, i;
+
+		for (i = 0; i < vl->num_queues; i++) {
+			struct vl_vq *q = &vl->vqs[i];
+			unsigned long flags;
+
+			spin_lock_irqsave(&q->lock, flags);
+			if (q->vq) {
+				u16 u = le16_to_cpu(READ_ONCE(q->used->idx));
+				u16 a = le16_to_cpu(READ_ONCE(q->avail->idx));
+
+				vl_shadow_scan(q);
+				busy |= a != u;
+				sig = sig * 31 + u;
+			}
+			spin_unlock_irqrestore(&q->lock, flags);
+		}
+		if (!busy)
+			return;
+		if (first || sig != last_sig) {
+			first = false;
+			last_sig = sig;
+			progress = jiffies;
+		} else if (time_after(jiffies, progress + msecs_to_jiffies(VL_GRACE_STALL_MS))) {
+			return;
+		}
+		msleep(VL_GRACE_POLL_MS);
+	}
+}
+
+void vl_transport_teardown(struct vl_device *vl)
+{
+	bool trusted = true;
+	u32 i;
+
+	vl_grace_period(vl);
+	/* From here on the back-end cannot read or write the rings. */
+	vl_mem_revoke(vl->mem);
+	for (i = 0; i < vl->num_queues; i++)
+		vl_vq_unhook_call(&vl->vqs[i]);
+
+	for (i = 0; i < vl->num_queues; i++) {
+		struct vl_vq *q = &vl->vqs[i];
+		unsigned long flags;
+
+		spin_lock_irqsave(&q->lock, flags);
+		vl_shadow_scan(q);
+		if (q->vq && q->shadow.lost)
+			trusted = false;
+		spin_unlock_irqrestore(&q->lock, flags);
+	}
+
+	/*
+	 * A device broken because the adapter did not answer still has sane
+	 * rings: unbreak it so that the chains completed below reach the
+	 * driver (vring_interrupt() ignores a broken queue, and a driver
+	 * waiting for in-flight requests at removal would hang). broken is
+	 * only set once the virtio core has initialised the device.
+	 */
+	if (trusted && READ_ONCE(vl->broken) && READ_ONCE(vl->broken) != VL_BROKEN_RING)
+		__virtio_unbreak_device(&vl->vdev);
+
+	WRITE_ONCE(vl->dead, true);
+	for (i = 0; i < vl->num_queues; i++) {
+		struct vl_vq *q = &vl->vqs[i];
+		unsigned long flags;
+		bool ok = true;
+
+		spin_lock_irqsave(&q->lock, flags);
+		q->dead = true;
+		if (q->vq)
+			ok = vl_vq_dead_process(q);
+		spin_unlock_irqrestore(&q->lock, flags);
+		if (!ok)
+			trusted = false;
+		irq_work_queue(&q->irq_work);
+	}
+	if (!trusted) {
+		dev_err(&vl->parent,
+			"in-flight requests unknown at removal; breaking the device\n");
+		vl_device_break(vl, VL_BROKEN_RING);
+	}
+}
