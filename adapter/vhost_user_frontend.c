@@ -390,6 +390,7 @@ void vuf_init(struct vuf *f, int timeout_ms)
 	f->sock = -1;
 	f->backend_fd = -1;
 	f->timeout_ms = timeout_ms > 0 ? timeout_ms : VUF_DEFAULT_TIMEOUT_MS;
+	f->protocol_wanted = VUF_PROTOCOL_FEATURES;
 	snprintf(f->name, sizeof(f->name), "back-end");
 }
 
@@ -497,7 +498,7 @@ int vuf_negotiate(struct vuf *f)
 		ret = vuf_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES, &offered);
 		if (ret)
 			return ret;
-		proto = offered & VUF_PROTOCOL_FEATURES;
+		proto = offered & f->protocol_wanted & VUF_PROTOCOL_FEATURES;
 		/*
 		 * No REPLY_ACK on this one: it is the message that
 		 * negotiates REPLY_ACK (QEMU does the same).

@@ -87,6 +87,9 @@ struct vuf_vring {
  * @backend_fd: our end of the back-end request channel, or -1
  * @name: socket path (or a label) used in messages
  * @timeout_ms: how long to wait for each reply
+ * @protocol_wanted: protocol features to negotiate when offered;
+ *                   VUF_PROTOCOL_FEATURES after vuf_init(), callers (tests)
+ *                   may narrow it before vuf_negotiate()
  * @features: virtio features the back-end offers (GET_FEATURES)
  * @protocol_features: protocol features negotiated
  * @queue_num: GET_QUEUE_NUM's answer when MQ was negotiated, else 0
@@ -100,6 +103,7 @@ struct vuf {
 	int backend_fd;
 	char name[128];
 	int timeout_ms;
+	uint64_t protocol_wanted;
 	uint64_t features;
 	uint64_t protocol_features;
 	uint32_t queue_num;
@@ -154,7 +158,7 @@ static inline bool vuf_has_protocol_feature(const struct vuf *f,
  * @f: a connected front-end
  *
  * Sends, in QEMU's order: GET_FEATURES; GET_PROTOCOL_FEATURES and
- * SET_PROTOCOL_FEATURES (offered & VUF_PROTOCOL_FEATURES) when the back-end
+ * SET_PROTOCOL_FEATURES (offered & @f->protocol_wanted) when the back-end
  * offers VHOST_USER_F_PROTOCOL_FEATURES; GET_QUEUE_NUM when MQ;
  * SET_BACKEND_REQ_FD (one end of a socketpair) when BACKEND_REQ; SET_OWNER.
  *
