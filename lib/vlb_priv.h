@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvlb internals shared by vlb_dev.c (protocol) and vlb_vq.c (rings).
+ * Not installed; device programs use vlb.h only.
+ *
+ * Copyright (C) 2026 The virtio-loopback authors
+ */
+#ifndef VLB_PRIV_H
+#define VLB_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vlb.h"
+
+#define VLB_BIT(nr)	(1ULL << (nr))
+
+/* Split virtqueue layout (virtio spec 2.7), little-endian in memory. */
+#define VLB_DESC_F_NEXT		1
+#define VLB_DESC_F_WRITE	2
+#define VLB_DESC_F_INDIRECT	4
+#define VLB_USED_F_NO_NOTIFY	1
+#define VLB_AVAIL_F_NO_INTERRUPT 1
+
+struct vlb_vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct vlb_vring_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[];	/* num entries, then used_event (EVENT_IDX) */
+};
+
+struct vlb_vring_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct vlb_vring_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct vlb_vring_used_elem ring[];	/* num entries, then avail_event */
+};
+
+/*
+ * One SET_MEM_TABLE region. @host is where guest address @gpa (and
+ * front-end virtual address @qva) appears in our address space; the
+ * mapping itself starts at @mmap_addr, which may be a little earlier
+ * because mmap offsets must be page aligned.
+ */
+struct vlb_mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t qva;
+	uint8_t *host;
+	void *mmap_addr;
+	size_t mmap_len;
+};
+
+struct vlb_vq {
+	struct vlb_dev *dev;
+	unsigned int index;
+
+	/* What the front-end set; validated when the ring is mapped. */
+	unsigned int num;		/* 0 until SET_VRING_NUM */
+	struct vhost_user_vring_addr addr;
+	bool addr_set;
+
+	/* Ring pointers into the memory table, valid while @mapped. */
+	struct vlb_vring_desc *desc;
+	struct vlb_vring_avail *avail;
+	struct vlb_vring_used *used;
+	bool mapped;
+
+	uint16_t last_avail_idx;	/* next avail entry we will pop */
+	uint16_t shadow_avail_idx;	/* last avail->idx read */
+	uint16_t used_idx;		/* used->idx we published + pushed */
+	unsigned int pending;		/* pushed, not yet flushed */
+	unsigned int inuse;		/* popped, not yet pushed */
+	uint16_t signalled_used;
+	bool signalled_used_valid;
+
+	int kick_fd;
+	int call_fd;
+	int err_fd;
+	bool started;			/* SET_VRING_KICK .. GET_VRING_BASE */
+	bool enabled;			/* SET_VRING_ENABLE (or no PROTOCOL_FEATURES) */
+	bool ready;			/* last state told to queue_set_started */
+	bool kick_pending;		/* call queue_kick once: just got ready */
+};
+
+struct vlb_dev {
+	const struct vlb_dev_iface *iface;
+	void *priv;
+	char *name;
+
+	int sock;			/* front-end connection, -1 when detached */
+	int backend_fd;			/* SET_BACKEND_REQ_FD channel, or -1 */
+	bool broken;
+
+	uint64_t features;		/* acknowledged by SET_FEATURES */
+	uint64_t protocol_features;	/* acknowledged by SET_PROTOCOL_FEATURES */
+	uint8_t status;
+
+	unsigned int nr_vqs;
+	struct vlb_vq *vqs;
+
+	unsigned int nregions;
+	struct vlb_mem_region regions[VHOST_USER_MAX_MEM_REGIONS];
+};
+
+static inline bool vlb_has_feature(const struct vlb_dev *dev, unsigned int bit)
+{
+	return dev->features & VLB_BIT(bit);
+}
+
+static inline bool vlb_has_protocol_feature(const struct vlb_dev *dev,
+					    unsigned int bit)
+{
+	return dev->protocol_features & VLB_BIT(bit);
+}
+
+/*
+ * Report a protocol error: log it, mark @dev broken, tell the device.
+ * Returns -EIO so callers can write "return vlb_panic(...)".
+ */
+int vlb_panic(struct vlb_dev *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Host pointer for [@gpa, @gpa + *@len) clipped to one region, or NULL. */
+void *vlb_gpa_to_va(struct vlb_dev *dev, uint64_t gpa, uint64_t *len);
+
+/* Same for a front-end virtual address (SET_VRING_ADDR). */
+void *vlb_qva_to_va(struct vlb_dev *dev, uint64_t qva, uint64_t *len);
+
+/* Ring state changes, in vlb_vq.c. */
+void vlb_vq_init(struct vlb_dev *dev, struct vlb_vq *vq, unsigned int index);
+int vlb_vq_map(struct vlb_vq *vq);
+int vlb_vq_start(struct vlb_vq *vq);
+void vlb_vq_stop(struct vlb_vq *vq);
+void vlb_vq_reset(struct vlb_vq *vq);
+void vlb_vq_update_ready(struct vlb_vq *vq);
+
+#endif /* VLB_PRIV_H */

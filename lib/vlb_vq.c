@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libvlb split virtqueue processing (virtio spec 2.7).
+ *
+ * The rings live in memory the front-end shares with us and the driver
+ * writes concurrently, so nothing read from them is trusted: each
+ * descriptor is copied once into a local variable, then checked, then used
+ * (no double fetch), and every buffer is translated through the memory
+ * table with its whole length inside a region before an iovec points at it.
+ * A violation is a protocol error (vlb_panic()): the driver is buggy or
+ * hostile and the ring cannot be trusted any more.
+ *
+ * Ordering: avail->idx is read with acquire semantics before the entries
+ * it covers; used entries are written before used->idx is stored with
+ * release semantics; a full fence separates publishing used->idx from
+ * reading the driver's notification suppression (used_event / flags), and
+ * writing ours from re-checking the avail ring.
+ *
+ * Copyright (C) 2026 The virtio-loopback authors
+ */
+#include <assert.h>
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vlb_priv.h"
+
+/* Most iovecs one element may have: every descriptor split at most twice. */
+#define VLB_VQ_MAX_IOV		(2 * VLB_VQ_MAX_SIZE)
+
+/* A element and its iovecs in one allocation, so free() releases both. */
+struct vlb_vq_elem_alloc {
+	struct vlb_vq_elem elem;
+	struct iovec sg[];
+};
+
+static uint16_t vlb_load16(const uint16_t *p)
+{
+	return le16toh(__atomic_load_n(p, __ATOMIC_RELAXED));
+}
+
+static void vlb_store16(uint16_t *p, uint16_t v)
+{
+	__atomic_store_n(p, htole16(v), __ATOMIC_RELAXED);
+}
+
+static uint16_t *vlb_used_event(struct vlb_vq *vq)
+{
+	return &vq->avail->ring[vq->num];
+}
+
+static uint16_t *vlb_avail_event(struct vlb_vq *vq)
+{
+	return (uint16_t *)&vq->used->ring[vq->num];
+}
+
+void vlb_vq_init(struct vlb_dev *dev, struct vlb_vq *vq, unsigned int index)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->dev = dev;
+	vq->index = index;
+	vq->kick_fd = -1;
+	vq->call_fd = -1;
+	vq->err_fd = -1;
+}
+
+/*
+ * Translate the three rings (SET_VRING_ADDR gives front-end virtual
+ * addresses) and check that each lies whole inside one region and is
+ * aligned as the spec requires (2.7: desc 16, avail 2, used 4).
+ */
+int vlb_vq_map(struct vlb_vq *vq)
+{
+	struct vlb_dev *dev = vq->dev;
+	bool event = vlb_has_feature(dev, VLB_F_EVENT_IDX);
+	uint64_t desc_len = 16ULL * vq->num;
+	uint64_t avail_len = 4 + 2ULL * vq->num + (event ? 2 : 0);
+	uint64_t used_len = 4 + 8ULL * vq->num + (event ? 2 : 0);
+	uint64_t len;
+	void *desc, *avail, *used;
+
+	vq->mapped = false;
+	if (!vq->num || !vq->addr_set)
+		return vlb_panic(dev, "vq %u: started before SET_VRING_NUM and SET_VRING_ADDR",
+				 vq->index);
+
+	len = desc_len;
+	desc = vlb_qva_to_va(dev, vq->addr.desc_user_addr, &len);
+	if (!desc || len != desc_len)
+		return vlb_panic(dev, "vq %u: descriptor table 0x%llx+%llu outside the memory table",
+				 vq->index, (unsigned long long)vq->addr.desc_user_addr,
+				 (unsigned long long)desc_len);
+	len = avail_len;
+	avail = vlb_qva_to_va(dev, vq->addr.avail_user_addr, &len);
+	if (!avail || len != avail_len)
+		return vlb_panic(dev, "vq %u: avail ring 0x%llx+%llu outside the memory table",
+				 vq->index, (unsigned long long)vq->addr.avail_user_addr,
+				 (unsigned long long)avail_len);
+	len = used_len;
+	used = vlb_qva_to_va(dev, vq->addr.used_user_addr, &len);
+	if (!used || len != used_len)
+		return vlb_panic(dev, "vq %u: used ring 0x%llx+%llu outside the memory table",
+				 vq->index, (unsigned long long)vq->addr.used_user_addr,
+				 (unsigned long long)used_len);
+	if ((uintptr_t)desc % 16 || (uintptr_t)avail % 2 || (uintptr_t)used % 4)
+		return vlb_panic(dev, "vq %u: misaligned ring (desc 0x%llx avail 0x%llx used 0x%llx)",
+				 vq->index, (unsigned long long)vq->addr.desc_user_addr,
+				 (unsigned long long)vq->addr.avail_user_addr,
+				 (unsigned long long)vq->addr.used_user_addr);
+
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	vq->mapped = true;
+	vlb_dbg(VLB_DBG_VQ, dev->name, "vq %u: mapped, num %u", vq->index, vq->num);
+	return 0;
+}
+
+/* SET_VRING_KICK: the ring starts; SET_VRING_BASE gave last_avail_idx. */
+int vlb_vq_start(struct vlb_vq *vq)
+{
+	int ret;
+
+	vq->started = true;
+	ret = vlb_vq_map(vq);
+	if (ret)
+		return ret;
+	vq->used_idx = vlb_load16(&vq->used->idx);
+	vq->shadow_avail_idx = vq->last_avail_idx;
+	vq->signalled_used_valid = false;
+	vq->pending = 0;
+	vq->inuse = 0;
+	vlb_vq_update_ready(vq);
+	return 0;
+}
+
+/* GET_VRING_BASE, reset, disconnect: no more processing, kick fd dropped. */
+void vlb_vq_stop(struct vlb_vq *vq)
+{
+	vq->started = false;
+	vq->mapped = false;
+	if (vq->kick_fd >= 0)
+		close(vq->kick_fd);
+	vq->kick_fd = -1;
+	vlb_vq_update_ready(vq);
+}
+
+void vlb_vq_reset(struct vlb_vq *vq)
+{
+	vlb_vq_stop(vq);
+	if (vq->call_fd >= 0)
+		close(vq->call_fd);
+	if (vq->err_fd >= 0)
+		close(vq->err_fd);
+	vlb_vq_init(vq->dev, vq, vq->index);
+}
+
+void vlb_vq_update_ready(struct vlb_vq *vq)
+{
+	struct vlb_dev *dev = vq->dev;
+	bool ready = vq->started && vq->enabled && vq->mapped && !dev->broken;
+
+	if (ready == vq->ready)
+		return;
+	vq->ready = ready;
+	vq->kick_pending = ready;
+	vlb_dbg(VLB_DBG_VQ, dev->name, "vq %u: %s", vq->index, ready ? "ready" : "stopped");
+	if (dev->iface->queue_set_started)
+		dev->iface->queue_set_started(dev, vq->index, ready);
+}
+
+bool vlb_vq_ready(const struct vlb_vq *vq)
+{
+	return vq->ready && vq->mapped && !vq->dev->broken;
+}
+
+unsigned int vlb_vq_index(const struct vlb_vq *vq)
+{
+	return vq->index;
+}
+
+int vlb_vq_kick_fd(const struct vlb_vq *vq)
+{
+	return vq->kick_fd;
+}
+
+/* Read avail->idx; a value more than num ahead of us is a protocol error. */
+static int vlb_vq_read_avail_idx(struct vlb_vq *vq)
+{
+	uint16_t idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+
+	if ((uint16_t)(idx - vq->last_avail_idx) > vq->num)
+		return vlb_panic(vq->dev, "vq %u: avail idx %u is more than %u ahead of %u",
+				 vq->index, idx, vq->num, vq->last_avail_idx);
+	vq->shadow_avail_idx = idx;
+	return 0;
+}
+
+bool vlb_vq_empty(struct vlb_vq *vq)
+{
+	if (!vlb_vq_ready(vq))
+		return true;
+	if (vq->shadow_avail_idx != vq->last_avail_idx)
+		return false;
+	if (vlb_vq_read_avail_idx(vq))
+		return true;
+	return vq->shadow_avail_idx == vq->last_avail_idx;
+}
+
+/* The iovecs of the element being built. */
+struct vlb_sg {
+	struct iovec *iov;
+	unsigned int n;
+	unsigned int cap;
+	unsigned int out;	/* device-readable entries, all before the rest */
+	bool writable;		/* a device-writable descriptor was seen */
+};
+
+/* Append the buffer of descriptor @d (already copied out of the ring). */
+static int vlb_sg_add(struct vlb_vq *vq, struct vlb_sg *sg,
+		      const struct vlb_vring_desc *d)
+{
+	struct vlb_dev *dev = vq->dev;
+	uint64_t addr = d->addr;
+	uint64_t left = d->len;
+
+	if (d->flags & VLB_DESC_F_WRITE)
+		sg->writable = true;
+	else if (sg->writable)
+		return vlb_panic(dev, "vq %u: device-readable descriptor after a writable one",
+				 vq->index);
+	if (addr + left < addr)
+		return vlb_panic(dev, "vq %u: descriptor 0x%llx+%u overflows",
+				 vq->index, (unsigned long long)addr, d->len);
+
+	while (left) {
+		uint64_t len = left;
+		void *p = vlb_gpa_to_va(dev, addr, &len);
+
+		if (!p)
+			return vlb_panic(dev, "vq %u: buffer 0x%llx+%u outside the memory table",
+					 vq->index, (unsigned long long)d->addr, d->len);
+		if (sg->n == sg->cap) {
+			unsigned int cap = sg->cap ? 2 * sg->cap : 16;
+			struct iovec *iov;
+
+			if (sg->n >= VLB_VQ_MAX_IOV)
+				return vlb_panic(dev, "vq %u: more than %u buffers in one chain",
+						 vq->index, VLB_VQ_MAX_IOV);
+			iov = realloc(sg->iov, cap * sizeof(*iov));
+			if (!iov)
+				return -ENOMEM;
+			sg->iov = iov;
+			sg->cap = cap;
+		}
+		sg->iov[sg->n].iov_base = p;
+		sg->iov[sg->n].iov_len = len;
+		sg->n++;
+		if (!sg->writable)
+			sg->out++;
+		addr += len;
+		left -= len;
+	}
+	return 0;
+}
+
+static void vlb_desc_read(struct vlb_vring_desc *d, const uint8_t *table,
+			  unsigned int i)
+{
+	memcpy(d, table + (size_t)i * sizeof(*d), sizeof(*d));
+	d->addr = le64toh(d->addr);
+	d->len = le32toh(d->len);
+	d->flags = le16toh(d->flags);
+	d->next = le16toh(d->next);
+}
+
+/* Walk the chain at @head (2.7.5 and 2.7.5.3 for indirect tables). */
+static int vlb_vq_walk(struct vlb_vq *vq, unsigned int head, struct vlb_sg *sg)
+{
+	struct vlb_dev *dev = vq->dev;
+	const uint8_t *table = (const uint8_t *)vq->desc;
+	unsigned int max = vq->num;
+	unsigned int count = 0;
+	unsigned int i = head;
+	bool indirect = false;
+	int ret;
+
+	for (;;) {
+		struct vlb_vring_desc d;
+
+		/* Chains never exceed their table: catches loops too. */
+		if (++count > max)
+			return vlb_panic(dev, "vq %u: %s chain at head %u longer than %u (loop?)",
+					 vq->index, indirect ? "indirect" : "descriptor",
+					 head, max);
+		vlb_desc_read(&d, table, i);
+
+		if (d.flags & VLB_DESC_F_INDIRECT) {
+			uint64_t len = d.len;
+			const uint8_t *t;
+
+			if (indirect)
+				return vlb_panic(dev, "vq %u: nested indirect table at head %u",
+						 vq->index, head);
+			if (!vlb_has_feature(dev, VLB_F_INDIRECT_DESC))
+				return vlb_panic(dev, "vq %u: indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC",
+						 vq->index);
+			if (d.flags & VLB_DESC_F_NEXT)
+				return vlb_panic(dev, "vq %u: indirect descriptor with NEXT set",
+						 vq->index);
+			if (!d.len || d.len % sizeof(d) ||
+			    d.len / sizeof(d) > VLB_VQ_MAX_SIZE)
+				return vlb_panic(dev, "vq %u: bad indirect table length %u",
+						 vq->index, d.len);
+			if (d.addr + d.len < d.addr)
+				return vlb_panic(dev, "vq %u: indirect table 0x%llx+%u overflows",
+						 vq->index, (unsigned long long)d.addr, d.len);
+			t = vlb_gpa_to_va(dev, d.addr, &len);
+			if (!t || len != d.len)
+				return vlb_panic(dev, "vq %u: indirect table 0x%llx+%u outside the memory table",
+						 vq->index, (unsigned long long)d.addr, d.len);
+			table = t;
+			max = d.len / sizeof(d);
+			count = 0;
+			i = 0;
+			indirect = true;
+			continue;
+		}
+
+		ret = vlb_sg_add(vq, sg, &d);
+		if (ret)
+			return ret;
+		if (!(d.flags & VLB_DESC_F_NEXT))
+			return 0;
+		i = d.next;
+		if (i >= max)
+			return vlb_panic(dev, "vq %u: next index %u beyond %s table of %u",
+					 vq->index, i, indirect ? "indirect" : "descriptor", max);
+	}
+}
+
+int vlb_vq_pop(struct vlb_vq *vq, struct vlb_vq_elem **elemp)
+{
+	struct vlb_dev *dev = vq->dev;
+	struct vlb_vq_elem_alloc *a;
+	struct vlb_sg sg = { 0 };
+	unsigned int head;
+	int ret;
+
+	*elemp = NULL;
+	if (!vlb_vq_ready(vq))
+		return -EAGAIN;
+	if (vq->shadow_avail_idx == vq->last_avail_idx) {
+		if (vlb_vq_read_avail_idx(vq))
+			return -EIO;
+		if (vq->shadow_avail_idx == vq->last_avail_idx)
+			return -EAGAIN;
+	}
+	if (vq->inuse >= vq->num)
+		return vlb_panic(dev, "vq %u: more than %u chains in flight",
+				 vq->index, vq->num);
+
+	head = vlb_load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
+	if (head >= vq->num)
+		return vlb_panic(dev, "vq %u: avail ring entry %u names descriptor %u >= %u",
+				 vq->index, vq->last_avail_idx, head, vq->num);
+
+	ret = vlb_vq_walk(vq, head, &sg);
+	if (ret)
+		goto out;
+
+	a = malloc(sizeof(*a) + (size_t)sg.n * sizeof(struct iovec));
+	if (!a) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (sg.n)
+		memcpy(a->sg, sg.iov, sg.n * sizeof(struct iovec));
+	a->elem.index = head;
+	a->elem.out_num = sg.out;
+	a->elem.in_num = sg.n - sg.out;
+	a->elem.out_sg = a->sg;
+	a->elem.in_sg = a->sg + sg.out;
+	vq->last_avail_idx++;
+	vq->inuse++;
+	*elemp = &a->elem;
+	vlb_dbg(VLB_DBG_VQ, dev->name, "vq %u: pop head %u out %u in %u",
+		vq->index, head, a->elem.out_num, a->elem.in_num);
+out:
+	free(sg.iov);
+	return ret;
+}
+
+void vlb_vq_push(struct vlb_vq *vq, const struct vlb_vq_elem *elem,
+		 uint32_t len)
+{
+	struct vlb_vring_used_elem *u;
+
+	assert(vq->inuse > 0);
+	vq->inuse--;
+	/* The ring was stopped or remapped under the element: drop it. */
+	if (!vq->mapped)
+		return;
+	u = &vq->used->ring[(uint16_t)(vq->used_idx + vq->pending) & (vq->num - 1)];
+	__atomic_store_n(&u->id, htole32(elem->index), __ATOMIC_RELAXED);
+	__atomic_store_n(&u->len, htole32(len), __ATOMIC_RELAXED);
+	vq->pending++;
+}
+
+void vlb_vq_flush(struct vlb_vq *vq)
+{
+	uint16_t old = vq->used_idx;
+	uint16_t new = old + vq->pending;
+
+	if (!vq->pending || !vq->mapped) {
+		vq->pending = 0;
+		return;
+	}
+	vq->pending = 0;
+	vq->used_idx = new;
+	/* Entries before the index (2.7.8.2). */
+	__atomic_store_n(&vq->used->idx, htole16(new), __ATOMIC_RELEASE);
+	/* The driver cannot have asked for an index we skipped over. */
+	if ((uint16_t)(new - vq->signalled_used) < (uint16_t)(new - old))
+		vq->signalled_used_valid = false;
+}
+
+/* virtio spec 2.7.10: signal if used_event lies in (old, new]. */
+static bool vlb_need_event(uint16_t event, uint16_t new, uint16_t old)
+{
+	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
+}
+
+int vlb_vq_notify(struct vlb_vq *vq)
+{
+	struct vlb_dev *dev = vq->dev;
+	uint64_t one = 1;
+
+	if (!vq->mapped || vq->call_fd < 0)
+		return 0;
+	/* used->idx store before reading the driver's suppression fields. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vlb_has_feature(dev, VLB_F_EVENT_IDX)) {
+		uint16_t old = vq->signalled_used;
+		uint16_t new = vq->used_idx;
+		bool valid = vq->signalled_used_valid;
+
+		vq->signalled_used = new;
+		vq->signalled_used_valid = true;
+		if (valid && !vlb_need_event(vlb_load16(vlb_used_event(vq)), new, old))
+			return 0;
+	} else if (vlb_load16(&vq->avail->flags) & VLB_AVAIL_F_NO_INTERRUPT) {
+		return 0;
+	}
+
+	vlb_dbg(VLB_DBG_VQ, dev->name, "vq %u: notify, used idx %u", vq->index, vq->used_idx);
+	while (write(vq->call_fd, &one, sizeof(one)) < 0) {
+		if (errno == EINTR)
+			continue;
+		/* A full counter already means "interrupt pending". */
+		if (errno == EAGAIN)
+			return 0;
+		return -errno;
+	}
+	return 0;
+}
+
+void vlb_vq_set_notification(struct vlb_vq *vq, bool enable)
+{
+	if (!vq->mapped)
+		return;
+	if (vlb_has_feature(vq->dev, VLB_F_EVENT_IDX)) {
+		if (enable)
+			vlb_store16(vlb_avail_event(vq),
+				    le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_RELAXED)));
+	} else {
+		vlb_store16(&vq->used->flags, enable ? 0 : VLB_USED_F_NO_NOTIFY);
+	}
+	/* Publish before the caller re-checks the avail ring. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
