@@ -77,6 +77,9 @@
 #define VL_MAP_SIZE_DIVISOR	8
 #define VL_MAX_MAP_SIZE		SZ_4M
 
+/* Bits of struct vl_mem.flags. */
+#define VL_MEM_WARNED_FULL	0	/* "region full" was logged */
+
 /* Region pages never handed out, from page 0: IOVA 0 stays invalid. */
 #define VL_RESERVED_PAGES	1
 
@@ -136,6 +139,7 @@ struct vl_slot {
  * @bytes_bounced: bytes copied either way
  * @maps: successful streaming mappings
  * @map_failures: mappings and allocations refused (no space, too large)
+ * @flags: VL_MEM_* bits (atomic bitops)
  * @revoke_sem: orders @revoked against the fault handler: faults hold it
  *              for read while they check @revoked and insert a page;
  *              vl_mem_revoke() holds it for write to set @revoked, so no
@@ -162,6 +166,7 @@ struct vl_mem {
 	atomic64_t bytes_bounced;
 	atomic64_t maps;
 	atomic64_t map_failures;
+	unsigned long flags;
 
 	struct rw_semaphore revoke_sem;
 	bool revoked;
@@ -267,6 +272,21 @@ static struct vl_slot *vl_find_stream(struct vl_mem *mem, dma_addr_t addr,
 	return slot;
 }
 
+/*
+ * No room for @size bytes. Under load that is ordinary back-pressure (the
+ * driver retries when buffers complete), so count it always and say it
+ * once per region.
+ */
+static void vl_full(struct device *dev, struct vl_mem *mem, size_t size,
+		    unsigned long attrs)
+{
+	atomic64_inc(&mem->map_failures);
+	if (!(attrs & DMA_ATTR_NO_WARN) &&
+	    !test_and_set_bit(VL_MEM_WARNED_FULL, &mem->flags))
+		dev_info(dev, "memory region of %llu bytes full: %zu-byte request refused (map_failures counts the next ones)\n",
+			 mem->size, size);
+}
+
 /* ---------------------------------------------------------------------
  * Copies
  */
@@ -325,8 +345,9 @@ static int vl_map(struct device *dev, phys_addr_t phys, size_t size,
 		return -EINVAL;
 	if (size > mem->max_map) {
 		atomic64_inc(&mem->map_failures);
-		dev_warn_ratelimited(dev, "%zu-byte mapping exceeds the %zu-byte limit\n",
-				     size, mem->max_map);
+		if (!(attrs & DMA_ATTR_NO_WARN))
+			dev_warn_ratelimited(dev, "%zu-byte mapping exceeds the %zu-byte limit\n",
+					     size, mem->max_map);
 		return -EINVAL;
 	}
 
@@ -345,10 +366,7 @@ static int vl_map(struct device *dev, phys_addr_t phys, size_t size,
 	spin_unlock_irqrestore(&mem->lock, flags);
 
 	if (!start) {
-		atomic64_inc(&mem->map_failures);
-		if (!(attrs & DMA_ATTR_NO_WARN))
-			dev_warn_ratelimited(dev, "memory region full: %zu-byte mapping refused\n",
-					     size);
+		vl_full(dev, mem, size, attrs);
 		return -ENOMEM;
 	}
 	atomic64_inc(&mem->maps);
@@ -463,10 +481,8 @@ static void *vl_dma_alloc(struct device *dev, size_t size,
 	spin_unlock_irqrestore(&mem->lock, flags);
 
 	if (!start) {
-		atomic64_inc(&mem->map_failures);
-		if (!(gfp & __GFP_NOWARN) && !(attrs & DMA_ATTR_NO_WARN))
-			dev_warn_ratelimited(dev, "memory region full: %zu-byte allocation refused\n",
-					     size);
+		vl_full(dev, mem, size,
+			gfp & __GFP_NOWARN ? attrs | DMA_ATTR_NO_WARN : attrs);
 		return NULL;
 	}
 
@@ -486,7 +502,8 @@ static void vl_dma_free(struct device *dev, size_t size, void *vaddr,
 	bool ok = false;
 
 	spin_lock_irqsave(&mem->lock, flags);
-	if (dma_handle < mem->size && PAGE_ALIGNED(dma_handle)) {
+	if (dma_handle < mem->size && PAGE_ALIGNED(dma_handle) &&
+	    size <= mem->size) {
 		idx = dma_handle >> PAGE_SHIFT;
 		slot = &mem->slots[idx];
 		ok = idx != VL_SLOT_FREE && slot->head == idx &&
@@ -643,117 +660,6 @@ int vl_mem_attach_dma(struct vl_mem *mem, struct device *dev)
 }
 
 /* ---------------------------------------------------------------------
- * The memory file
- */
-
-/*
- * Insert the faulting page. Under @revoke_sem, so that a page is either
- * inserted before vl_mem_revoke() zaps, or not at all.
- */
-static vm_fault_t vl_mem_fault(struct vm_fault *vmf)
-{
-	struct vl_mem *mem = vmf->vma->vm_private_data;
-	vm_fault_t ret = VM_FAULT_SIGBUS;
-	struct page *page;
-
-	down_read(&mem->revoke_sem);
-	if (!mem->revoked && vmf->pgoff < mem->npages) {
-		page = vmalloc_to_page(mem->vaddr +
-				       ((size_t)vmf->pgoff << PAGE_SHIFT));
-		ret = vmf_insert_page(vmf->vma, vmf->address, page);
-	}
-	up_read(&mem->revoke_sem);
-	return ret;
-}
-
-static const struct vm_operations_struct vl_mem_vm_ops = {
-	.fault	= vl_mem_fault,
-};
-
-static int vl_mem_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	struct vl_mem *mem = file->private_data;
-	unsigned long pages = vma_pages(vma);
-
-	if (!(vma->vm_flags & VM_SHARED))
-		return -EINVAL;
-	if (vma->vm_flags & VM_EXEC)
-		return -EPERM;
-	if (vma->vm_pgoff >= mem->npages || pages > mem->npages - vma->vm_pgoff)
-		return -EINVAL;
-	/* Racy, and need not be: a fault after vl_mem_revoke() gets SIGBUS. */
-	if (READ_ONCE(mem->revoked))
-		return -ENODEV;
-
-	/*
-	 * VM_MIXEDMAP: vm_insert_page() from the fault handler may only be
-	 * used on such a VMA, and flags can be changed only here.
-	 */
-	vl_vm_flags_mod(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP,
-			VM_MAYEXEC);
-	vma->vm_ops = &vl_mem_vm_ops;
-	vma->vm_private_data = mem;
-	return 0;
-}
-
-/* lseek(fd, 0, SEEK_END) is how rust-vmm back-ends learn the size. */
-static loff_t vl_mem_llseek(struct file *file, loff_t offset, int whence)
-{
-	struct vl_mem *mem = file->private_data;
-
-	return fixed_size_llseek(file, offset, whence, mem->size);
-}
-
-static int vl_mem_release(struct inode *inode, struct file *file)
-{
-	vl_mem_put(file->private_data);
-	return 0;
-}
-
-static const struct file_operations vl_mem_fops = {
-	.owner		= THIS_MODULE,
-	.llseek		= vl_mem_llseek,
-	.mmap		= vl_mem_mmap,
-	.release	= vl_mem_release,
-};
-
-int vl_mem_get_fd(struct vl_mem *mem)
-{
-	struct file *file;
-	int fd;
-
-	if (READ_ONCE(mem->revoked))
-		return -ENODEV;
-
-	fd = get_unused_fd_flags(O_CLOEXEC);
-	if (fd < 0)
-		return fd;
-
-	/* Every file of the region shares its inode, hence its mappings. */
-	ihold(mem->inode);
-	file = alloc_file_pseudo(mem->inode, vl_mem_mnt, "virtio-loopback-mem",
-				 O_RDWR, &vl_mem_fops);
-	if (IS_ERR(file)) {
-		iput(mem->inode);
-		put_unused_fd(fd);
-		return PTR_ERR(file);
-	}
-	kref_get(&mem->kref);
-	file->private_data = mem;
-	fd_install(fd, file);
-	return fd;
-}
-
-void vl_mem_revoke(struct vl_mem *mem)
-{
-	down_write(&mem->revoke_sem);
-	mem->revoked = true;
-	up_write(&mem->revoke_sem);
-	/* Every VMA of every file of this region, children after fork too. */
-	unmap_mapping_range(mem->inode->i_mapping, 0, 0, 1);
-}
-
-/* ---------------------------------------------------------------------
  * Creation, statistics, destruction
  */
 
@@ -869,6 +775,128 @@ void vl_mem_get_stats(struct vl_mem *mem, struct vl_mem_stats *stats)
 	stats->map_failures = atomic64_read(&mem->map_failures);
 	stats->pages_in_use = READ_ONCE(mem->pages_in_use);
 	stats->pages_total = mem->npages;
+}
+
+/* ---------------------------------------------------------------------
+ * The memory file
+ */
+
+/*
+ * Insert the faulting page. Under @revoke_sem, so that a page is either
+ * inserted before vl_mem_revoke() zaps, or not at all.
+ */
+static vm_fault_t vl_mem_fault(struct vm_fault *vmf)
+{
+	struct vl_mem *mem = vmf->vma->vm_private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	struct page *page;
+
+	down_read(&mem->revoke_sem);
+	if (!mem->revoked && vmf->pgoff < mem->npages) {
+		page = vmalloc_to_page(mem->vaddr +
+				       ((size_t)vmf->pgoff << PAGE_SHIFT));
+		ret = vmf_insert_page(vmf->vma, vmf->address, page);
+	}
+	up_read(&mem->revoke_sem);
+	return ret;
+}
+
+static const struct vm_operations_struct vl_mem_vm_ops = {
+	.fault	= vl_mem_fault,
+};
+
+static int vl_mem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct vl_mem *mem = file->private_data;
+	unsigned long pages = vma_pages(vma);
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (vma->vm_pgoff >= mem->npages || pages > mem->npages - vma->vm_pgoff)
+		return -EINVAL;
+	/* Racy, and need not be: a fault after vl_mem_revoke() gets SIGBUS. */
+	if (READ_ONCE(mem->revoked))
+		return -ENODEV;
+
+	/*
+	 * VM_MIXEDMAP: vm_insert_page() from the fault handler may only be
+	 * used on such a VMA, and flags can be changed only here.
+	 */
+	vl_vm_flags_mod(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP,
+			VM_MAYEXEC);
+	vma->vm_ops = &vl_mem_vm_ops;
+	vma->vm_private_data = mem;
+	return 0;
+}
+
+/* lseek(fd, 0, SEEK_END) is how rust-vmm back-ends learn the size. */
+static loff_t vl_mem_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct vl_mem *mem = file->private_data;
+
+	return fixed_size_llseek(file, offset, whence, mem->size);
+}
+
+static int vl_mem_release(struct inode *inode, struct file *file)
+{
+	vl_mem_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations vl_mem_fops = {
+	.owner		= THIS_MODULE,
+	.llseek		= vl_mem_llseek,
+	.mmap		= vl_mem_mmap,
+	.release	= vl_mem_release,
+};
+
+int vl_mem_get_fd(struct vl_mem *mem)
+{
+	struct file *file;
+	int fd, ret;
+
+	if (READ_ONCE(mem->revoked))
+		return -ENODEV;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	/* alloc_file_pseudo() takes no module reference; __fput() drops one. */
+	if (!try_module_get(vl_mem_fops.owner)) {
+		ret = -ENODEV;
+		goto err_module;
+	}
+
+	/* Every file of the region shares its inode, hence its mappings. */
+	ihold(mem->inode);
+	file = alloc_file_pseudo(mem->inode, vl_mem_mnt, "virtio-loopback-mem",
+				 O_RDWR, &vl_mem_fops);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_file;
+	}
+	kref_get(&mem->kref);
+	file->private_data = mem;
+	fd_install(fd, file);
+	return fd;
+
+err_file:
+	iput(mem->inode);
+	module_put(vl_mem_fops.owner);
+err_module:
+	put_unused_fd(fd);
+	return ret;
+}
+
+void vl_mem_revoke(struct vl_mem *mem)
+{
+	down_write(&mem->revoke_sem);
+	mem->revoked = true;
+	up_write(&mem->revoke_sem);
+	/* Every VMA of every file of this region, children after fork too. */
+	unmap_mapping_range(mem->inode->i_mapping, 0, 0, 1);
 }
 
 /* ---------------------------------------------------------------------
