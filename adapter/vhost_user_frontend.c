@@ -235,7 +235,7 @@ static int vuf_send(struct vuf *f, int fd, struct vhost_user_msg *m,
 {
 	int ret;
 
-	vuf_log_msg(f, backend_channel ? "<- reply" : "->", m, backend_channel);
+	vuf_log_msg(f, backend_channel ? "-> reply" : "->", m, backend_channel);
 	ret = vlb_msg_send(fd, m);
 	if (ret == -EAGAIN || ret == -EWOULDBLOCK)
 		ret = -ETIMEDOUT;	/* SO_SNDTIMEO: the peer stopped reading */
