@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the host-side unit tests (tests/unit/test_*.c).
+ *
+ * Each test is one program: exit T_EXIT_PASS, T_EXIT_FAIL or T_EXIT_SKIP
+ * (kselftest's skip code, so a missing tool or feature never reads as a
+ * pass). Helpers are static inline so a test uses what it needs; they return
+ * 0 or -errno like the rest of the tree, and t_fail() prints one precise
+ * line naming the test.
+ */
+#ifndef VLB_TESTS_HELPERS_H
+#define VLB_TESTS_HELPERS_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define T_EXIT_PASS	0
+#define T_EXIT_FAIL	1
+#define T_EXIT_SKIP	4
+
+/* How long a test waits for anything (a reply, an eventfd, a child). */
+#define T_WAIT_MS	5000
+
+/**
+ * t_fail() - report a failed check on stderr, prefixed with the program name
+ * @fmt: printf format, no trailing newline
+ * Returns: T_EXIT_FAIL, so callers can write "return t_fail(...)".
+ */
+static inline __attribute__((format(printf, 1, 2)))
+int t_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: FAIL: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return T_EXIT_FAIL;
+}
+
+/**
+ * t_log() - progress line on stderr, prefixed with the program name
+ * @fmt: printf format, no trailing newline
+ */
+static inline __attribute__((format(printf, 1, 2)))
+void t_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/**
+ * t_count_fds() - number of open file descriptors of this process
+ * Returns: the count (not including the directory stream used to count),
+ * or -errno
+ */
+static inline int t_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+/**
+ * t_memfd() - a shared memory object of @size bytes, mapped
+ * @size: bytes (a multiple of the page size)
+ * @fdp: set to the memfd (caller closes)
+ * @mapp: set to a MAP_SHARED read/write mapping (caller munmaps)
+ * Returns: 0 or -errno
+ */
+static inline int t_memfd(size_t size, int *fdp, void **mapp)
+{
+	void *p;
+	int fd, err;
+
+	fd = memfd_create("vlb-test", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) < 0)
+		goto err;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto err;
+	*fdp = fd;
+	*mapp = p;
+	return 0;
+err:
+	err = errno;
+	close(fd);
+	return -err;
+}
+
+/**
+ * t_wait_readable() - wait until @fd is readable
+ * @fd: file descriptor
+ * @ms: timeout in milliseconds
+ * Returns: 0 when readable, -ETIMEDOUT, or -errno
+ */
+static inline int t_wait_readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n;
+
+	do {
+		n = poll(&p, 1, ms);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n ? 0 : -ETIMEDOUT;
+}
+
+#endif /* VLB_TESTS_HELPERS_H */
