@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Description: libvlb split-ring parsing and the checks before dispatch.
+ *
+ * A device lives in this process; the test is its front-end (over a
+ * socketpair, real SET_MEM_TABLE with a memfd) and its driver (a split ring
+ * written straight into the memfd). Good chains, indirect tables, push,
+ * flush and notification suppression must work; every malformed descriptor
+ * (outside the region, overflowing addr+len, index >= num, loops, chains
+ * longer than the table, readable after writable, bad indirect tables) and
+ * every malformed message must be refused with the device marked broken.
+ * The region is the whole memfd, so a read outside it would fault.
+ */
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "vlb.h"
+#include "unit/t_vhost.h"
+
+#define MEM_SIZE	(256 * 1024)
+#define QVA		0x7f0000000000ULL	/* front-end addresses != guest ones */
+#define NUM		8
+#define DESC		0x1000
+#define AVAIL		0x2000
+#define USED		0x3000
+#define TABLE		0x8000			/* indirect tables */
+#define BUFS		0x10000
+#define NR_VQS		2
+
+#define F_INDIRECT	(1ULL << VLB_F_INDIRECT_DESC)
+#define F_EVENT_IDX	(1ULL << VLB_F_EVENT_IDX)
+#define F_BASE		((1ULL << VLB_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES))
+
+struct ctx {
+	struct vlb_dev *dev;
+	struct t_fe fe;
+	int memfd;
+	uint8_t *mem;
+	struct t_ring r;
+	int kick;
+	int call;
+	uint64_t features;
+	unsigned int kicks;
+	int started;		/* last queue_set_started(0) value, -1 none */
+};
+
+static uint64_t dev_get_features(struct vlb_dev *dev)
+{
+	struct ctx *c = vlb_dev_priv(dev);
+
+	return c->features;
+}
+
+static void dev_queue_kick(struct vlb_dev *dev, unsigned int qidx)
+{
+	struct ctx *c = vlb_dev_priv(dev);
+
+	if (qidx == 0)
+		c->kicks++;
+}
+
+static void dev_queue_set_started(struct vlb_dev *dev, unsigned int qidx, bool started)
+{
+	struct ctx *c = vlb_dev_priv(dev);
+
+	if (qidx == 0)
+		c->started = started;
+}
+
+static const struct vlb_dev_iface test_iface = {
+	.get_features		= dev_get_features,
+	.queue_set_started	= dev_queue_set_started,
+	.queue_kick		= dev_queue_kick,
+};
+
+static int dispatch(void *dev)
+{
+	return vlb_dev_dispatch(dev);
+}
+
+static void teardown(struct ctx *c)
+{
+	vlb_dev_free(c->dev);
+	if (c->fe.sock >= 0)
+		close(c->fe.sock);
+	if (c->memfd >= 0)
+		close(c->memfd);
+	if (c->kick >= 0)
+		close(c->kick);
+	if (c->call >= 0)
+		close(c->call);
+	if (c->mem)
+		munmap(c->mem, MEM_SIZE);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Connected, negotiated, memory set; the ring started when @start. */
+static int setup(struct ctx *c, uint64_t features, bool start)
+{
+	uint64_t v;
+	int sp[2], ret;
+
+	memset(c, 0, sizeof(*c));
+	c->fe.sock = c->memfd = c->kick = c->call = -1;
+	c->features = F_BASE | features;
+	c->started = -1;
+	ret = t_memfd(MEM_SIZE, &c->memfd, (void **)&c->mem);
+	if (ret)
+		return t_fail("memfd: %s", strerror(-ret));
+	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->kick < 0 || c->call < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return t_fail("setup: %s", strerror(errno));
+	ret = vlb_dev_new(&test_iface, NR_VQS, c, "test", &c->dev);
+	if (ret)
+		return t_fail("vlb_dev_new: %s", strerror(-ret));
+	ret = vlb_dev_attach(c->dev, sp[1]);
+	if (ret)
+		return t_fail("vlb_dev_attach: %s", strerror(-ret));
+	c->fe.sock = sp[0];
+	c->fe.dev = c->dev;
+	c->fe.dispatch = dispatch;
+
+	ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_FEATURES, &v);
+	if (ret || v != c->features)
+		return t_fail("GET_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
+	ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
+	if (ret || !(v & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)) ||
+	    (v & (1ULL << VHOST_USER_PROTOCOL_F_CONFIG)))
+		return t_fail("GET_PROTOCOL_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
+	ret = t_fe_set_u64(&c->fe, VHOST_USER_SET_PROTOCOL_FEATURES, v);
+	if (ret)
+		return t_fail("SET_PROTOCOL_FEATURES: %s", strerror(-ret));
+	c->fe.reply_ack = true;
+	ret = t_fe_call(&c->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	if (!ret)
+		ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_QUEUE_NUM, &v);
+	if (ret || v != NR_VQS)
+		return t_fail("SET_OWNER/GET_QUEUE_NUM: %d, %llu", ret, (unsigned long long)v);
+	ret = t_fe_set_u64(&c->fe, VHOST_USER_SET_FEATURES, c->features);
+	if (ret)
+		return t_fail("SET_FEATURES: %s", strerror(-ret));
+	ret = t_fe_set_mem(&c->fe, c->memfd, MEM_SIZE, QVA);
+	if (ret)
+		return t_fail("SET_MEM_TABLE: %s", strerror(-ret));
+	t_ring_init(&c->r, c->mem, NUM, DESC, AVAIL, USED);
+	if (!start)
+		return 0;
+	ret = t_fe_start_ring(&c->fe, 0, &c->r, QVA, c->kick, c->call);
+	if (!ret)
+		ret = t_fe_set_state(&c->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+	if (ret)
+		return t_fail("starting the ring: %s", strerror(-ret));
+	if (!vlb_vq_ready(vlb_dev_vq(c->dev, 0)) || c->started != 1)
+		return t_fail("the ring is not ready after KICK and ENABLE");
+	return 0;
+}
+
+static bool call_signalled(struct ctx *c)
+{
+	uint64_t v;
+
+	return read(c->call, &v, sizeof(v)) == sizeof(v);
+}
+
+static int test_good_chain(void)
+{
+	struct vlb_vq_elem *e;
+	struct ctx c;
+	struct vlb_vq *vq;
+	uint32_t id, len;
+	int ret;
+
+	if (setup(&c, 0, true))
+		return T_EXIT_FAIL;
+	vq = vlb_dev_vq(c.dev, 0);
+	memset(c.mem + BUFS, 0xa5, 32);
+	t_ring_desc(&c.r, 0, BUFS, 16, T_DESC_F_NEXT, 1);
+	t_ring_desc(&c.r, 1, BUFS + 16, 16, T_DESC_F_NEXT, 2);
+	t_ring_desc(&c.r, 2, BUFS + 64, 32, T_DESC_F_WRITE | T_DESC_F_NEXT, 3);
+	t_ring_desc(&c.r, 3, BUFS + 96, 32, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.r, 0);
+
+	ret = vlb_vq_pop(vq, &e);
+	if (ret)
+		return t_fail("good chain: pop: %s", strerror(-ret));
+	if (e->index != 0 || e->out_num != 2 || e->in_num != 2 ||
+	    e->out_sg[0].iov_len != 16 || e->in_sg[1].iov_len != 32)
+		return t_fail("good chain: head %u out %u in %u", e->index, e->out_num, e->in_num);
+	/* The iovecs are the library's mapping of the same memfd pages. */
+	if (memcmp(e->out_sg[0].iov_base, c.mem + BUFS, 16) ||
+	    memcmp(e->out_sg[1].iov_base, c.mem + BUFS + 16, 16))
+		return t_fail("good chain: readable buffers do not show the driver's bytes");
+	memset(e->in_sg[1].iov_base, 0x5a, 32);
+	if (c.mem[BUFS + 96] != 0x5a || c.mem[BUFS + 127] != 0x5a)
+		return t_fail("good chain: writable buffer is not the driver's memory");
+	vlb_vq_push(vq, e, 64);
+	free(e);
+	if (t_ring_used_idx(&c.r) != 0)
+		return t_fail("good chain: used idx published before flush");
+	vlb_vq_flush(vq);
+	if (t_ring_get_used(&c.r, &id, &len) || id != 0 || len != 64)
+		return t_fail("good chain: used entry id %u len %u", id, len);
+	if (vlb_vq_notify(vq) || !call_signalled(&c))
+		return t_fail("good chain: no interrupt");
+
+	/* VRING_AVAIL_F_NO_INTERRUPT suppresses the next one. */
+	t_ring_set_avail_flags(&c.r, 1);
+	t_ring_post(&c.r, 3);
+	if (vlb_vq_pop(vq, &e) || e->index != 3 || e->out_num || e->in_num != 1)
+		return t_fail("second chain");
+	vlb_vq_push(vq, e, 1);
+	free(e);
+	vlb_vq_flush(vq);
+	if (vlb_vq_notify(vq) || call_signalled(&c))
+		return t_fail("interrupt despite VRING_AVAIL_F_NO_INTERRUPT");
+
+	ret = vlb_vq_pop(vq, &e);
+	if (ret != -EAGAIN || !vlb_vq_empty(vq) || vlb_dev_broken(c.dev))
+		return t_fail("empty ring: pop gave %d", ret);
+
+	/* Kicks without EVENT_IDX: used->flags carries NO_NOTIFY. */
+	vlb_vq_set_notification(vq, false);
+	if (t_get16(c.mem + USED) != 1)
+		return t_fail("notifications off: used->flags %u", t_get16(c.mem + USED));
+	vlb_vq_set_notification(vq, true);
+	if (t_get16(c.mem + USED) != 0)
+		return t_fail("notifications on: used->flags %u", t_get16(c.mem + USED));
+	teardown(&c);
+	return 0;
+}
+
+static int test_event_idx(void)
+{
+	struct vlb_vq_elem *e;
+	struct vlb_vq *vq;
+	struct ctx c;
+	int i;
+
+	if (setup(&c, F_EVENT_IDX, true))
+		return T_EXIT_FAIL;
+	vq = vlb_dev_vq(c.dev, 0);
+	t_ring_set_used_event(&c.r, 0);
+	for (i = 0; i < 3; i++) {
+		t_ring_desc(&c.r, i, BUFS + 64 * i, 64, T_DESC_F_WRITE, 0);
+		t_ring_post(&c.r, i);
+		if (vlb_vq_pop(vq, &e))
+			return t_fail("event idx: pop %d", i);
+		vlb_vq_push(vq, e, 64);
+		free(e);
+		vlb_vq_flush(vq);
+		vlb_vq_notify(vq);
+		/* used_event 0: only the step from 0 to 1 crosses it. */
+		if (call_signalled(&c) != (i == 0))
+			return t_fail("event idx: step %d signalled %s", i, i ? "yes" : "no");
+	}
+	/* used_event 3 is crossed by the step from 3 to 4. */
+	t_ring_set_used_event(&c.r, 3);
+	t_ring_desc(&c.r, 3, BUFS, 64, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.r, 3);
+	if (vlb_vq_pop(vq, &e))
+		return t_fail("event idx: pop 3");
+	vlb_vq_push(vq, e, 64);
+	free(e);
+	vlb_vq_flush(vq);
+	vlb_vq_notify(vq);
+	if (!call_signalled(&c))
+		return t_fail("event idx: no signal when used_event was crossed");
+
+	/* Enabling notifications publishes avail_event = avail idx. */
+	vlb_vq_set_notification(vq, true);
+	if (t_get16(c.mem + USED + 4 + 8 * NUM) != 4)
+		return t_fail("event idx: avail_event %u, want 4",
+			      t_get16(c.mem + USED + 4 + 8 * NUM));
+	teardown(&c);
+	return 0;
+}
+
+static int test_indirect(void)
+{
+	struct vlb_vq_elem *e;
+	struct ctx c;
+
+	if (setup(&c, F_INDIRECT, true))
+		return T_EXIT_FAIL;
+	t_desc_write(&c.r, TABLE, 0, BUFS, 8, T_DESC_F_NEXT, 1);
+	t_desc_write(&c.r, TABLE, 1, BUFS + 8, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
+	t_desc_write(&c.r, TABLE, 2, BUFS + 16, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c.r, 5, TABLE, 48, T_DESC_F_INDIRECT, 0);
+	t_ring_post(&c.r, 5);
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+		return t_fail("indirect: pop failed");
+	if (e->index != 5 || e->out_num != 1 || e->in_num != 2)
+		return t_fail("indirect: head %u out %u in %u", e->index, e->out_num, e->in_num);
+	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 16);
+	free(e);
+	teardown(&c);
+	return 0;
+}
+
+/* Lay out a bad chain at head 0 and expect the pop to break the device. */
+struct bad_chain {
+	const char *what;
+	uint64_t features;
+	void (*build)(struct ctx *c);
+};
+
+static void bad_out_of_region(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, MEM_SIZE - 8, 16, T_DESC_F_WRITE, 0);
+}
+
+static void bad_beyond_region(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, MEM_SIZE, 1, T_DESC_F_WRITE, 0);
+}
+
+static void bad_overflow(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, UINT64_MAX - 4, 16, T_DESC_F_WRITE, 0);
+}
+
+static void bad_next_index(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, NUM);
+}
+
+static void bad_loop(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->r, 1, BUFS, 8, T_DESC_F_NEXT, 0);
+}
+
+static void bad_self_loop(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, 0);
+}
+
+static void bad_long_chain(struct ctx *c)
+{
+	unsigned int i;
+
+	/* Every descriptor in the table, then round again. */
+	for (i = 0; i < NUM; i++)
+		t_ring_desc(&c->r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE | T_DESC_F_NEXT,
+			    (i + 1) % NUM);
+}
+
+static void bad_read_after_write(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->r, 1, BUFS + 8, 8, 0, 0);
+}
+
+static void bad_indirect(struct ctx *c)
+{
+	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_len(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, TABLE, 20, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_zero(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, TABLE, 0, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_outside(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, MEM_SIZE - 16, 32, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_overflow(struct ctx *c)
+{
+	t_ring_desc(&c->r, 0, UINT64_MAX - 15, 32, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_next(struct ctx *c)
+{
+	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT | T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->r, 1, BUFS, 8, T_DESC_F_WRITE, 0);
+}
+
+static void bad_indirect_nested(struct ctx *c)
+{
+	t_desc_write(&c->r, TABLE, 0, TABLE + 64, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->r, TABLE + 64, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_index(struct ctx *c)
+{
+	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
+	t_desc_write(&c->r, TABLE, 1, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->r, 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_loop(struct ctx *c)
+{
+	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
+	t_desc_write(&c->r, TABLE, 1, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 0);
+	t_ring_desc(&c->r, 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
+}
+
+static void bad_indirect_buffer(struct ctx *c)
+{
+	t_desc_write(&c->r, TABLE, 0, MEM_SIZE - 4, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+}
+
+static const struct bad_chain bad_chains[] = {
+	{ "buffer crossing the region end", 0, bad_out_of_region },
+	{ "buffer beyond the region", 0, bad_beyond_region },
+	{ "addr+len overflowing", 0, bad_overflow },
+	{ "next index >= num", 0, bad_next_index },
+	{ "two-descriptor loop", 0, bad_loop },
+	{ "descriptor pointing at itself", 0, bad_self_loop },
+	{ "chain longer than the ring", 0, bad_long_chain },
+	{ "readable after writable", 0, bad_read_after_write },
+	{ "indirect not negotiated", 0, bad_indirect },
+	{ "indirect length not a multiple of 16", F_INDIRECT, bad_indirect_len },
+	{ "indirect length 0", F_INDIRECT, bad_indirect_zero },
+	{ "indirect table outside the region", F_INDIRECT, bad_indirect_outside },
+	{ "indirect table overflowing", F_INDIRECT, bad_indirect_overflow },
+	{ "indirect with NEXT", F_INDIRECT, bad_indirect_next },
+	{ "nested indirect", F_INDIRECT, bad_indirect_nested },
+	{ "indirect next index beyond its table", F_INDIRECT, bad_indirect_index },
+	{ "indirect loop", F_INDIRECT, bad_indirect_loop },
+	{ "indirect entry outside the region", F_INDIRECT, bad_indirect_buffer },
+};
+
+static int expect_broken_pop(struct ctx *c, const char *what)
+{
+	struct vlb_vq_elem *e;
+	int ret;
+
+	ret = vlb_vq_pop(vlb_dev_vq(c->dev, 0), &e);
+	if (ret != -EIO || e)
+		return t_fail("%s: pop gave %d, want -EIO", what, ret);
+	if (!vlb_dev_broken(c->dev) || vlb_vq_ready(vlb_dev_vq(c->dev, 0)))
+		return t_fail("%s: device not marked broken", what);
+	/* The event loop gives up on a broken device. */
+	if (vlb_dev_run(c->dev, -1) != -EPROTO)
+		return t_fail("%s: vlb_dev_run on a broken device", what);
+	return 0;
+}
+
+static int test_bad_chains(void)
+{
+	unsigned int i;
+	struct ctx c;
+
+	for (i = 0; i < sizeof(bad_chains) / sizeof(bad_chains[0]); i++) {
+		const struct bad_chain *b = &bad_chains[i];
+
+		if (setup(&c, b->features, true))
+			return T_EXIT_FAIL;
+		b->build(&c);
+		t_ring_post(&c.r, 0);
+		if (expect_broken_pop(&c, b->what))
+			return T_EXIT_FAIL;
+		teardown(&c);
+	}
+
+	/* The avail ring names a descriptor beyond the table. */
+	if (setup(&c, 0, true))
+		return T_EXIT_FAIL;
+	t_ring_post(&c.r, NUM);
+	if (expect_broken_pop(&c, "head index >= num"))
+		return T_EXIT_FAIL;
+	teardown(&c);
+
+	/* avail->idx more than num ahead of what we consumed. */
+	if (setup(&c, 0, true))
+		return T_EXIT_FAIL;
+	t_ring_set_avail_idx(&c.r, NUM + 1);
+	if (expect_broken_pop(&c, "avail idx too far ahead"))
+		return T_EXIT_FAIL;
+	teardown(&c);
+	return 0;
+}
+
+/* The ring itself at a bad place: the device breaks at SET_VRING_KICK. */
+static int test_bad_rings(void)
+{
+	static const struct {
+		const char *what;
+		uint64_t desc, avail, used;
+	} cases[] = {
+		{ "descriptor table past the region", MEM_SIZE - 64, AVAIL, USED },
+		{ "used ring past the region", DESC, AVAIL, MEM_SIZE - 8 },
+		{ "avail ring outside memory", DESC, MEM_SIZE + 0x1000, USED },
+		{ "misaligned descriptor table", DESC + 8, AVAIL, USED },
+		{ "misaligned used ring", DESC, AVAIL, USED + 2 },
+	};
+	unsigned int i;
+	struct ctx c;
+	int ret;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (setup(&c, 0, false))
+			return T_EXIT_FAIL;
+		c.r.desc = cases[i].desc;
+		c.r.avail = cases[i].avail;
+		c.r.used = cases[i].used;
+		ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
+		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+			return t_fail("%s: starting gave %d, want -EPROTO and broken",
+				      cases[i].what, ret);
+		teardown(&c);
+	}
+	return 0;
+}
+
+/* Malformed messages: refused before any handler, fds closed, device broken. */
+static int test_bad_messages(void)
+{
+	struct vhost_user_mem_table t = { .nregions = 1 };
+	struct vhost_user_vring_state s = { .index = NR_VQS, .num = NUM };
+	uint64_t v = 1ULL << 40;
+	struct vhost_user_msg reply;
+	int fds[2], before, ret;
+	struct ctx c;
+	struct {
+		const char *what;
+		uint32_t req;
+		const void *payload;
+		uint32_t size;
+		unsigned int nfds;
+	} cases[] = {
+		{ "queue index out of range", VHOST_USER_SET_VRING_NUM, &s, sizeof(s), 0 },
+		{ "ring size not a power of 2", VHOST_USER_SET_VRING_NUM,
+		  &(struct vhost_user_vring_state){ 0, 7 }, sizeof(s), 0 },
+		{ "ring size 0", VHOST_USER_SET_VRING_NUM,
+		  &(struct vhost_user_vring_state){ 0, 0 }, sizeof(s), 0 },
+		{ "short payload", VHOST_USER_SET_FEATURES, &v, 4, 0 },
+		{ "feature not offered", VHOST_USER_SET_FEATURES, &v, 8, 0 },
+		{ "fds where none belong", VHOST_USER_SET_OWNER, NULL, 0, 2 },
+		{ "memory table with fewer fds than regions", VHOST_USER_SET_MEM_TABLE, &t,
+		  offsetof(struct vhost_user_mem_table, regions) + sizeof(t.regions[0]), 0 },
+		{ "memory table with more fds than regions", VHOST_USER_SET_MEM_TABLE, &t,
+		  offsetof(struct vhost_user_mem_table, regions) + sizeof(t.regions[0]), 2 },
+		{ "memory region of size 0", VHOST_USER_SET_MEM_TABLE, &t,
+		  offsetof(struct vhost_user_mem_table, regions) + sizeof(t.regions[0]), 1 },
+		{ "unknown request", 35, NULL, 0, 0 },
+		{ "request beyond the table", 200, NULL, 0, 0 },
+		{ "SET_VRING_BASE beyond 16 bits", VHOST_USER_SET_VRING_BASE,
+		  &(struct vhost_user_vring_state){ 0, 0x10000 }, sizeof(s), 0 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (setup(&c, 0, false))
+			return T_EXIT_FAIL;
+		fds[0] = eventfd(0, EFD_CLOEXEC);
+		fds[1] = eventfd(0, EFD_CLOEXEC);
+		before = t_count_fds();
+		ret = t_fe_call(&c.fe, cases[i].req, cases[i].payload, cases[i].size,
+				fds, cases[i].nfds, NULL);
+		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+			return t_fail("%s: got %d, want -EPROTO and broken", cases[i].what, ret);
+		close(fds[0]);
+		close(fds[1]);
+		/* The library's copies of the fds are gone too. */
+		if (t_count_fds() != before - 2)
+			return t_fail("%s: fds leaked (%d open, want %d)", cases[i].what,
+				      t_count_fds(), before - 2);
+		teardown(&c);
+	}
+
+	/* A REPLY_ACK failure that is not a protocol error. */
+	if (setup(&c, 0, false))
+		return T_EXIT_FAIL;
+	ret = t_fe_call(&c.fe, VHOST_USER_GET_CONFIG,
+			&(struct vhost_user_config){ .size = 4 }, VHOST_USER_CONFIG_HDR_SIZE + 4,
+			NULL, 0, &reply);
+	if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		return t_fail("GET_CONFIG without the CONFIG feature: got %d", ret);
+	teardown(&c);
+	return 0;
+}
+
+/* GET_VRING_BASE stops the ring and reports where it stopped. */
+static int test_stop_and_reset(void)
+{
+	struct vhost_user_vring_state s = { .index = 0 };
+	struct vhost_user_msg r;
+	struct vlb_vq_elem *e;
+	struct ctx c;
+	int ret;
+
+	if (setup(&c, 0, true))
+		return T_EXIT_FAIL;
+	t_ring_desc(&c.r, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.r, 0);
+	t_ring_post(&c.r, 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+		return t_fail("stop: pop");
+	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	free(e);
+	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	ret = t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
+	if (ret || r.hdr.size != sizeof(s) || r.payload.state.num != 1)
+		return t_fail("GET_VRING_BASE: %d, base %u", ret, r.payload.state.num);
+	if (vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 0 ||
+	    vlb_vq_kick_fd(vlb_dev_vq(c.dev, 0)) >= 0)
+		return t_fail("GET_VRING_BASE did not stop the ring");
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e) != -EAGAIN)
+		return t_fail("pop from a stopped ring");
+
+	/* Start again from the base we were given. */
+	ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_BASE, 0, 1);
+	if (!ret)
+		ret = t_fe_set_vring_fd(&c.fe, VHOST_USER_SET_VRING_KICK, 0, c.kick);
+	if (ret || !vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 1)
+		return t_fail("restart: %d", ret);
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+		return t_fail("restart: the second chain is not there");
+	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	free(e);
+
+	/* STATUS round trip, then RESET_DEVICE stops everything. */
+	ret = t_fe_set_u64(&c.fe, VHOST_USER_SET_STATUS, 0xf);
+	if (ret || vlb_dev_status(c.dev) != 0xf)
+		return t_fail("SET_STATUS: %d", ret);
+	ret = t_fe_call(&c.fe, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0, NULL);
+	if (ret || vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 0 ||
+	    vlb_dev_status(c.dev) != 0 || vlb_dev_features(c.dev) != 0)
+		return t_fail("RESET_DEVICE: %d", ret);
+	if (vlb_dev_broken(c.dev))
+		return t_fail("the device broke on a good sequence");
+	teardown(&c);
+	return 0;
+}
+
+int main(void)
+{
+	int fds = t_count_fds();
+
+	vlb_log_init("test_lib_vring", 0);
+	if (test_good_chain() || test_event_idx() || test_indirect() ||
+	    test_bad_chains() || test_bad_rings() || test_bad_messages() ||
+	    test_stop_and_reset())
+		return T_EXIT_FAIL;
+	if (t_count_fds() != fds)
+		return t_fail("fd leak: %d open before, %d after", fds, t_count_fds());
+	return T_EXIT_PASS;
+}
