@@ -1,0 +1,938 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vl-uapi-test: exercises the virtio-loopback uapi directly (no adapter)
+ * and asserts exact failures. Runs as root inside the lab guest with the
+ * module loaded (modprobe virtio_loopback).
+ *
+ *   vl-uapi-test api               version, unknown ioctls, use before CREATE
+ *   vl-uapi-test create-invalid    every invalid CREATE field -> errno, no device
+ *   vl-uapi-test session           second CREATE, garbage replies, short reads,
+ *                                  SET_CONFIG/GET_VQ_INFO checks, removal on close
+ *   vl-uapi-test memfd             GET_MEM_FD: size, mmap inside/outside
+ *   vl-uapi-test timeout           rng device, DRIVER_OK never answered ->
+ *                                  broken (EIO, EPOLLERR), not hung
+ *   vl-uapi-test rng               in-process rng back-end: /dev/hwrng reads
+ *                                  through the rings, then close mid-request
+ *   vl-uapi-test many N            N devices from N forked processes at once
+ *   vl-uapi-test leak ROUNDS N     ROUNDS x many N; slab and vmalloc back
+ *   vl-uapi-test all               all of the above (many 64, leak 3 64)
+ *
+ * One line per check ("ok ..." or "FAIL ..."). Exit 0 pass, 1 fail, 4 skip.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include <uapi/linux/virtio_loopback.h>
+
+#ifdef __has_include
+#if __has_include("../helpers.h")
+#include "../helpers.h"
+#endif
+#endif
+#ifndef T_EXIT_PASS
+#define T_EXIT_PASS	0
+#define T_EXIT_FAIL	1
+#define T_EXIT_SKIP	4
+#endif
+
+#define CTL		"/dev/virtio-loopback"
+#define CLASS_DIR	"/sys/class/virtio-loopback"
+#define PARAM_TIMEOUT	"/sys/module/virtio_loopback/parameters/msg_timeout_ms"
+#define F_VERSION_1	(1ULL << 32)
+#define F_ACCESS_PLATFORM (1ULL << 33)
+/* A device id no driver binds to: devices stay quiet. */
+#define ID_NO_DRIVER	0x7ffe
+#define MAX_TQ		4
+
+static int failures;
+
+static void check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int count_devices(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	dir = opendir(CLASS_DIR);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* Wait (bounded) until the device count is @want. */
+static bool wait_devices(int want, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+
+	while (count_devices() != want) {
+		if (now_ms() > end)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+static int read_sysfs(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	return 0;
+}
+
+static int write_sysfs(const char *path, const char *val)
+{
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static long long dev_attr(unsigned int id, const char *attr)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), CLASS_DIR "/vl%u/%s", id, attr);
+	if (read_sysfs(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+/* A CREATE request with its queues and eventfds. */
+struct tdev {
+	struct virtio_loopback_create c;
+	struct virtio_loopback_queue_info q[MAX_TQ];
+	unsigned char config[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
+	int own_fds[2 * MAX_TQ];
+	int fd;
+};
+
+static void tdev_init(struct tdev *t, unsigned int device_id, unsigned int nq)
+{
+	unsigned int i;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	t->c.size = sizeof(t->c);
+	t->c.device_id = device_id;
+	t->c.num_queues = nq;
+	t->c.device_features = F_VERSION_1;
+	t->c.queues = (uintptr_t)t->q;
+	t->c.config = (uintptr_t)t->config;
+	t->c.config_size = 8;
+	t->c.mem_mode = VIRTIO_LOOPBACK_MEM_ISOLATED;
+	t->c.mem_size = 1 << 20;
+	for (i = 0; i < MAX_TQ; i++) {
+		t->q[i].max_size = 64;
+		t->q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		t->q[i].call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		t->own_fds[2 * i] = t->q[i].kick_fd;
+		t->own_fds[2 * i + 1] = t->q[i].call_fd;
+	}
+}
+
+static void tdev_fini(struct tdev *t)
+{
+	unsigned int i;
+
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	/* Only ours: a test case may point a queue at stdin or stdout. */
+	for (i = 0; i < 2 * MAX_TQ; i++)
+		close(t->own_fds[i]);
+}
+
+/* Open a session and CREATE; 0 or -errno. The session stays in t->fd. */
+static int tdev_create(struct tdev *t)
+{
+	t->fd = open(CTL, O_RDWR | O_CLOEXEC);
+	if (t->fd < 0)
+		return -errno;
+	if (ioctl(t->fd, VIRTIO_LOOPBACK_CREATE, &t->c) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int test_api(void)
+{
+	struct virtio_loopback_vq_info vi = { 0 };
+	struct virtio_loopback_reply r = { 0 };
+	struct virtio_loopback_event ev;
+	struct pollfd p;
+	__u64 ver = 0;
+	int fd, ret;
+
+	fd = open(CTL, O_RDWR | O_CLOEXEC);
+	check(fd >= 0, "api: open " CTL " (%s)", fd < 0 ? strerror(errno) : "");
+	if (fd < 0)
+		return 1;
+	ret = ioctl(fd, VIRTIO_LOOPBACK_GET_API_VERSION, &ver);
+	check(!ret && ver == VIRTIO_LOOPBACK_API_VERSION, "api: version %llu",
+	      (unsigned long long)ver);
+	ret = ioctl(fd, _IO(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x7f));
+	check(ret < 0 && errno == ENOTTY, "api: unknown ioctl -> ENOTTY");
+	ret = ioctl(fd, _IO('T', 0x01));
+	check(ret < 0 && errno == ENOTTY, "api: foreign ioctl -> ENOTTY");
+	ret = ioctl(fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &vi);
+	check(ret < 0 && errno == ENODEV, "api: GET_VQ_INFO before CREATE -> ENODEV");
+	ret = ioctl(fd, VIRTIO_LOOPBACK_GET_MEM_FD);
+	check(ret < 0 && errno == ENODEV, "api: GET_MEM_FD before CREATE -> ENODEV");
+	ret = read(fd, &ev, sizeof(ev));
+	check(ret < 0 && errno == ENODEV, "api: read before CREATE -> ENODEV");
+	ret = write(fd, &r, sizeof(r));
+	check(ret < 0 && errno == ENODEV, "api: write before CREATE -> ENODEV");
+	p.fd = fd;
+	p.events = POLLIN;
+	ret = poll(&p, 1, 0);
+	check(ret == 1 && (p.revents & POLLERR), "api: poll before CREATE -> POLLERR");
+	close(fd);
+	return 0;
+}
+
+struct bad_case {
+	const char *name;
+	int err;
+	void (*apply)(struct tdev *t);
+};
+
+#define BAD(n, e, body) \
+	static void bad_##n(struct tdev *t) { body; }
+BAD(device_id, EINVAL, t->c.device_id = 0)
+BAD(nq0, EINVAL, t->c.num_queues = 0)
+BAD(nq_max, EINVAL, t->c.num_queues = VIRTIO_LOOPBACK_MAX_QUEUES + 1)
+BAD(qsize0, EINVAL, t->q[0].max_size = 0)
+BAD(qsize3, EINVAL, t->q[0].max_size = 3)
+BAD(qsize_odd, EINVAL, t->q[1].max_size = 65535)
+BAD(qres0, EINVAL, t->q[0].reserved0 = 1)
+BAD(qres1, EINVAL, t->q[1].reserved1 = 1)
+BAD(config_size, EINVAL, t->c.config_size = VIRTIO_LOOPBACK_MAX_CONFIG_SIZE + 1)
+BAD(mem_align, EINVAL, t->c.mem_size = (1 << 20) + 1)
+BAD(mem_small, EINVAL, t->c.mem_size = VIRTIO_LOOPBACK_MIN_MEM_SIZE / 2)
+BAD(mem_big, EINVAL, t->c.mem_size = VIRTIO_LOOPBACK_MAX_MEM_SIZE * 2)
+BAD(mode_zc, EOPNOTSUPP, t->c.mem_mode = VIRTIO_LOOPBACK_MEM_ZERO_COPY)
+BAD(mode_bad, EINVAL, t->c.mem_mode = 7)
+BAD(flags, EINVAL, t->c.flags = 1)
+BAD(reserved, EINVAL, t->c.reserved[3] = 1)
+BAD(no_v1, EINVAL, t->c.device_features = 0)
+BAD(kick_neg, EINVAL, t->q[0].kick_fd = -1)
+BAD(kick_closed, EBADF, t->q[1].kick_fd = 999)
+BAD(kick_notev, EINVAL, t->q[1].kick_fd = 0)
+BAD(call_closed, EBADF, t->q[1].call_fd = 998)
+BAD(call_notev, EINVAL, t->q[0].call_fd = 1)
+BAD(size_small, EINVAL, t->c.size = 8)
+BAD(size_huge, E2BIG, t->c.size = 1 << 20)
+BAD(queues_ptr, EFAULT, t->c.queues = 8)
+BAD(config_ptr, EFAULT, t->c.config = 8)
+
+static int test_create_invalid(void)
+{
+	static const struct bad_case cases[] = {
+		{ "device_id 0", EINVAL, bad_device_id },
+		{ "num_queues 0", EINVAL, bad_nq0 },
+		{ "num_queues > MAX", EINVAL, bad_nq_max },
+		{ "max_size 0", EINVAL, bad_qsize0 },
+		{ "max_size 3", EINVAL, bad_qsize3 },
+		{ "max_size 65535", EINVAL, bad_qsize_odd },
+		{ "queue reserved0", EINVAL, bad_qres0 },
+		{ "queue reserved1", EINVAL, bad_qres1 },
+		{ "config_size > MAX", EINVAL, bad_config_size },
+		{ "mem_size unaligned", EINVAL, bad_mem_align },
+		{ "mem_size < MIN", EINVAL, bad_mem_small },
+		{ "mem_size > MAX", EINVAL, bad_mem_big },
+		{ "mem_mode zero-copy", EOPNOTSUPP, bad_mode_zc },
+		{ "mem_mode 7", EINVAL, bad_mode_bad },
+		{ "flags", EINVAL, bad_flags },
+		{ "reserved", EINVAL, bad_reserved },
+		{ "no VERSION_1", EINVAL, bad_no_v1 },
+		{ "kick_fd -1", EINVAL, bad_kick_neg },
+		{ "kick_fd closed", EBADF, bad_kick_closed },
+		{ "kick_fd not eventfd", EINVAL, bad_kick_notev },
+		{ "call_fd closed", EBADF, bad_call_closed },
+		{ "call_fd not eventfd", EINVAL, bad_call_notev },
+		{ "size 8", EINVAL, bad_size_small },
+		{ "size > PAGE_SIZE", E2BIG, bad_size_huge },
+		{ "queues pointer", EFAULT, bad_queues_ptr },
+		{ "config pointer", EFAULT, bad_config_ptr },
+	};
+	struct {
+		struct virtio_loopback_create c;
+		__u64 extra[4];
+	} big;
+	int base = count_devices();
+	struct tdev t;
+	unsigned int i;
+	int ret;
+
+	check(base >= 0, "create-invalid: " CLASS_DIR " exists");
+	if (base < 0)
+		return 1;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tdev_init(&t, ID_NO_DRIVER, 2);
+		cases[i].apply(&t);
+		ret = tdev_create(&t);
+		check(ret == -cases[i].err && count_devices() == base,
+		      "create-invalid: %s -> %s (got %s, devices %d)", cases[i].name,
+		      strerror(cases[i].err), strerror(-ret), count_devices());
+		/* The session is still usable: a valid CREATE succeeds. */
+		if (i == 0) {
+			struct tdev ok;
+
+			tdev_init(&ok, ID_NO_DRIVER, 2);
+			ok.fd = t.fd;
+			t.fd = -1;
+			ret = ioctl(ok.fd, VIRTIO_LOOPBACK_CREATE, &ok.c) ? -errno : 0;
+			check(!ret && count_devices() == base + 1,
+			      "create-invalid: valid CREATE after a failed one (%s)",
+			      strerror(-ret));
+			tdev_fini(&ok);
+			check(wait_devices(base, 10000), "create-invalid: removed on close");
+		}
+		tdev_fini(&t);
+	}
+
+	/* A larger struct with a zero tail is accepted; a non-zero one is not. */
+	tdev_init(&t, ID_NO_DRIVER, 1);
+	memset(&big, 0, sizeof(big));
+	big.c = t.c;
+	big.c.size = sizeof(big);
+	big.extra[3] = 1;
+	t.fd = open(CTL, O_RDWR | O_CLOEXEC);
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_CREATE, &big) ? -errno : 0;
+	check(ret == -E2BIG && count_devices() == base,
+	      "create-invalid: larger struct, non-zero tail -> E2BIG (%s)", strerror(-ret));
+	big.extra[3] = 0;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_CREATE, &big) ? -errno : 0;
+	check(!ret && count_devices() == base + 1,
+	      "create-invalid: larger struct, zero tail accepted (%s)", strerror(-ret));
+	tdev_fini(&t);
+	check(wait_devices(base, 10000), "create-invalid: back to %d devices", base);
+	return 0;
+}
+
+static int test_session(void)
+{
+	struct virtio_loopback_vq_info vi;
+	struct virtio_loopback_config cfg;
+	struct virtio_loopback_reply r;
+	struct virtio_loopback_event ev;
+	unsigned char data[64] = { 1, 2, 3, 4 };
+	int base = count_devices();
+	struct tdev t, t2;
+	char path[256], buf[64];
+	struct pollfd p;
+	int ret, fl;
+
+	tdev_init(&t, ID_NO_DRIVER, 2);
+	t.q[1].max_size = 256;
+	t.c.vendor_id = 0x1af4;
+	ret = tdev_create(&t);
+	check(!ret, "session: CREATE (%s)", strerror(-ret));
+	if (ret)
+		return 1;
+	check(count_devices() == base + 1, "session: vl%u visible", t.c.id);
+	check(dev_attr(t.c.id, "device_id") == ID_NO_DRIVER, "session: sysfs device_id");
+	check(dev_attr(t.c.id, "vendor_id") == 0x1af4, "session: sysfs vendor_id");
+	check(dev_attr(t.c.id, "owner_pid") == getpid(), "session: sysfs owner_pid");
+	check(dev_attr(t.c.id, "mem_size") == 1 << 20, "session: sysfs mem_size");
+	check(dev_attr(t.c.id, "broken") == 0, "session: sysfs broken 0");
+	check(dev_attr(t.c.id, "queues/1/max_size") == 256, "session: queues/1/max_size");
+	check(dev_attr(t.c.id, "queues/0/kicks") == 0, "session: queues/0/kicks");
+	snprintf(path, sizeof(path), CLASS_DIR "/vl%u/mem_mode", t.c.id);
+	check(!read_sysfs(path, buf, sizeof(buf)) && !strcmp(buf, "isolated"),
+	      "session: sysfs mem_mode isolated");
+
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_CREATE, &t.c) ? -errno : 0;
+	check(ret == -EBUSY && count_devices() == base + 1, "session: second CREATE -> EBUSY");
+	/* Another process-local session can create its own. */
+	tdev_init(&t2, ID_NO_DRIVER, 1);
+	ret = tdev_create(&t2);
+	check(!ret && t2.c.id != t.c.id && count_devices() == base + 2,
+	      "session: second session gets vl%u", t2.c.id);
+	tdev_fini(&t2);
+
+	ret = read(t.fd, &ev, sizeof(ev) - 1);
+	check(ret < 0 && errno == EINVAL, "session: short read -> EINVAL");
+	fl = fcntl(t.fd, F_GETFL);
+	fcntl(t.fd, F_SETFL, fl | O_NONBLOCK);
+	ret = read(t.fd, &ev, sizeof(ev));
+	check(ret < 0 && errno == EAGAIN, "session: O_NONBLOCK read, no event -> EAGAIN");
+	fcntl(t.fd, F_SETFL, fl);
+	p.fd = t.fd;
+	p.events = POLLIN | POLLOUT;
+	ret = poll(&p, 1, 0);
+	check(ret == 1 && !(p.revents & (POLLIN | POLLERR)), "session: poll, nothing to read");
+
+	memset(&r, 0, sizeof(r));
+	ret = write(t.fd, &r, 4);
+	check(ret < 0 && errno == EINVAL, "session: short reply -> EINVAL");
+	ret = write(t.fd, data, sizeof(r) + 1);
+	check(ret < 0 && errno == EINVAL, "session: long reply -> EINVAL");
+	r.seq = 12345;
+	ret = write(t.fd, &r, sizeof(r));
+	check(ret < 0 && errno == ENOENT, "session: reply to unknown seq -> ENOENT");
+	r.reserved[1] = 1;
+	ret = write(t.fd, &r, sizeof(r));
+	check(ret < 0 && errno == EINVAL, "session: reply reserved -> EINVAL");
+	r.reserved[1] = 0;
+	r.result = 5;
+	ret = write(t.fd, &r, sizeof(r));
+	check(ret < 0 && errno == EINVAL, "session: positive result -> EINVAL");
+	ret = write(t.fd, "garbage garbage garbage garbage", 24);
+	check(ret < 0 && errno == EINVAL, "session: garbage write -> EINVAL");
+
+	ret = ioctl(t.fd, _IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x1f, __u64), &r);
+	check(ret < 0 && errno == ENOTTY, "session: unknown device ioctl -> ENOTTY");
+	memset(&vi, 0, sizeof(vi));
+	vi.index = 2;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &vi);
+	check(ret < 0 && errno == EINVAL, "session: GET_VQ_INFO index 2 of 2 -> EINVAL");
+	vi.index = 0xffffffff;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &vi);
+	check(ret < 0 && errno == EINVAL, "session: GET_VQ_INFO index ~0 -> EINVAL");
+	vi.index = 1;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &vi);
+	check(!ret && !vi.ready && !vi.desc, "session: GET_VQ_INFO, no driver -> not ready");
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.offset = 4;
+	cfg.len = 4;
+	cfg.data = (uintptr_t)data;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg);
+	check(!ret, "session: SET_CONFIG 4+4 of 8 (%s)", ret ? strerror(errno) : "");
+	cfg.len = 5;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg);
+	check(ret < 0 && errno == EINVAL, "session: SET_CONFIG 4+5 of 8 -> EINVAL");
+	cfg.offset = 0xfffffffc;
+	cfg.len = 8;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg);
+	check(ret < 0 && errno == EINVAL, "session: SET_CONFIG offset overflow -> EINVAL");
+	cfg.offset = 0;
+	cfg.len = 4;
+	cfg.flags = 2;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg);
+	check(ret < 0 && errno == EINVAL, "session: SET_CONFIG unknown flag -> EINVAL");
+	cfg.flags = VIRTIO_LOOPBACK_CONFIG_F_NOTIFY;
+	cfg.reserved0 = 1;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg);
+	check(ret < 0 && errno == EINVAL, "session: SET_CONFIG reserved -> EINVAL");
+	cfg.reserved0 = 0;
+	cfg.data = 8;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg);
+	check(ret < 0 && errno == EFAULT, "session: SET_CONFIG bad pointer -> EFAULT");
+
+	tdev_fini(&t);
+	check(wait_devices(base, 10000), "session: device removed on close");
+	return 0;
+}
+
+static int test_memfd(void)
+{
+	const size_t size = 2 << 20;
+	long page = sysconf(_SC_PAGESIZE);
+	int base = count_devices();
+	struct tdev t;
+	void *p;
+	int mfd, ret;
+	off_t end;
+
+	tdev_init(&t, ID_NO_DRIVER, 1);
+	t.c.mem_size = size;
+	ret = tdev_create(&t);
+	check(!ret, "memfd: CREATE (%s)", strerror(-ret));
+	if (ret)
+		return 1;
+	mfd = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_FD);
+	check(mfd >= 0, "memfd: GET_MEM_FD (%s)", mfd < 0 ? strerror(errno) : "");
+	if (mfd < 0) {
+		tdev_fini(&t);
+		return 1;
+	}
+	check(fcntl(mfd, F_GETFD) & FD_CLOEXEC, "memfd: O_CLOEXEC");
+	end = lseek(mfd, 0, SEEK_END);
+	check(end == (off_t)size, "memfd: lseek SEEK_END = %lld", (long long)end);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	check(p != MAP_FAILED, "memfd: mmap whole region");
+	if (p != MAP_FAILED) {
+		/* Touch first and last page (IOVA page 0 is never handed out). */
+		((volatile char *)p)[0] = 1;
+		((volatile char *)p)[size - 1] = 1;
+		munmap(p, size);
+	}
+	p = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	check(p == MAP_FAILED, "memfd: mmap past the end fails");
+	if (p != MAP_FAILED)
+		munmap(p, size + page);
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, size);
+	check(p == MAP_FAILED, "memfd: mmap at offset = size fails");
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	/* The region file outlives the session without keeping the device. */
+	tdev_fini(&t);
+	check(wait_devices(base, 10000), "memfd: device removed with the mem fd still open");
+	close(mfd);
+	return 0;
+}
+
+/* Load virtio_rng so that an rng device gets a driver. */
+static bool have_rng_driver(void)
+{
+	return system("modprobe virtio_rng >/dev/null 2>&1") == 0;
+}
+
+/* Read one event with a bound; 0 or -errno. */
+static int read_event(int fd, struct virtio_loopback_event *ev, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int ret;
+
+	ret = poll(&p, 1, timeout_ms);
+	if (ret < 0)
+		return -errno;
+	if (!ret)
+		return -ETIMEDOUT;
+	if (p.revents & POLLERR)
+		return -EIO;
+	ret = read(fd, ev, sizeof(*ev));
+	if (ret < 0)
+		return -errno;
+	return ret == sizeof(*ev) ? 0 : -EPROTO;
+}
+
+static int test_timeout(void)
+{
+	int base = count_devices();
+	struct virtio_loopback_event ev;
+	struct virtio_loopback_vq_info vi = { 0 };
+	struct virtio_loopback_reply r = { 0 };
+	char old[32] = "10000";
+	struct pollfd p;
+	struct tdev t;
+	long start;
+	int ret;
+
+	if (!have_rng_driver()) {
+		printf("skip timeout: no virtio_rng driver\n");
+		return 0;
+	}
+	read_sysfs(PARAM_TIMEOUT, old, sizeof(old));
+	check(!write_sysfs(PARAM_TIMEOUT, "0"), "timeout: msg_timeout_ms=0 accepted (clamped)");
+	tdev_init(&t, VIRTIO_ID_RNG, 1);
+	t.c.config_size = 0;
+	ret = tdev_create(&t);
+	check(!ret, "timeout: CREATE rng (%s)", strerror(-ret));
+	if (ret)
+		goto out;
+	start = now_ms();
+	ret = read_event(t.fd, &ev, 60000);
+	check(!ret && ev.type == VIRTIO_LOOPBACK_EV_DRIVER_OK &&
+	      (ev.flags & VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY),
+	      "timeout: EV_DRIVER_OK needing a reply (%s, type %u)", strerror(-ret), ev.type);
+	check(!ret && (ev.features & F_VERSION_1) && !(ev.features & F_ACCESS_PLATFORM),
+	      "timeout: features 0x%llx: VERSION_1, no ACCESS_PLATFORM",
+	      (unsigned long long)ev.features);
+	check(!ret && (long long)ev.index == dev_attr(t.c.id, "virtio_index"),
+	      "timeout: index %u = sysfs virtio_index", ev.index);
+	/* No reply: the wait (clamped to 100 ms) must end and break the device. */
+	p.fd = t.fd;
+	p.events = POLLIN;
+	ret = poll(&p, 1, 30000);
+	check(ret == 1 && (p.revents & POLLERR), "timeout: POLLERR after %ld ms",
+	      now_ms() - start);
+	check(dev_attr(t.c.id, "broken") == 1, "timeout: sysfs broken 1");
+	ret = read(t.fd, &ev, sizeof(ev));
+	check(ret < 0 && errno == EIO, "timeout: read -> EIO");
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &vi);
+	check(ret < 0 && errno == EIO, "timeout: GET_VQ_INFO -> EIO");
+	r.seq = ev.seq;
+	ret = write(t.fd, &r, sizeof(r));
+	check(ret < 0 && errno == EIO, "timeout: late reply -> EIO");
+	start = now_ms();
+	tdev_fini(&t);
+	check(wait_devices(base, 20000), "timeout: device removed on close (%ld ms)",
+	      now_ms() - start);
+out:
+	write_sysfs(PARAM_TIMEOUT, old);
+	return 0;
+}
+
+/*
+ * A minimal rng back-end in this process: serve the request queue from the
+ * mapped region, so /dev/hwrng data flows through the rings, kick and call
+ * eventfds, and the bounce buffers.
+ */
+struct mini_rng {
+	unsigned char *mem;
+	size_t size;
+	struct virtio_loopback_vq_info vi;
+	uint16_t last_avail;
+	int kick, call;
+};
+
+static void *iova(struct mini_rng *m, __u64 addr, size_t len)
+{
+	if (addr >= m->size || len > m->size - addr)
+		return NULL;
+	return m->mem + addr;
+}
+
+static int mini_rng_serve(struct mini_rng *m)
+{
+	struct vring_desc *desc = iova(m, m->vi.desc, 16 * m->vi.num);
+	struct vring_avail *avail = iova(m, m->vi.avail, 4 + 2 * m->vi.num);
+	struct vring_used *used = iova(m, m->vi.used, 4 + 8 * m->vi.num);
+	int served = 0;
+
+	if (!desc || !avail || !used)
+		return -EFAULT;
+	while (m->last_avail != __atomic_load_n(&avail->idx, __ATOMIC_ACQUIRE)) {
+		uint16_t head = avail->ring[m->last_avail % m->vi.num];
+		uint16_t uidx = used->idx;
+		unsigned char *buf;
+		uint32_t i;
+
+		if (head >= m->vi.num)
+			return -EINVAL;
+		buf = iova(m, desc[head].addr, desc[head].len);
+		if (!buf || !(desc[head].flags & VRING_DESC_F_WRITE))
+			return -EINVAL;
+		for (i = 0; i < desc[head].len; i++)
+			buf[i] = rand();
+		used->ring[uidx % m->vi.num].id = head;
+		used->ring[uidx % m->vi.num].len = desc[head].len;
+		__atomic_store_n(&used->idx, uidx + 1, __ATOMIC_RELEASE);
+		m->last_avail++;
+		served++;
+	}
+	if (served)
+		eventfd_write(m->call, 1);
+	return served;
+}
+
+static int test_rng(void)
+{
+	int base = count_devices();
+	struct virtio_loopback_event ev;
+	struct virtio_loopback_reply r = { 0 };
+	struct mini_rng m = { 0 };
+	char cur[64], path[256];
+	unsigned char buf[64];
+	struct tdev t;
+	pid_t child = -1;
+	int ret, mfd, status = 0, served = 0;
+	long end;
+
+	if (!have_rng_driver()) {
+		printf("skip rng: no virtio_rng driver\n");
+		return 0;
+	}
+	tdev_init(&t, VIRTIO_ID_RNG, 1);
+	t.c.config_size = 0;
+	t.c.mem_size = 4 << 20;
+	ret = tdev_create(&t);
+	check(!ret, "rng: CREATE (%s)", strerror(-ret));
+	if (ret)
+		return 1;
+	ret = read_event(t.fd, &ev, 60000);
+	check(!ret && ev.type == VIRTIO_LOOPBACK_EV_DRIVER_OK, "rng: EV_DRIVER_OK (%s)",
+	      strerror(-ret));
+	if (ret)
+		goto out;
+	m.vi.index = 0;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &m.vi);
+	check(!ret && m.vi.ready && m.vi.num && m.vi.num <= 64 &&
+	      !(m.vi.num & (m.vi.num - 1)) && m.vi.desc && m.vi.avail && m.vi.used,
+	      "rng: GET_VQ_INFO ready num %u desc 0x%llx avail 0x%llx used 0x%llx",
+	      m.vi.num, (unsigned long long)m.vi.desc, (unsigned long long)m.vi.avail,
+	      (unsigned long long)m.vi.used);
+	mfd = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_FD);
+	m.size = t.c.mem_size;
+	m.mem = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	close(mfd);
+	check(m.mem != MAP_FAILED, "rng: mmap region");
+	if (m.mem == MAP_FAILED)
+		goto out;
+	m.kick = t.q[0].kick_fd;
+	m.call = t.q[0].call_fd;
+	r.seq = ev.seq;
+	ret = write(t.fd, &r, sizeof(r));
+	check(ret == sizeof(r), "rng: reply to DRIVER_OK");
+	check(dev_attr(t.c.id, "status") & 4, "rng: status has DRIVER_OK");
+
+	snprintf(path, sizeof(path), "/sys/class/misc/hw_random/rng_current");
+	end = now_ms() + 20000;
+	/* hwrng may take a moment to switch to the new device. */
+	while (!read_sysfs(path, cur, sizeof(cur)) && !strstr(cur, "virtio") &&
+	       now_ms() < end)
+		usleep(50000);
+	check(strstr(cur, "virtio") != NULL, "rng: rng_current %s", cur);
+
+	child = fork();
+	if (child == 0) {
+		int fd;
+		ssize_t n = 0, got;
+
+		close(t.fd);
+		fd = open("/dev/hwrng", O_RDONLY);
+
+		while (fd >= 0 && n < 4096) {
+			got = read(fd, buf, sizeof(buf));
+			if (got <= 0)
+				_exit(2);
+			n += got;
+		}
+		_exit(fd < 0 ? 3 : 0);
+	}
+	end = now_ms() + 30000;
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = m.kick, .events = POLLIN };
+		uint64_t cnt;
+
+		poll(&p, 1, 50);
+		if (p.revents & POLLIN)
+			eventfd_read(m.kick, &cnt);
+		ret = mini_rng_serve(&m);
+		if (ret < 0)
+			break;
+		served += ret;
+		if (waitpid(child, &status, WNOHANG) == child)
+			break;
+	}
+	check(ret >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "rng: 4 KiB from /dev/hwrng through the rings (%d requests)", served);
+	check(dev_attr(t.c.id, "queues/0/kicks") > 0 &&
+	      dev_attr(t.c.id, "queues/0/interrupts") > 0,
+	      "rng: kicks %lld interrupts %lld", dev_attr(t.c.id, "queues/0/kicks"),
+	      dev_attr(t.c.id, "queues/0/interrupts"));
+	check(dev_attr(t.c.id, "bytes_bounced") > 0, "rng: bytes_bounced %lld",
+	      dev_attr(t.c.id, "bytes_bounced"));
+
+	/* Close with a reader waiting: its request completes, nothing hangs. */
+	child = fork();
+	if (child == 0) {
+		int fd;
+
+		close(t.fd);
+		fd = open("/dev/hwrng", O_RDONLY);
+		for (;;)
+			if (read(fd, buf, sizeof(buf)) <= 0)
+				_exit(0);
+	}
+	usleep(300000);
+	munmap(m.mem, m.size);
+out:
+	tdev_fini(&t);
+	check(wait_devices(base, 20000), "rng: device removed on close");
+	if (child > 0) {
+		/* Its request was completed; hwrng then has no device. */
+		end = now_ms() + 10000;
+		while (waitpid(child, &status, WNOHANG) != child && now_ms() < end)
+			usleep(20000);
+		check(now_ms() < end, "rng: blocked /dev/hwrng reader returned");
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	return 0;
+}
+
+/* N processes, one device each, all at once. */
+static int run_many(int n, int quiet)
+{
+	int base = count_devices();
+	int go[2], ready[2];
+	int i, created = 0, status, bad = 0;
+	char c;
+
+	if (pipe(go) || pipe(ready))
+		return -errno;
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return -errno;
+		if (pid == 0) {
+			struct tdev t;
+			int ret;
+
+			close(go[1]);
+			close(ready[0]);
+			tdev_init(&t, ID_NO_DRIVER, 1 + i % MAX_TQ);
+			ret = tdev_create(&t);
+			c = ret ? 'x' : 'y';
+			if (write(ready[1], &c, 1) != 1)
+				_exit(3);
+			/* Wait for the parent; exit (closing the session). */
+			if (read(go[0], &c, 1) < 0)
+				_exit(4);
+			_exit(ret ? 1 : 0);
+		}
+	}
+	close(go[0]);
+	close(ready[1]);
+	for (i = 0; i < n; i++) {
+		if (read(ready[0], &c, 1) != 1)
+			break;
+		created += c == 'y';
+	}
+	close(ready[0]);
+	if (!quiet)
+		check(created == n && count_devices() == base + n,
+		      "many: %d/%d devices created by %d processes, %d visible",
+		      created, n, n, count_devices() - base);
+	else if (created != n)
+		bad++;
+	close(go[1]);
+	for (i = 0; i < n; i++) {
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	}
+	if (!wait_devices(base, 30000))
+		bad++;
+	if (!quiet)
+		check(!bad, "many: all %d processes exited, devices back to %d", n, base);
+	return bad ? -EIO : 0;
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':') {
+			val = strtol(line + strlen(key) + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+static int test_leak(int rounds, int n)
+{
+	long slab0, vm0, slab1, vm1;
+	int i;
+
+	/* Warm up caches (kernfs, ida, slab pages) before the baseline. */
+	run_many(n, 1);
+	sync();
+	write_sysfs("/proc/sys/vm/drop_caches", "3");
+	slab0 = meminfo_kb("SUnreclaim");
+	vm0 = meminfo_kb("VmallocUsed");
+	for (i = 0; i < rounds; i++)
+		check(!run_many(n, 1), "leak: round %d of %d devices", i + 1, n);
+	sync();
+	write_sysfs("/proc/sys/vm/drop_caches", "3");
+	slab1 = meminfo_kb("SUnreclaim");
+	vm1 = meminfo_kb("VmallocUsed");
+	/* A leaked device costs ~1 MiB of vmalloc and some KiB of slab. */
+	check(vm1 - vm0 < 512, "leak: VmallocUsed %ld -> %ld kB", vm0, vm1);
+	check(slab1 - slab0 < 1024, "leak: SUnreclaim %ld -> %ld kB", slab0, slab1);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|rng|\n"
+		"                    many N|leak ROUNDS N|all\n");
+	exit(T_EXIT_FAIL);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "all";
+	bool all = !strcmp(cmd, "all");
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (access(CTL, F_OK)) {
+		printf("skip: %s missing (modprobe virtio_loopback)\n", CTL);
+		return T_EXIT_SKIP;
+	}
+	srand(getpid());
+	if (all || !strcmp(cmd, "api"))
+		test_api();
+	if (all || !strcmp(cmd, "create-invalid"))
+		test_create_invalid();
+	if (all || !strcmp(cmd, "session"))
+		test_session();
+	if (all || !strcmp(cmd, "memfd"))
+		test_memfd();
+	if (all || !strcmp(cmd, "timeout"))
+		test_timeout();
+	if (all || !strcmp(cmd, "rng"))
+		test_rng();
+	if (all || !strcmp(cmd, "many"))
+		run_many(argc > 2 ? atoi(argv[2]) : 64, 0);
+	if (all || !strcmp(cmd, "leak"))
+		test_leak(argc > 3 ? atoi(argv[2]) : 3, argc > 3 ? atoi(argv[3]) : 64);
+	if (!all && !strstr("api create-invalid session memfd timeout rng many leak", cmd))
+		usage();
+	printf("%s: %d failure(s)\n", cmd, failures);
+	return failures ? T_EXIT_FAIL : T_EXIT_PASS;
+}
