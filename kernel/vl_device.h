@@ -182,6 +182,9 @@ enum vl_broken {
  *              found in atomic context, virtio_break_device() wants none)
  * @registered: @vdev is registered (set by @register_work, cleared by
  *              teardown; read locklessly with acquire semantics)
+ * @core_live: the virtio core has initialised @vdev (index assigned,
+ *             config_lock ready): set with release semantics by the first
+ *             reset(), which register_virtio_device() calls before probing
  * @dead: teardown reached the point where the transport completes chains
  *        itself; queues set up from now on start dead
  */
@@ -219,6 +222,7 @@ struct vl_device {
 	struct work_struct register_work;
 	struct work_struct break_work;
 	bool registered;
+	bool core_live;
 	bool dead;
 };
 

@@ -94,6 +94,12 @@ static bool vl_is_registered(struct vl_device *vl)
 	return smp_load_acquire(&vl->registered);
 }
 
+static bool vl_core_live(struct vl_device *vl)
+{
+	/* Pairs with the release in vl_reset(). */
+	return smp_load_acquire(&vl->core_live);
+}
+
 static void vl_set_registered(struct vl_device *vl, bool registered)
 {
 	/* Publishes the virtio core's initialisation of vl->vdev. */
@@ -382,10 +388,10 @@ VL_ATTR_RO(mem_mode, "%s",
 VL_ATTR_RO(mem_size, "%llu", vl->mem_size);
 VL_ATTR_RO(device_features, "0x%016llx", vl->device_features);
 VL_ATTR_RO(driver_features, "0x%016llx",
-	   vl_is_registered(vl) ? vl->vdev.features : 0ULL);
+	   vl_core_live(vl) ? vl->vdev.features : 0ULL);
 VL_ATTR_RO(status, "0x%02x", READ_ONCE(vl->status));
 VL_ATTR_RO(virtio_index, "%d",
-	   vl_is_registered(vl) ? (int)vl->vdev.index : -1);
+	   vl_core_live(vl) ? (int)vl->vdev.index : -1);
 VL_ATTR_RO(broken, "%d", READ_ONCE(vl->broken) ? 1 : 0);
 
 #define VL_STAT_ATTR(name)						\
@@ -857,9 +863,11 @@ static long vl_ioctl_set_config(struct vl_device *vl,
 	vl->config_gen++;
 	spin_unlock_irqrestore(&vl->config_lock, flags);
 
-	/* Before registration the driver reads the new copy at probe. */
-	if ((cfg.flags & VIRTIO_LOOPBACK_CONFIG_F_NOTIFY) &&
-	    vl_is_registered(vl))
+	/*
+	 * Before the core knows the device, probe will read the new copy; during
+	 * probe the core defers the change until the driver is ready.
+	 */
+	if ((cfg.flags & VIRTIO_LOOPBACK_CONFIG_F_NOTIFY) && vl_core_live(vl))
 		virtio_config_changed(&vl->vdev);
 	return 0;
 }

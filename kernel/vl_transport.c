@@ -591,6 +591,8 @@ static void vl_reset(struct virtio_device *vdev)
 		.index = vdev->index,
 	};
 
+	/* Publishes vdev->index and the core's locks (see vl_core_live()). */
+	smp_store_release(&vl->core_live, true);
 	if (vl->started) {
 		vl->started = false;
 		vl_event_send(vl, &ev, GFP_KERNEL);
