@@ -316,7 +316,7 @@ static int vla_check_socket(const char *path)
 		return ret;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		vla_err("socket %s: not a unix socket", path);
+		vla_err("socket %s: not a socket", path);
 		return -ENOTSOCK;
 	}
 	return 0;
@@ -435,8 +435,7 @@ static int vla_create(struct vla *a)
 	c.device_id = a->type.id;
 	c.vendor_id = VLA_VENDOR_ID;
 	c.num_queues = a->nqueues;
-	c.device_features = a->fe.features &
-			    ~(1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+	c.device_features = a->fe.features & ~VUF_VHOST_ONLY_FEATURES;
 	c.queues = (uintptr_t)qi;
 	c.config = (uintptr_t)a->config;
 	c.config_size = a->config_size;

@@ -32,6 +32,7 @@
 #include <linux/virtio_vsock.h>
 
 #include "device_types.h"
+#include "log.h"
 
 #define VLA_ENDOF(type, member)	\
 	(offsetof(type, member) + sizeof(((type *)0)->member))
@@ -117,8 +118,7 @@ static const struct vla_device_type vla_device_types[] = {
 	{ "gpio", VIRTIO_ID_GPIO, sizeof(struct virtio_gpio_config), NULL, 2 },
 };
 
-#define VLA_NUM_DEVICE_TYPES \
-	(sizeof(vla_device_types) / sizeof(vla_device_types[0]))
+#define VLA_NUM_DEVICE_TYPES	ARRAY_SIZE(vla_device_types)
 
 /* Largest device id accepted as a bare number. */
 #define VLA_MAX_DEVICE_ID	0xffff

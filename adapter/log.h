@@ -16,6 +16,14 @@
 
 #define VLA_PROG	"virtio-loopback-adapter"
 
+/* The kernel's spellings, for kernel-style user space. */
+#ifndef __printf
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
+#endif
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /**
  * vla_log_set_verbose() - enable or disable debug lines
  * @verbose: true to print vla_dbg() lines
@@ -32,18 +40,18 @@ bool vla_log_verbose(void);
  * vla_err() - print one error line on stderr
  * @fmt: printf format of the message, without a trailing newline
  */
-void vla_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__printf(1, 2) void vla_err(const char *fmt, ...);
 
 /**
  * vla_info() - print one informational line on stderr
  * @fmt: printf format of the message, without a trailing newline
  */
-void vla_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__printf(1, 2) void vla_info(const char *fmt, ...);
 
 /**
  * vla_dbg() - print one debug line on stderr when verbose
  * @fmt: printf format of the message, without a trailing newline
  */
-void vla_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__printf(1, 2) void vla_dbg(const char *fmt, ...);
 
 #endif /* VLA_LOG_H */

@@ -78,7 +78,7 @@ static int vuf_msg_queue(const struct vhost_user_msg *m)
  * Record one failure: "<socket>: <REQUEST> queue <n>: <what>: <cause>".
  * @req may be NULL. Returns @ret so callers can "return vuf_fail(...)".
  */
-static int __attribute__((format(printf, 4, 5)))
+static __printf(4, 5) int
 vuf_fail(struct vuf *f, int ret, const struct vhost_user_msg *req,
 	 const char *fmt, ...)
 {
@@ -714,7 +714,7 @@ int vuf_start(struct vuf *f, uint64_t features, uint8_t status, int mem_fd,
 	f->started = 0;
 	f->mem_size = mem_size;
 
-	features &= f->features & ~(1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+	features &= f->features & ~VUF_VHOST_ONLY_FEATURES;
 	if (proto)
 		features |= 1ULL << VHOST_USER_F_PROTOCOL_FEATURES;
 	ret = vuf_set_u64(f, VHOST_USER_SET_FEATURES, features);

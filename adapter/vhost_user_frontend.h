@@ -63,6 +63,15 @@
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) | \
 	 (1ULL << VHOST_USER_PROTOCOL_F_STATUS))
 
+/*
+ * Feature bits that are vhost(-user) business, not the device's: protocol
+ * features, and VHOST_F_LOG_ALL (26, dirty logging for live migration).
+ * Never offered to a driver.
+ */
+#define VUF_F_LOG_ALL		26
+#define VUF_VHOST_ONLY_FEATURES \
+	((1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | (1ULL << VUF_F_LOG_ALL))
+
 /**
  * struct vuf_vring - one queue as the driver laid it out
  * @num: ring size; 0 means the driver did not set the queue up (skipped)
@@ -201,7 +210,8 @@ int vuf_set_config(struct vuf *f, uint32_t offset, const void *data,
  * vuf_start() - hand the memory, the rings and the eventfds to the back-end
  * @f: a negotiated, stopped front-end
  * @features: features the driver accepted; masked with what the back-end
- *            offers, VHOST_USER_F_PROTOCOL_FEATURES added when negotiated
+ *            offers, without VUF_VHOST_ONLY_FEATURES;
+ *            VHOST_USER_F_PROTOCOL_FEATURES added when negotiated
  * @status: virtio device status to report (SET_STATUS, when negotiated)
  * @mem_fd: the memory region fd (sent, not closed)
  * @mem_size: size of the region in bytes

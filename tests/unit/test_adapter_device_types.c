@@ -12,8 +12,9 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
-#include "../helpers.h"
-#include "../../adapter/device_types.h"
+#include "helpers.h"
+#include "device_types.h"
+#include "log.h"
 
 static int test_names(void)
 {
@@ -42,7 +43,7 @@ static int test_names(void)
 	struct vla_device_type t;
 	size_t i;
 
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(ok); i++) {
 		int ret = vla_device_type_parse(ok[i].s, &t);
 
 		if (ret || t.id != ok[i].id || t.num_queues != ok[i].queues ||
@@ -102,7 +103,7 @@ static int test_garbage(void)
 		fprintf(stderr, "NULL accepted\n");
 		return T_EXIT_FAIL;
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		int ret = vla_device_type_parse(bad[i].s, &t);
 
 		if (ret != bad[i].expect) {
@@ -137,7 +138,7 @@ static int test_config_sizes(void)
 	struct vla_device_type t;
 	size_t i;
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		uint32_t got;
 
 		if (vla_device_type_parse(sizes[i].type, &t))

@@ -35,10 +35,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "../helpers.h"
-#include "../../adapter/device_types.h"
-#include "../../adapter/log.h"
-#include "../../adapter/vhost_user_frontend.h"
+#include "helpers.h"
+#include "device_types.h"
+#include "log.h"
+#include "vhost_user_frontend.h"
 
 #define MEM_SIZE	(1U << 20)
 #define QSIZE		8
@@ -64,21 +64,6 @@ struct tring {
 	uint16_t used_seen;
 	int kick, call;
 };
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the DIR's own fd */
-}
 
 static int64_t now_ms(void)
 {
@@ -406,7 +391,7 @@ static int test_rng(const char *rng, uint64_t wanted)
 	uint8_t *mem = NULL;
 	int fds, memfd = -1, ret, round;
 
-	fds = count_fds();
+	fds = t_count_fds();
 	ret = backend_mkdir(&b);
 	if (ret)
 		return T_EXIT_FAIL;
@@ -468,13 +453,13 @@ out:
 	if (memfd >= 0)
 		close(memfd);
 	backend_stop(&b);
-	if (!ret && count_fds() != fds) {
+	if (!ret && t_count_fds() != fds) {
 		fprintf(stderr, "fd leak: %d fds before, %d after\n", fds,
-			count_fds());
+			t_count_fds());
 		ret = -EMFILE;
 	}
 	if (ret)
-		fprintf(stderr, "test_rng(protocol 0x%llx) failed: %s\n",
+		fprintf(stderr, "%s(protocol 0x%llx) failed: %s\n", __func__,
 			(unsigned long long)wanted, strerror(-ret));
 	return ret ? T_EXIT_FAIL : T_EXIT_PASS;
 }
@@ -525,7 +510,7 @@ static int test_qsd_blk(const char *qsd)
 	struct vuf f;
 	int fds, memfd = -1, imgfd = -1, ret, round, i;
 
-	fds = count_fds();
+	fds = t_count_fds();
 	ret = backend_mkdir(&b);
 	if (ret)
 		return T_EXIT_FAIL;
@@ -629,13 +614,13 @@ out:
 	if (imgfd >= 0)
 		close(imgfd);
 	backend_stop(&b);
-	if (!ret && count_fds() != fds) {
+	if (!ret && t_count_fds() != fds) {
 		fprintf(stderr, "fd leak: %d fds before, %d after\n", fds,
-			count_fds());
+			t_count_fds());
 		ret = -EMFILE;
 	}
 	if (ret)
-		fprintf(stderr, "test_qsd_blk failed: %s\n", strerror(-ret));
+		fprintf(stderr, "%s failed: %s\n", __func__, strerror(-ret));
 	return ret ? T_EXIT_FAIL : T_EXIT_PASS;
 }
 

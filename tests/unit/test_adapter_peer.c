@@ -26,9 +26,9 @@
 
 #include <linux/virtio_config.h>
 
-#include "../helpers.h"
-#include "../../adapter/log.h"
-#include "../../adapter/vhost_user_frontend.h"
+#include "helpers.h"
+#include "log.h"
+#include "vhost_user_frontend.h"
 
 #define SHORT_TIMEOUT_MS	300
 #define MEM_SIZE		(1U << 20)
@@ -63,21 +63,6 @@ struct peer {
 	bool failed;		/* the peer saw something wrong */
 	pthread_t thread;
 };
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
 
 static int peer_send(int fd, uint32_t request, uint32_t flags,
 		     const void *payload, uint32_t size, int pass_fd)
@@ -465,7 +450,7 @@ static int test_case(const struct tcase *c)
 		.bad = c->bad,
 		.backend_script = c->front == front_backend_channel,
 	};
-	int fds = count_fds(), sv[2], ret, after;
+	int fds = t_count_fds(), sv[2], ret, after;
 	struct vuf f;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
@@ -492,7 +477,7 @@ static int test_case(const struct tcase *c)
 	vuf_close(&f);
 	pthread_join(p.thread, NULL);
 
-	after = count_fds();
+	after = t_count_fds();
 	if (ret != c->expect) {
 		fprintf(stderr, "%s: returned %d (%s), expected %d (%s); err: %s\n",
 			c->name, ret, strerror(-ret), c->expect,
@@ -526,12 +511,12 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	vla_log_set_verbose(getenv("VLA_TEST_VERBOSE") != NULL);
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		if (test_case(&cases[i]) != T_EXIT_PASS)
 			failed++;
 	if (failed) {
 		fprintf(stderr, "%u of %zu cases failed\n", failed,
-			sizeof(cases) / sizeof(cases[0]));
+			ARRAY_SIZE(cases));
 		return T_EXIT_FAIL;
 	}
 	return T_EXIT_PASS;
