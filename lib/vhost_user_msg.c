@@ -201,7 +201,8 @@ int vlb_msg_send(int sock, const struct vhost_user_msg *msg)
 	return 0;
 }
 
-#define VLB_REQ(name)	[VHOST_USER_##name] = #name
+#define VLB_REQ(name) \
+	[VHOST_USER_##name] = #name
 
 static const char *const vlb_request_names[VHOST_USER_REQUEST_MAX] = {
 	VLB_REQ(NONE),
@@ -246,7 +247,8 @@ static const char *const vlb_request_names[VHOST_USER_REQUEST_MAX] = {
 	VLB_REQ(GET_STATUS),
 };
 
-#define VLB_BREQ(name)	[VHOST_USER_BACKEND_##name] = #name
+#define VLB_BREQ(name) \
+	[VHOST_USER_BACKEND_##name] = #name
 
 static const char *const vlb_backend_request_names[VHOST_USER_BACKEND_REQUEST_MAX] = {
 	VLB_BREQ(NONE),

@@ -58,6 +58,12 @@ struct vlb_vq;
  * Every iovec lies inside one region of the memory table; a descriptor that
  * crosses from one region into an adjacent one gives several iovecs. The
  * element is one allocation: release it with free() once it was pushed.
+ *
+ * The iovecs stay valid until the front-end changes the memory table
+ * (SET_MEM_TABLE, reset, disconnect), which only happens inside
+ * vlb_dev_dispatch(): a device that keeps elements across returns to the
+ * event loop must not touch their buffers after queue_set_started(false).
+ * Pushing such a stale element is harmless: the library drops it.
  */
 struct vlb_vq_elem {
 	unsigned int index;
@@ -304,10 +310,11 @@ int vlb_vq_pop(struct vlb_vq *vq, struct vlb_vq_elem **elemp);
 /**
  * vlb_vq_push() - return a chain to the driver (not yet visible)
  * @vq: queue the element came from
- * @elem: element from vlb_vq_pop(); still owned by the caller
+ * @elem: element from vlb_vq_pop() on @vq; still owned by the caller
  * @len: bytes the device wrote into @elem's in_sg
  *
- * Writes the used ring entry; vlb_vq_flush() publishes it.
+ * Writes the used ring entry; vlb_vq_flush() publishes it. An element popped
+ * before the ring was stopped (GET_VRING_BASE, reset) is dropped.
  */
 void vlb_vq_push(struct vlb_vq *vq, const struct vlb_vq_elem *elem,
 		 uint32_t len);

@@ -82,6 +82,7 @@ struct vlb_vq {
 	uint16_t used_idx;		/* used->idx we published + pushed */
 	unsigned int pending;		/* pushed, not yet flushed */
 	unsigned int inuse;		/* popped, not yet pushed */
+	unsigned int gen;		/* bumped at start and stop: stale elements */
 	uint16_t signalled_used;
 	bool signalled_used_valid;
 

@@ -30,9 +30,14 @@
 /* Most iovecs one element may have: every descriptor split at most twice. */
 #define VLB_VQ_MAX_IOV		(2 * VLB_VQ_MAX_SIZE)
 
-/* A element and its iovecs in one allocation, so free() releases both. */
+/*
+ * An element and its iovecs in one allocation, so free() releases both.
+ * @gen is the ring generation the element was popped in: an element held
+ * across a stop/start must not land in the new ring's used entries.
+ */
 struct vlb_vq_elem_alloc {
 	struct vlb_vq_elem elem;
+	unsigned int gen;
 	struct iovec sg[];
 };
 
@@ -132,6 +137,7 @@ int vlb_vq_start(struct vlb_vq *vq)
 	vq->signalled_used_valid = false;
 	vq->pending = 0;
 	vq->inuse = 0;
+	vq->gen++;
 	vlb_vq_update_ready(vq);
 	return 0;
 }
@@ -141,6 +147,7 @@ void vlb_vq_stop(struct vlb_vq *vq)
 {
 	vq->started = false;
 	vq->mapped = false;
+	vq->gen++;
 	if (vq->kick_fd >= 0)
 		close(vq->kick_fd);
 	vq->kick_fd = -1;
@@ -149,12 +156,16 @@ void vlb_vq_stop(struct vlb_vq *vq)
 
 void vlb_vq_reset(struct vlb_vq *vq)
 {
+	unsigned int gen;
+
 	vlb_vq_stop(vq);
+	gen = vq->gen;
 	if (vq->call_fd >= 0)
 		close(vq->call_fd);
 	if (vq->err_fd >= 0)
 		close(vq->err_fd);
 	vlb_vq_init(vq->dev, vq, vq->index);
+	vq->gen = gen;
 }
 
 void vlb_vq_update_ready(struct vlb_vq *vq)
@@ -383,6 +394,7 @@ int vlb_vq_pop(struct vlb_vq *vq, struct vlb_vq_elem **elemp)
 	a->elem.in_num = sg.n - sg.out;
 	a->elem.out_sg = a->sg;
 	a->elem.in_sg = a->sg + sg.out;
+	a->gen = vq->gen;
 	vq->last_avail_idx++;
 	vq->inuse++;
 	*elemp = &a->elem;
@@ -396,13 +408,18 @@ out:
 void vlb_vq_push(struct vlb_vq *vq, const struct vlb_vq_elem *elem,
 		 uint32_t len)
 {
+	const struct vlb_vq_elem_alloc *a =
+		(const void *)((const char *)elem - offsetof(struct vlb_vq_elem_alloc, elem));
 	struct vlb_vring_used_elem *u;
 
+	/* The ring was stopped (and maybe restarted) under the element. */
+	if (a->gen != vq->gen || !vq->mapped) {
+		vlb_dbg(VLB_DBG_VQ, vq->dev->name, "vq %u: dropping head %u of a stopped ring",
+			vq->index, elem->index);
+		return;
+	}
 	assert(vq->inuse > 0);
 	vq->inuse--;
-	/* The ring was stopped or remapped under the element: drop it. */
-	if (!vq->mapped)
-		return;
 	u = &vq->used->ring[(uint16_t)(vq->used_idx + vq->pending) & (vq->num - 1)];
 	__atomic_store_n(&u->id, htole32(elem->index), __ATOMIC_RELAXED);
 	__atomic_store_n(&u->len, htole32(len), __ATOMIC_RELAXED);

@@ -28,6 +28,10 @@
 #define T_EXIT_FAIL	1
 #define T_EXIT_SKIP	4
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* How long a test waits for anything (a reply, an eventfd, a child). */
 #define T_WAIT_MS	5000
 

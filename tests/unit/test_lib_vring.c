@@ -112,7 +112,7 @@ static int setup(struct ctx *c, uint64_t features, bool start)
 	c->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->kick < 0 || c->call < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return t_fail("setup: %s", strerror(errno));
+		return t_fail("creating fds: %s", strerror(errno));
 	ret = vlb_dev_new(&test_iface, NR_VQS, c, "test", &c->dev);
 	if (ret)
 		return t_fail("vlb_dev_new: %s", strerror(-ret));
@@ -456,7 +456,7 @@ static int test_bad_chains(void)
 	unsigned int i;
 	struct ctx c;
 
-	for (i = 0; i < sizeof(bad_chains) / sizeof(bad_chains[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_chains); i++) {
 		const struct bad_chain *b = &bad_chains[i];
 
 		if (setup(&c, b->features, true))
@@ -503,7 +503,7 @@ static int test_bad_rings(void)
 	struct ctx c;
 	int ret;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (setup(&c, 0, false))
 			return T_EXIT_FAIL;
 		c.r.desc = cases[i].desc;
@@ -555,7 +555,7 @@ static int test_bad_messages(void)
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (setup(&c, 0, false))
 			return T_EXIT_FAIL;
 		fds[0] = eventfd(0, EFD_CLOEXEC);
@@ -622,8 +622,22 @@ static int test_stop_and_reset(void)
 		return t_fail("restart: %d", ret);
 	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
 		return t_fail("restart: the second chain is not there");
+
+	/* An element held across stop and start is dropped, not pushed. */
+	ret = t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
+	if (ret || r.payload.state.num != 2)
+		return t_fail("second GET_VRING_BASE: %d, base %u", ret, r.payload.state.num);
+	ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_BASE, 0, 2);
+	if (!ret)
+		ret = t_fe_set_vring_fd(&c.fe, VHOST_USER_SET_VRING_KICK, 0, c.kick);
+	if (ret)
+		return t_fail("second restart: %d", ret);
 	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
 	free(e);
+	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	if (t_ring_used_idx(&c.r) != 1)
+		return t_fail("a stale element reached the used ring (idx %u)",
+			      t_ring_used_idx(&c.r));
 
 	/* STATUS round trip, then RESET_DEVICE stops everything. */
 	ret = t_fe_set_u64(&c.fe, VHOST_USER_SET_STATUS, 0xf);
