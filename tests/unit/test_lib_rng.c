@@ -10,7 +10,9 @@
  * bytes are random: not all zero, different between buffers and between
  * rounds. Then stops the ring, reconnects (a restarted front-end), sends
  * garbage (the back-end drops that front-end and serves the next), and
- * stops it with SIGTERM (exit 0, socket removed). Also: --print-capabilities
+ * stops it with SIGTERM (exit 0, socket removed); and once more on an
+ * inherited socket (--fd), which must exit 0 when that front-end leaves.
+ * Also: --print-capabilities
  * prints valid JSON, and a bad option or socket path fails with one line.
  *
  * Usage: test_lib_rng [PATH-TO-vhost-user-rng]  (or VHOST_USER_RNG=PATH)
@@ -449,7 +451,11 @@ static int test_end_to_end(void)
 	if (pid < 0)
 		return t_fail("fork: %s", strerror(errno));
 	if (!pid) {
-		execl(rng_path, rng_path, "--socket-path", sock_path, (char *)NULL);
+		char arg[160];
+
+		/* The conventions' spelling: --socket-path=PATH. */
+		snprintf(arg, sizeof(arg), "--socket-path=%s", sock_path);
+		execl(rng_path, rng_path, arg, (char *)NULL);
 		_exit(127);
 	}
 
@@ -529,6 +535,63 @@ fail:
 	return T_EXIT_FAIL;
 }
 
+/* --fd: serve an inherited socket, exit 0 when the front-end leaves. */
+static int test_fd_mode(void)
+{
+	struct session s;
+	int sp[2], status, i;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return t_fail("socketpair: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return t_fail("fork: %s", strerror(errno));
+	if (!pid) {
+		char fd[16];
+
+		/* dup2 onto another number clears FD_CLOEXEC for the exec. */
+		if (dup2(sp[1], 10) < 0)
+			_exit(127);
+		snprintf(fd, sizeof(fd), "%d", 10);
+		execl(rng_path, rng_path, "--fd", fd, (char *)NULL);
+		_exit(127);
+	}
+	close(sp[1]);
+
+	memset(&s, 0, sizeof(s));
+	s.fe.sock = sp[0];
+	s.memfd = s.kick = s.call = -1;
+	if (t_memfd(MEM_SIZE, &s.memfd, (void **)&s.mem) ||
+	    (s.kick = eventfd(0, EFD_CLOEXEC)) < 0 ||
+	    (s.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		t_fail("--fd: setup: %s", strerror(errno));
+		goto fail;
+	}
+	if (negotiate(&s) || start(&s) || round_trip(&s, 0))
+		goto fail;
+	session_close(&s);
+	for (i = 0; i < T_WAIT_MS / 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10000);
+	}
+	if (i == T_WAIT_MS / 10) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return t_fail("--fd: still running after the front-end left");
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return t_fail("--fd: status 0x%x after the front-end left", status);
+	return 0;
+
+fail:
+	session_close(&s);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return T_EXIT_FAIL;
+}
+
 int main(int argc, char **argv)
 {
 	int fds = t_count_fds();
@@ -549,6 +612,8 @@ int main(int argc, char **argv)
 		ret = test_bad_usage();
 	if (!ret)
 		ret = test_end_to_end();
+	if (!ret)
+		ret = test_fd_mode();
 	rmdir(tmpdir);
 	if (ret)
 		return T_EXIT_FAIL;
