@@ -131,9 +131,15 @@ struct virtio_loopback_event {
 /*
  * The driver reset the device. Stop the back-end's rings, then reply: the
  * driver frees the rings once the reply has arrived (or the wait timed out).
+ * Sent only after an EV_DRIVER_OK (a reset of a device that was never
+ * started, e.g. the one at registration, needs nothing from the back-end).
  */
 #define VIRTIO_LOOPBACK_EV_RESET	2
-/* The driver wrote the config space; forward it (VHOST_USER_SET_CONFIG). */
+/*
+ * The driver wrote the config space; forward it (VHOST_USER_SET_CONFIG).
+ * Queued from atomic context: under memory pressure it may be dropped
+ * (the kernel logs it); the kernel's copy is updated regardless.
+ */
 #define VIRTIO_LOOPBACK_EV_CONFIG_WRITE	3
 /* The driver set FAILED. Informational. */
 #define VIRTIO_LOOPBACK_EV_FAILED	4
@@ -212,6 +218,8 @@ struct virtio_loopback_config {
 /*
  * ioctl magic 0xD5: listed by no driver in Documentation/userspace-api/ioctl/ioctl-number.rst.
  * Control ioctls (valid before CREATE) from 0x00, device ioctls from 0x10.
+ * Device ioctls, read() and write() before CREATE fail with -ENODEV; device
+ * ioctls on a broken device with -EIO. Unknown commands: -ENOTTY.
  */
 #define VIRTIO_LOOPBACK_IOCTL_MAGIC	0xD5
 
