@@ -676,11 +676,14 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	if (!vl->vqs)
 		goto err_put;
 	vl->num_queues = c->num_queues;
+	/* Every queue initialised before any can fail: release walks them all. */
+	for (i = 0; i < vl->num_queues; i++) {
+		vl_vq_init(vl, &vl->vqs[i], i);
+		vl->vqs[i].max_size = qi[i].max_size;
+	}
 	for (i = 0; i < vl->num_queues; i++) {
 		struct vl_vq *q = &vl->vqs[i];
 
-		vl_vq_init(vl, q, i);
-		q->max_size = qi[i].max_size;
 		q->kick = eventfd_ctx_fdget(qi[i].kick_fd);
 		if (IS_ERR(q->kick)) {
 			ret = PTR_ERR(q->kick);
