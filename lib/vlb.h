@@ -157,17 +157,22 @@ void vlb_dev_detach(struct vlb_dev *dev);
  * @dev: attached device
  *
  * For programs with their own event loop: call it when the socket
- * (vlb_dev_socket()) is readable, then run vlb_dev_pending_kicks().
+ * (vlb_dev_socket()) is readable, then run vlb_dev_pending_kicks(), and
+ * re-read the kick fds (vlb_vq_kick_fd()): the message may have changed them.
  * Returns: 0; -ECONNRESET when the front-end hung up; -EPROTO when the
  * device is broken (the reason was logged); another -errno on I/O errors.
  */
 int vlb_dev_dispatch(struct vlb_dev *dev);
 
 /**
- * vlb_dev_pending_kicks() - call queue_kick for queues that just got ready
+ * vlb_dev_pending_kicks() - call queue_kick where a call is pending
  * @dev: attached device
+ *
+ * Pending: the queue just became ready, or asked with vlb_vq_kick_later().
+ * Returns: true if a call is still pending afterwards (poll without
+ * blocking then)
  */
-void vlb_dev_pending_kicks(struct vlb_dev *dev);
+bool vlb_dev_pending_kicks(struct vlb_dev *dev);
 
 /**
  * vlb_dev_handle_kick() - consume a kick eventfd and call queue_kick
@@ -345,6 +350,17 @@ int vlb_vq_notify(struct vlb_vq *vq);
  * have added buffers without kicking in between.
  */
 void vlb_vq_set_notification(struct vlb_vq *vq, bool enable);
+
+/**
+ * vlb_vq_kick_later() - have queue_kick called again soon
+ * @vq: queue
+ *
+ * For a queue_kick handler that stops after a budget so that one busy
+ * queue cannot starve the socket, other queues or SIGTERM: the event loop
+ * calls queue_kick for @vq again after serving what else is ready, without
+ * waiting for a new kick.
+ */
+void vlb_vq_kick_later(struct vlb_vq *vq);
 
 /**
  * vlb_vq_empty() - whether the available ring has nothing new

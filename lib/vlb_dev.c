@@ -822,10 +822,12 @@ void vlb_dev_detach(struct vlb_dev *dev)
 	dev->sock = -1;
 }
 
-void vlb_dev_pending_kicks(struct vlb_dev *dev)
+bool vlb_dev_pending_kicks(struct vlb_dev *dev)
 {
+	bool again = false;
 	unsigned int i;
 
+	/* One call per queue per round: a handler may ask again at once. */
 	for (i = 0; i < dev->nr_vqs && !dev->broken; i++) {
 		struct vlb_vq *vq = &dev->vqs[i];
 
@@ -834,6 +836,9 @@ void vlb_dev_pending_kicks(struct vlb_dev *dev)
 			dev->iface->queue_kick(dev, i);
 		}
 	}
+	for (i = 0; i < dev->nr_vqs && !dev->broken; i++)
+		again |= dev->vqs[i].kick_pending && vlb_vq_ready(&dev->vqs[i]);
+	return again;
 }
 
 int vlb_dev_handle_kick(struct vlb_dev *dev, unsigned int qidx)
@@ -874,8 +879,9 @@ int vlb_dev_run(struct vlb_dev *dev, int stop_fd)
 
 	for (;;) {
 		unsigned int n = 0, i;
+		bool again;
 
-		vlb_dev_pending_kicks(dev);
+		again = vlb_dev_pending_kicks(dev);
 		if (dev->broken) {
 			ret = -EPROTO;
 			break;
@@ -890,7 +896,7 @@ int vlb_dev_run(struct vlb_dev *dev, int stop_fd)
 			pfds[n++] = (struct pollfd){ .fd = dev->vqs[i].kick_fd, .events = POLLIN };
 		}
 
-		if (poll(pfds, n, -1) < 0) {
+		if (poll(pfds, n, again ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = -errno;

@@ -209,6 +209,11 @@ static int vlb_vq_read_avail_idx(struct vlb_vq *vq)
 	return 0;
 }
 
+void vlb_vq_kick_later(struct vlb_vq *vq)
+{
+	vq->kick_pending = true;
+}
+
 bool vlb_vq_empty(struct vlb_vq *vq)
 {
 	if (!vlb_vq_ready(vq))

@@ -27,6 +27,12 @@
 
 #define RNG_QUEUES	1
 
+/*
+ * Buffers served per queue_kick before yielding to the event loop, so a
+ * driver that keeps the ring full cannot starve the socket or SIGTERM.
+ */
+#define RNG_BUDGET	256
+
 /* Fill the writable buffers of @elem; returns the bytes written. */
 static uint32_t rng_fill(struct vlb_dev *dev, const struct vlb_vq_elem *elem)
 {
@@ -73,14 +79,19 @@ static void rng_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 	struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
 	struct vlb_vq_elem *elem;
 	unsigned int served = 0;
-	int ret;
+	int ret = 0;
 
 	for (;;) {
 		vlb_vq_set_notification(vq, false);
-		while ((ret = vlb_vq_pop(vq, &elem)) == 0) {
+		while (served < RNG_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
 			vlb_vq_push(vq, elem, rng_fill(dev, elem));
 			free(elem);
 			served++;
+		}
+		if (served == RNG_BUDGET) {
+			/* Kicks stay off: we come back without one. */
+			vlb_vq_kick_later(vq);
+			break;
 		}
 		if (ret != -EAGAIN)
 			break;

@@ -8,7 +8,8 @@
  * device-writable buffers (direct and through an indirect table), kicks and
  * waits for the call eventfd, then checks the used lengths and that the
  * bytes are random: not all zero, different between buffers and between
- * rounds. Then stops the ring, reconnects (a restarted front-end), sends
+ * rounds. Then stops the ring, reconnects (a restarted front-end, with a
+ * ring fuller than the back-end serves per kick), sends
  * garbage (the back-end drops that front-end and serves the next), and
  * stops it with SIGTERM (exit 0, socket removed); and once more on an
  * inherited socket (--fd), which must exit 0 when that front-end leaves.
@@ -32,9 +33,10 @@
 #define MEM_SIZE	(1024 * 1024)
 #define QVA		0x10000000ULL
 #define NUM		16
-#define DESC		0x1000
-#define AVAIL		0x2000
-#define USED		0x3000
+#define BIG_NUM		512		/* more buffers than the rng serves per kick */
+#define DESC		0x1000		/* up to 0x3000 for BIG_NUM */
+#define AVAIL		0x3000
+#define USED		0x4000
 #define TABLE		0x8000
 #define BUFS		0x10000
 #define BUF_SIZE	0x1000
@@ -313,14 +315,14 @@ static int negotiate(struct session *s)
 	return 0;
 }
 
-static int start(struct session *s)
+static int start(struct session *s, uint16_t num)
 {
 	int ret;
 
 	ret = t_fe_set_mem(&s->fe, s->memfd, MEM_SIZE, QVA);
 	if (ret)
 		return t_fail("SET_MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&s->r, s->mem, NUM, DESC, AVAIL, USED);
+	t_ring_init(&s->r, s->mem, num, DESC, AVAIL, USED);
 	/* EVENT_IDX: interrupt as soon as the first entry is used. */
 	t_ring_set_used_event(&s->r, 0);
 	ret = t_fe_start_ring(&s->fe, 0, &s->r, QVA, s->kick, s->call);
@@ -398,6 +400,45 @@ static int round_trip(struct session *s, unsigned int round)
 	return 0;
 }
 
+/*
+ * Fill a big ring with small buffers and kick once: the back-end serves
+ * them in budgets (vlb_vq_kick_later) and must still get through all.
+ */
+static int big_round(struct session *s)
+{
+	const unsigned int n = BIG_NUM - 12;
+	struct timespec t0, t1;
+	unsigned int i, got = 0;
+	uint64_t one = 1, v;
+	uint32_t id, len;
+
+	memset(s->mem + BUFS, 0, n * 8);
+	for (i = 0; i < n; i++) {
+		t_ring_desc(&s->r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
+		t_ring_post(&s->r, i);
+	}
+	if (write(s->kick, &one, sizeof(one)) != sizeof(one))
+		return t_fail("kick: %s", strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (got < n) {
+		if (!t_wait_readable(s->call, 100) && read(s->call, &v, sizeof(v)) < 0)
+			return t_fail("reading the call eventfd: %s", strerror(errno));
+		while (t_ring_get_used(&s->r, &id, &len) == 0) {
+			if (id >= n || len != 8)
+				return t_fail("big ring: used id %u len %u", id, len);
+			got++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (got < n && (t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000 > T_WAIT_MS)
+			return t_fail("big ring: %u of %u buffers used after %d ms", got, n,
+				      T_WAIT_MS);
+	}
+	if (all_zero(s->mem + BUFS + 8 * (n - 1), 8) && all_zero(s->mem + BUFS + 8 * (n - 2), 8))
+		return t_fail("big ring: the last buffers are zero");
+	return 0;
+}
+
 static void session_close(struct session *s)
 {
 	if (s->fe.sock >= 0)
@@ -460,7 +501,7 @@ static int test_end_to_end(void)
 	}
 
 	/* First front-end: two rounds of random bytes, then stop the ring. */
-	if (session_open(&s) || negotiate(&s) || start(&s) || round_trip(&s, 0))
+	if (session_open(&s) || negotiate(&s) || start(&s, NUM) || round_trip(&s, 0))
 		goto fail;
 	memcpy(first, s.mem + BUFS + BUF_SIZE, sizeof(first));
 	if (round_trip(&s, 1))
@@ -477,7 +518,7 @@ static int test_end_to_end(void)
 	session_close(&s);
 
 	/* A restarted front-end reconnects and is served from scratch. */
-	if (session_open(&s) || negotiate(&s) || start(&s) || round_trip(&s, 0))
+	if (session_open(&s) || negotiate(&s) || start(&s, BIG_NUM) || big_round(&s))
 		goto fail;
 	session_close(&s);
 
@@ -505,7 +546,7 @@ static int test_end_to_end(void)
 		}
 		session_close(&s);
 	}
-	if (session_open(&s) || negotiate(&s) || start(&s) || round_trip(&s, 0))
+	if (session_open(&s) || negotiate(&s) || start(&s, NUM) || round_trip(&s, 0))
 		goto fail;
 
 	/* SIGTERM with a front-end connected: exit 0, socket removed. */
@@ -568,7 +609,7 @@ static int test_fd_mode(void)
 		t_fail("--fd: setup: %s", strerror(errno));
 		goto fail;
 	}
-	if (negotiate(&s) || start(&s) || round_trip(&s, 0))
+	if (negotiate(&s) || start(&s, NUM) || round_trip(&s, 0))
 		goto fail;
 	session_close(&s);
 	for (i = 0; i < T_WAIT_MS / 10; i++) {
