@@ -21,6 +21,47 @@
  *
  * Threading: a struct vlb_dev and its queues are used from one thread.
  *
+ * A device program in full (devices/rng/vhost-user-rng.c is the real one):
+ *
+ *	static uint64_t foo_get_features(struct vlb_dev *dev)
+ *	{
+ *		return 1ULL << VLB_F_VERSION_1;
+ *	}
+ *
+ *	static void foo_queue_kick(struct vlb_dev *dev, unsigned int qidx)
+ *	{
+ *		struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
+ *		struct vlb_vq_elem *elem;
+ *
+ *		while (vlb_vq_pop(vq, &elem) == 0) {
+ *			... read elem->out_sg, fill elem->in_sg ...
+ *			vlb_vq_push(vq, elem, bytes_written);
+ *			free(elem);
+ *		}
+ *		vlb_vq_flush(vq);
+ *		vlb_vq_notify(vq);
+ *	}
+ *
+ *	static const struct vlb_dev_iface foo_iface = {
+ *		.get_features	= foo_get_features,
+ *		.queue_kick	= foo_queue_kick,
+ *	};
+ *
+ *	int main(int argc, char **argv)
+ *	{
+ *		static const struct vlb_backend foo = {
+ *			.name = "vhost-user-foo", .type = "foo", .version = "1",
+ *			.iface = &foo_iface, .nr_vqs = 1,
+ *		};
+ *
+ *		return vlb_backend_main(&foo, argc, argv);
+ *	}
+ *
+ * Programs with their own event loop use vlb_listen_unix(), vlb_accept(),
+ * vlb_dev_new(), vlb_dev_attach(), then vlb_dev_dispatch() when the socket
+ * is readable and vlb_dev_handle_kick() when a kick fd is, or simply
+ * vlb_dev_run().
+ *
  * Copyright (C) 2026 The virtio-loopback authors
  */
 #ifndef VLB_H

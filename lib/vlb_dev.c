@@ -743,6 +743,9 @@ int vlb_dev_dispatch(struct vlb_dev *dev)
 		vlb_dbg(VLB_DBG_MSG, dev->name, "reply %s size %u",
 			vlb_request_name(msg.hdr.request), msg.hdr.size);
 		ret = vlb_msg_send(dev->sock, &msg);
+		/* The front-end left before reading its answer: a hang-up. */
+		if (ret == -EPIPE)
+			return -ECONNRESET;
 		if (ret) {
 			vlb_panic(dev, "sending the %s reply: %s",
 				  vlb_request_name(msg.hdr.request), strerror(-ret));
