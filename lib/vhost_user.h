@@ -141,6 +141,12 @@ struct vhost_user_mem_table {
 	struct vhost_user_mem_region regions[VHOST_USER_MAX_MEM_REGIONS];
 } __attribute__((packed));
 
+/* ADD_MEM_REG / REM_MEM_REG payload (CONFIGURE_MEM_SLOTS): one region. */
+struct vhost_user_mem_reg {
+	uint64_t padding;
+	struct vhost_user_mem_region region;
+} __attribute__((packed));
+
 struct vhost_user_config {
 	uint32_t offset;
 	uint32_t size;
@@ -165,6 +171,7 @@ union vhost_user_payload {
 	struct vhost_user_vring_state state;
 	struct vhost_user_vring_addr addr;
 	struct vhost_user_mem_table memory;
+	struct vhost_user_mem_reg mem_reg;
 	struct vhost_user_config config;
 	struct vhost_user_inflight inflight;
 };

@@ -41,6 +41,7 @@
 	(VLB_BIT(VHOST_USER_PROTOCOL_F_MQ) |				\
 	 VLB_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |			\
 	 VLB_BIT(VHOST_USER_PROTOCOL_F_RESET_DEVICE) |			\
+	 VLB_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |		\
 	 VLB_BIT(VHOST_USER_PROTOCOL_F_STATUS))
 
 int vlb_panic(struct vlb_dev *dev, const char *fmt, ...)
@@ -189,14 +190,18 @@ static int vlb_remap_started(struct vlb_dev *dev)
 
 /* Reset ------------------------------------------------------------------- */
 
-/* RESET_DEVICE, RESET_OWNER, disconnect: back to the state after attach. */
+/*
+ * RESET_DEVICE, RESET_OWNER, disconnect: rings and device state back to
+ * the start. The memory table stays: it belongs to the connection, and a
+ * front-end using CONFIGURE_MEM_SLOTS (QEMU) only sends the regions that
+ * changed since its last update, reset or not. Detach unmaps it.
+ */
 static void vlb_dev_reset_state(struct vlb_dev *dev)
 {
 	unsigned int i;
 
 	for (i = 0; i < dev->nr_vqs; i++)
 		vlb_vq_reset(&dev->vqs[i]);
-	vlb_mem_free(dev);
 	dev->features = 0;
 	dev->status = 0;
 	if (dev->iface->reset)
@@ -306,6 +311,67 @@ static int vlb_set_mem_table_exec(struct vlb_dev *dev, struct vhost_user_msg *ms
 	memcpy(dev->regions, regions, t->nregions * sizeof(regions[0]));
 	dev->nregions = t->nregions;
 	return vlb_remap_started(dev);
+}
+
+/* Regions may not overlap in guest or front-end addresses. */
+static bool vlb_mem_overlaps(struct vlb_dev *dev, const struct vhost_user_mem_region *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nregions; i++) {
+		const struct vlb_mem_region *r = &dev->regions[i];
+
+		if ((w->guest_phys_addr < r->gpa + r->size &&
+		     r->gpa < w->guest_phys_addr + w->memory_size) ||
+		    (w->userspace_addr < r->qva + r->size &&
+		     r->qva < w->userspace_addr + w->memory_size))
+			return true;
+	}
+	return false;
+}
+
+static int vlb_add_mem_reg_exec(struct vlb_dev *dev, struct vhost_user_msg *msg)
+{
+	const struct vhost_user_mem_region *w = &msg->payload.mem_reg.region;
+	int ret;
+
+	if (dev->nregions == VHOST_USER_MAX_MEM_REGIONS)
+		return vlb_panic(dev, "ADD_MEM_REG: all %u slots in use",
+				 VHOST_USER_MAX_MEM_REGIONS);
+	ret = vlb_mem_map_region(dev, w, msg->fds[0], &dev->regions[dev->nregions]);
+	if (ret)
+		return ret;
+	if (vlb_mem_overlaps(dev, w)) {
+		vlb_mem_unmap(&dev->regions[dev->nregions], 1);
+		return vlb_panic(dev, "ADD_MEM_REG: gpa 0x%llx size 0x%llx overlaps a region",
+				 (unsigned long long)w->guest_phys_addr,
+				 (unsigned long long)w->memory_size);
+	}
+	/* Mappings of the other regions do not move: rings stay valid. */
+	dev->nregions++;
+	return 0;
+}
+
+static int vlb_rem_mem_reg_exec(struct vlb_dev *dev, struct vhost_user_msg *msg)
+{
+	const struct vhost_user_mem_region *w = &msg->payload.mem_reg.region;
+	unsigned int i;
+
+	for (i = 0; i < dev->nregions; i++) {
+		struct vlb_mem_region *r = &dev->regions[i];
+
+		if (r->gpa != w->guest_phys_addr || r->size != w->memory_size ||
+		    r->qva != w->userspace_addr)
+			continue;
+		vlb_mem_unmap(r, 1);
+		memmove(r, r + 1, (dev->nregions - i - 1) * sizeof(*r));
+		dev->nregions--;
+		/* A started ring in the removed region cannot go on. */
+		return vlb_remap_started(dev);
+	}
+	vlb_err(dev->name, "REM_MEM_REG: no region at gpa 0x%llx size 0x%llx",
+		(unsigned long long)w->guest_phys_addr, (unsigned long long)w->memory_size);
+	return -ENOENT;
 }
 
 static int vlb_set_vring_num_exec(struct vlb_dev *dev, struct vhost_user_msg *msg)
@@ -583,6 +649,8 @@ static const struct vlb_req_rule vlb_req_rules[VHOST_USER_REQUEST_MAX] = {
 	VLB_RULE(SET_CONFIG, VLB_SIZE_VAR, 0, 0, VLB_QIDX_NONE),
 	VLB_RULE(RESET_DEVICE, 0, 0, 0, VLB_QIDX_NONE),
 	VLB_RULE(GET_MAX_MEM_SLOTS, 0, 0, 0, VLB_QIDX_NONE),
+	VLB_RULE(ADD_MEM_REG, sizeof(struct vhost_user_mem_reg), 1, 1, VLB_QIDX_NONE),
+	VLB_RULE(REM_MEM_REG, sizeof(struct vhost_user_mem_reg), 1, 0, VLB_QIDX_NONE),
 	VLB_RULE(SET_STATUS, 8, 0, 0, VLB_QIDX_NONE),
 	VLB_RULE(GET_STATUS, 0, 0, 0, VLB_QIDX_NONE),
 };
@@ -596,6 +664,9 @@ static const uint8_t vlb_req_needs_feature[VHOST_USER_REQUEST_MAX] = {
 	[VHOST_USER_RESET_DEVICE] = VHOST_USER_PROTOCOL_F_RESET_DEVICE + 1,
 	[VHOST_USER_SET_STATUS] = VHOST_USER_PROTOCOL_F_STATUS + 1,
 	[VHOST_USER_GET_STATUS] = VHOST_USER_PROTOCOL_F_STATUS + 1,
+	[VHOST_USER_GET_MAX_MEM_SLOTS] = VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS + 1,
+	[VHOST_USER_ADD_MEM_REG] = VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS + 1,
+	[VHOST_USER_REM_MEM_REG] = VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS + 1,
 };
 
 /* Everything that holds for a request whatever it means. */
@@ -689,6 +760,10 @@ static int vlb_process_msg(struct vlb_dev *dev, struct vhost_user_msg *msg)
 		return vlb_reset_device_exec(dev, msg);
 	case VHOST_USER_GET_MAX_MEM_SLOTS:
 		return vlb_get_max_mem_slots_exec(dev, msg);
+	case VHOST_USER_ADD_MEM_REG:
+		return vlb_add_mem_reg_exec(dev, msg);
+	case VHOST_USER_REM_MEM_REG:
+		return vlb_rem_mem_reg_exec(dev, msg);
 	case VHOST_USER_SET_STATUS:
 		return vlb_set_status_exec(dev, msg);
 	case VHOST_USER_GET_STATUS:
@@ -817,6 +892,7 @@ void vlb_dev_detach(struct vlb_dev *dev)
 	/* Queues are reported stopped before the device forgets its state. */
 	dev->broken = false;
 	vlb_dev_reset_state(dev);
+	vlb_mem_free(dev);
 	dev->protocol_features = 0;
 	if (dev->backend_fd >= 0)
 		close(dev->backend_fd);

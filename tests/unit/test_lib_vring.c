@@ -653,6 +653,83 @@ static int test_stop_and_reset(void)
 	return 0;
 }
 
+static int mem_reg(struct ctx *c, uint32_t req, uint64_t gpa, uint64_t size)
+{
+	struct vhost_user_mem_reg m = {
+		.region = {
+			.guest_phys_addr = gpa,
+			.memory_size = size,
+			.userspace_addr = QVA + gpa,
+			.mmap_offset = gpa,
+		},
+	};
+
+	return t_fe_call(&c->fe, req, &m, sizeof(m), &c->memfd,
+			 req == VHOST_USER_ADD_MEM_REG ? 1 : 0, NULL);
+}
+
+/* CONFIGURE_MEM_SLOTS: regions come and go one at a time. */
+static int test_mem_slots(void)
+{
+	const uint64_t half = MEM_SIZE / 2;
+	struct vlb_vq_elem *e;
+	struct ctx c;
+	uint64_t v;
+	int ret;
+
+	if (setup(&c, 0, false))
+		return T_EXIT_FAIL;
+	ret = t_fe_get_u64(&c.fe, VHOST_USER_GET_MAX_MEM_SLOTS, &v);
+	if (ret || v != VHOST_USER_MAX_MEM_REGIONS)
+		return t_fail("GET_MAX_MEM_SLOTS: %d, %llu", ret, (unsigned long long)v);
+	/* Replace the one region by two halves (mmap offsets 0 and half). */
+	ret = mem_reg(&c, VHOST_USER_REM_MEM_REG, 0, MEM_SIZE);
+	if (!ret)
+		ret = mem_reg(&c, VHOST_USER_ADD_MEM_REG, 0, half);
+	if (!ret)
+		ret = mem_reg(&c, VHOST_USER_ADD_MEM_REG, half, half);
+	if (ret)
+		return t_fail("REM/ADD_MEM_REG: %s", strerror(-ret));
+	ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
+	if (!ret)
+		ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+	if (ret)
+		return t_fail("starting the ring on two regions: %s", strerror(-ret));
+
+	/* One buffer across the boundary gives two iovecs, both right. */
+	c.mem[half - 1] = 0x11;
+	c.mem[half] = 0x22;
+	t_ring_desc(&c.r, 0, half - 8, 16, 0, 0);
+	t_ring_post(&c.r, 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+		return t_fail("pop across regions");
+	if (e->out_num != 2 || e->out_sg[0].iov_len != 8 || e->out_sg[1].iov_len != 8 ||
+	    ((uint8_t *)e->out_sg[0].iov_base)[7] != 0x11 ||
+	    ((uint8_t *)e->out_sg[1].iov_base)[0] != 0x22)
+		return t_fail("buffer across regions: %u iovecs", e->out_num);
+	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	free(e);
+
+	/* Removing what is not there is refused, not fatal. */
+	ret = mem_reg(&c, VHOST_USER_REM_MEM_REG, 0x1000, half);
+	if (ret != -EIO || vlb_dev_broken(c.dev))
+		return t_fail("REM_MEM_REG of no region: %d, want a REPLY_ACK failure", ret);
+	/* Overlapping an existing region is a protocol error. */
+	ret = mem_reg(&c, VHOST_USER_ADD_MEM_REG, half, half);
+	if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		return t_fail("overlapping ADD_MEM_REG: %d, want -EPROTO", ret);
+	teardown(&c);
+
+	/* Pulling the memory from under a started ring breaks the device. */
+	if (setup(&c, 0, true))
+		return T_EXIT_FAIL;
+	ret = mem_reg(&c, VHOST_USER_REM_MEM_REG, 0, MEM_SIZE);
+	if (ret != -EPROTO || !vlb_dev_broken(c.dev) || c.started != 0)
+		return t_fail("REM_MEM_REG under a started ring: %d", ret);
+	teardown(&c);
+	return 0;
+}
+
 int main(void)
 {
 	int fds = t_count_fds();
@@ -660,7 +737,7 @@ int main(void)
 	vlb_log_init("test_lib_vring", 0);
 	if (test_good_chain() || test_event_idx() || test_indirect() ||
 	    test_bad_chains() || test_bad_rings() || test_bad_messages() ||
-	    test_stop_and_reset())
+	    test_stop_and_reset() || test_mem_slots())
 		return T_EXIT_FAIL;
 	if (t_count_fds() != fds)
 		return t_fail("fd leak: %d open before, %d after", fds, t_count_fds());
