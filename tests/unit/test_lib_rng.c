@@ -603,9 +603,9 @@ static int test_fd_mode(void)
 	memset(&s, 0, sizeof(s));
 	s.fe.sock = sp[0];
 	s.memfd = s.kick = s.call = -1;
-	if (t_memfd(MEM_SIZE, &s.memfd, (void **)&s.mem) ||
-	    (s.kick = eventfd(0, EFD_CLOEXEC)) < 0 ||
-	    (s.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+	s.kick = eventfd(0, EFD_CLOEXEC);
+	s.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t_memfd(MEM_SIZE, &s.memfd, (void **)&s.mem) || s.kick < 0 || s.call < 0) {
 		t_fail("--fd: setup: %s", strerror(errno));
 		goto fail;
 	}

@@ -174,7 +174,7 @@ static int probe(struct ctx *c, uint8_t **base)
 	t_ring_desc(&c->r, 0, PROBE, 16, T_DESC_F_WRITE, 0);
 	t_ring_post(&c->r, 0);
 	if (vlb_vq_pop(vq, &e) || e->in_num != 1)
-		return fail("probe chain refused");
+		return fail("the known-good chain was refused");
 	*base = (uint8_t *)e->in_sg[0].iov_base - PROBE;
 	vlb_vq_push(vq, e, 0);
 	free(e);
