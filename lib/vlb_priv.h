@@ -92,6 +92,7 @@ struct vlb_vq {
 	bool started;			/* SET_VRING_KICK .. GET_VRING_BASE */
 	bool enabled;			/* SET_VRING_ENABLE (or no PROTOCOL_FEATURES) */
 	bool ready;			/* last state told to queue_set_started */
+	bool notify;			/* driver kicks wanted (vlb_vq_set_notification) */
 	bool kick_pending;		/* call queue_kick again: got ready, or kick_later */
 };
 

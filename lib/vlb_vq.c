@@ -134,6 +134,12 @@ int vlb_vq_start(struct vlb_vq *vq)
 		return ret;
 	vq->used_idx = vlb_load16(&vq->used->idx);
 	vq->shadow_avail_idx = vq->last_avail_idx;
+	/* Ask for kicks: an earlier session may have left them off. */
+	vq->notify = true;
+	if (vlb_has_feature(vq->dev, VLB_F_EVENT_IDX))
+		vlb_store16(vlb_avail_event(vq), vq->last_avail_idx);
+	else
+		vlb_store16(&vq->used->flags, 0);
 	vq->signalled_used_valid = false;
 	vq->pending = 0;
 	vq->inuse = 0;
@@ -402,6 +408,14 @@ int vlb_vq_pop(struct vlb_vq *vq, struct vlb_vq_elem **elemp)
 	a->gen = vq->gen;
 	vq->last_avail_idx++;
 	vq->inuse++;
+	/*
+	 * With EVENT_IDX the driver kicks only when it passes avail_event:
+	 * keep it at our position, so a device that never touches
+	 * notifications still hears of the next buffer (libvhost-user does
+	 * the same).
+	 */
+	if (vq->notify && vlb_has_feature(dev, VLB_F_EVENT_IDX))
+		vlb_store16(vlb_avail_event(vq), vq->last_avail_idx);
 	*elemp = &a->elem;
 	vlb_dbg(VLB_DBG_VQ, dev->name, "vq %u: pop head %u out %u in %u",
 		vq->index, head, a->elem.out_num, a->elem.in_num);
@@ -493,6 +507,7 @@ void vlb_vq_set_notification(struct vlb_vq *vq, bool enable)
 {
 	if (!vq->mapped)
 		return;
+	vq->notify = enable;
 	if (vlb_has_feature(vq->dev, VLB_F_EVENT_IDX)) {
 		if (enable)
 			vlb_store16(vlb_avail_event(vq),

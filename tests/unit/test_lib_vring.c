@@ -256,6 +256,10 @@ static int test_event_idx(void)
 		if (call_signalled(&c) != (i == 0))
 			return t_fail("event idx: step %d signalled %s", i, i ? "yes" : "no");
 	}
+	/* Without set_notification, avail_event follows the pops. */
+	if (t_get16(c.mem + USED + 4 + 8 * NUM) != 3)
+		return t_fail("event idx: avail_event %u after 3 pops",
+			      t_get16(c.mem + USED + 4 + 8 * NUM));
 	/* used_event 3 is crossed by the step from 3 to 4. */
 	t_ring_set_used_event(&c.r, 3);
 	t_ring_desc(&c.r, 3, BUFS, 64, T_DESC_F_WRITE, 0);
@@ -605,6 +609,8 @@ static int test_stop_and_reset(void)
 	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
 	free(e);
 	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	/* Left off here; a restart must turn kicks back on. */
+	vlb_vq_set_notification(vlb_dev_vq(c.dev, 0), false);
 	ret = t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
 	if (ret || r.hdr.size != sizeof(s) || r.payload.state.num != 1)
 		return t_fail("GET_VRING_BASE: %d, base %u", ret, r.payload.state.num);
@@ -620,6 +626,8 @@ static int test_stop_and_reset(void)
 		ret = t_fe_set_vring_fd(&c.fe, VHOST_USER_SET_VRING_KICK, 0, c.kick);
 	if (ret || !vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 1)
 		return t_fail("restart: %d", ret);
+	if (t_get16(c.mem + USED) != 0)
+		return t_fail("restart: used->flags still %u", t_get16(c.mem + USED));
 	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
 		return t_fail("restart: the second chain is not there");
 
