@@ -101,7 +101,7 @@ struct vlb_vq;
  * element is one allocation: release it with free() once it was pushed.
  *
  * The iovecs stay valid until the front-end changes the memory table
- * (SET_MEM_TABLE, reset, disconnect), which only happens inside
+ * (SET_MEM_TABLE, REM_MEM_REG, disconnect), which only happens inside
  * vlb_dev_dispatch(): a device that keeps elements across returns to the
  * event loop must not touch their buffers after queue_set_started(false).
  * Pushing such a stale element is harmless: the library drops it.
