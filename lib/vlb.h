@@ -229,12 +229,53 @@ int vlb_dev_handle_kick(struct vlb_dev *dev, unsigned int qidx);
  * @dev: attached device
  * @stop_fd: fd that ends the loop when readable (e.g. a signalfd), or -1
  *
- * Serves the socket and the kick eventfds of ready queues until something
- * ends it. The device stays attached; call vlb_dev_detach() afterwards.
+ * Serves the socket, the kick eventfds of ready queues and the device
+ * program's watches (vlb_dev_add_watch()) until something ends it. The device stays attached; call vlb_dev_detach() afterwards.
  * Returns: 0 when the front-end hung up, -ECANCELED when @stop_fd became
  * readable, -EPROTO when the device broke, another -errno on errors.
  */
 int vlb_dev_run(struct vlb_dev *dev, int stop_fd);
+
+/**
+ * typedef vlb_watch_cb - a watched fd is ready
+ * @dev: device
+ * @fd: the fd
+ * @revents: poll() revents
+ * @opaque: as given to vlb_dev_add_watch()
+ */
+typedef void (*vlb_watch_cb)(struct vlb_dev *dev, int fd, short revents,
+			     void *opaque);
+
+/* Most fds a device program may have vlb_dev_run() watch. */
+#define VLB_MAX_WATCHES		16
+
+/**
+ * vlb_dev_add_watch() - have vlb_dev_run() poll a fd of the device program
+ * @dev: device
+ * @fd: fd to poll (still owned by the caller)
+ * @events: poll() events (POLLIN, POLLOUT)
+ * @cb: called from vlb_dev_run() when @fd has any of @events or an error
+ * @opaque: passed to @cb
+ *
+ * For devices fed by something besides the front-end: an input device's
+ * evdev fd, a console's pty, a timerfd. Watches belong to the device, not
+ * to the connection: they stay across attach and detach, but are served
+ * only while vlb_dev_run() runs. @cb may add and remove watches; it must
+ * consume the event (or remove the watch: a pipe at EOF stays readable),
+ * or it is called again at once.
+ * Returns: 0; -EEXIST if @fd is watched already; -ENOSPC beyond
+ * VLB_MAX_WATCHES; -EINVAL for a negative @fd.
+ */
+int vlb_dev_add_watch(struct vlb_dev *dev, int fd, short events,
+		      vlb_watch_cb cb, void *opaque);
+
+/**
+ * vlb_dev_remove_watch() - stop polling a fd
+ * @dev: device
+ * @fd: a watched fd (not closed)
+ * Returns: 0, or -ENOENT if @fd is not watched
+ */
+int vlb_dev_remove_watch(struct vlb_dev *dev, int fd);
 
 /**
  * vlb_dev_config_changed() - tell the front-end the config space changed

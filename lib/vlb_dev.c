@@ -949,21 +949,70 @@ int vlb_dev_handle_kick(struct vlb_dev *dev, unsigned int qidx)
 	return 0;
 }
 
+int vlb_dev_add_watch(struct vlb_dev *dev, int fd, short events,
+		      vlb_watch_cb cb, void *opaque)
+{
+	unsigned int i;
+
+	assert(cb);
+	if (fd < 0)
+		return -EINVAL;
+	for (i = 0; i < dev->nwatches; i++)
+		if (dev->watches[i].fd == fd)
+			return -EEXIST;
+	if (dev->nwatches == VLB_MAX_WATCHES)
+		return -ENOSPC;
+	dev->watches[dev->nwatches++] = (struct vlb_watch){
+		.fd = fd, .events = events, .cb = cb, .opaque = opaque,
+	};
+	return 0;
+}
+
+int vlb_dev_remove_watch(struct vlb_dev *dev, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nwatches; i++) {
+		if (dev->watches[i].fd != fd)
+			continue;
+		memmove(&dev->watches[i], &dev->watches[i + 1],
+			(dev->nwatches - i - 1) * sizeof(dev->watches[0]));
+		dev->nwatches--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Call the watch on @fd if it is still there: an earlier callback may have removed it. */
+static void vlb_dev_run_watch(struct vlb_dev *dev, int fd, short revents)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nwatches; i++) {
+		if (dev->watches[i].fd == fd) {
+			dev->watches[i].cb(dev, fd, revents, dev->watches[i].opaque);
+			return;
+		}
+	}
+}
+
 int vlb_dev_run(struct vlb_dev *dev, int stop_fd)
 {
+	/* socket, stop_fd, one kick fd per queue, the watches */
+	const unsigned int max = 2 + dev->nr_vqs + VLB_MAX_WATCHES;
 	struct pollfd *pfds;
 	unsigned int *qidx;
 	int ret = 0;
 
-	pfds = calloc(dev->nr_vqs + 2, sizeof(*pfds));
-	qidx = calloc(dev->nr_vqs + 2, sizeof(*qidx));
+	pfds = calloc(max, sizeof(*pfds));
+	qidx = calloc(max, sizeof(*qidx));
 	if (!pfds || !qidx) {
 		ret = -ENOMEM;
 		goto out;
 	}
 
 	for (;;) {
-		unsigned int n = 0, i;
+		unsigned int n = 0, nkicks, i;
 		bool again;
 
 		again = vlb_dev_pending_kicks(dev);
@@ -980,6 +1029,10 @@ int vlb_dev_run(struct vlb_dev *dev, int stop_fd)
 			qidx[n] = i;
 			pfds[n++] = (struct pollfd){ .fd = dev->vqs[i].kick_fd, .events = POLLIN };
 		}
+		nkicks = n;
+		for (i = 0; i < dev->nwatches; i++)
+			pfds[n++] = (struct pollfd){ .fd = dev->watches[i].fd,
+						     .events = dev->watches[i].events };
 
 		if (poll(pfds, n, again ? 0 : -1) < 0) {
 			if (errno == EINTR)
@@ -1003,13 +1056,16 @@ int vlb_dev_run(struct vlb_dev *dev, int stop_fd)
 			/* Kick fds may have changed under the poll set. */
 			continue;
 		}
-		for (i = 2; i < n; i++) {
+		for (i = 2; i < nkicks; i++) {
 			if (!pfds[i].revents)
 				continue;
 			ret = vlb_dev_handle_kick(dev, qidx[i]);
 			if (ret)
 				goto out;
 		}
+		for (i = nkicks; i < n && !dev->broken; i++)
+			if (pfds[i].revents)
+				vlb_dev_run_watch(dev, pfds[i].fd, pfds[i].revents);
 	}
 out:
 	free(pfds);

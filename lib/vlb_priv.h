@@ -96,6 +96,14 @@ struct vlb_vq {
 	bool kick_pending;		/* call queue_kick again: got ready, or kick_later */
 };
 
+/* A fd of the device program that vlb_dev_run() polls. */
+struct vlb_watch {
+	int fd;
+	short events;
+	vlb_watch_cb cb;
+	void *opaque;
+};
+
 struct vlb_dev {
 	const struct vlb_dev_iface *iface;
 	void *priv;
@@ -114,6 +122,9 @@ struct vlb_dev {
 
 	unsigned int nregions;
 	struct vlb_mem_region regions[VHOST_USER_MAX_MEM_REGIONS];
+
+	unsigned int nwatches;
+	struct vlb_watch watches[VLB_MAX_WATCHES];
 };
 
 static inline bool vlb_has_feature(const struct vlb_dev *dev, unsigned int bit)

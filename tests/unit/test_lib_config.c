@@ -8,8 +8,11 @@
  * reaches the device and its failure is a REPLY_ACK failure (not a broken
  * device), out-of-range offsets and sizes are protocol errors, and
  * vlb_dev_config_changed() sends CONFIG_CHANGE_MSG on the channel given by
- * SET_BACKEND_REQ_FD and reads the acknowledgement.
+ * SET_BACKEND_REQ_FD and reads the acknowledgement. Also the device
+ * program's own fds polled by vlb_dev_run() (vlb_dev_add_watch()).
  */
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "vlb.h"
@@ -268,13 +271,74 @@ static int test_config_changed(void)
 	return 0;
 }
 
+struct watch_ctx {
+	int data[2];
+	int stop[2];
+	unsigned int calls;
+};
+
+static void on_data(struct vlb_dev *dev, int fd, short revents, void *opaque)
+{
+	struct watch_ctx *w = opaque;
+	char b;
+
+	w->calls++;
+	if (!(revents & POLLIN) || read(fd, &b, 1) != 1 || b != 'x')
+		return;
+	/* Done: stop watching and end the loop. */
+	vlb_dev_remove_watch(dev, fd);
+	if (write(w->stop[1], "s", 1) != 1)
+		w->calls += 100;
+}
+
+/* vlb_dev_run() also polls the device program's own fds. */
+static int test_watches(void)
+{
+	struct watch_ctx w = { .calls = 0 };
+	struct ctx c;
+	uint64_t p;
+	int i, ret;
+
+	if (setup(&c, &plain_iface, &p))
+		return T_EXIT_FAIL;
+	if (pipe2(w.data, O_CLOEXEC) < 0 || pipe2(w.stop, O_CLOEXEC) < 0)
+		return t_fail("pipe: %s", strerror(errno));
+	if (vlb_dev_add_watch(c.dev, -1, POLLIN, on_data, &w) != -EINVAL ||
+	    vlb_dev_add_watch(c.dev, w.data[0], POLLIN, on_data, &w) ||
+	    vlb_dev_add_watch(c.dev, w.data[0], POLLIN, on_data, &w) != -EEXIST)
+		return t_fail("vlb_dev_add_watch argument checks");
+	for (i = 1; i < VLB_MAX_WATCHES; i++)
+		if (vlb_dev_add_watch(c.dev, 100 + i, POLLIN, on_data, &w))
+			return t_fail("watch %d refused", i);
+	if (vlb_dev_add_watch(c.dev, 99, POLLIN, on_data, &w) != -ENOSPC)
+		return t_fail("more than VLB_MAX_WATCHES watches");
+	for (i = 1; i < VLB_MAX_WATCHES; i++)
+		vlb_dev_remove_watch(c.dev, 100 + i);
+	if (vlb_dev_remove_watch(c.dev, 100) != -ENOENT)
+		return t_fail("removing an unwatched fd");
+
+	if (write(w.data[1], "x", 1) != 1)
+		return t_fail("write: %s", strerror(errno));
+	ret = vlb_dev_run(c.dev, w.stop[0]);
+	if (ret != -ECANCELED || w.calls != 1)
+		return t_fail("vlb_dev_run with a watch: %d, %u calls", ret, w.calls);
+	if (vlb_dev_remove_watch(c.dev, w.data[0]) != -ENOENT)
+		return t_fail("the callback's removal did not stick");
+	close(w.data[0]);
+	close(w.data[1]);
+	close(w.stop[0]);
+	close(w.stop[1]);
+	teardown(&c);
+	return 0;
+}
+
 int main(void)
 {
 	int fds = t_count_fds();
 
 	vlb_log_init("test_lib_config", 0);
 	if (test_features() || test_get_set() || test_bad_config_messages() ||
-	    test_config_changed())
+	    test_config_changed() || test_watches())
 		return T_EXIT_FAIL;
 	if (t_count_fds() != fds)
 		return t_fail("fd leak: %d open before, %d after", fds, t_count_fds());
