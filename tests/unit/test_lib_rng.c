@@ -16,7 +16,10 @@
  * Also: --print-capabilities
  * prints valid JSON, and a bad option or socket path fails with one line.
  *
- * Usage: test_lib_rng [PATH-TO-vhost-user-rng]  (or VHOST_USER_RNG=PATH)
+ * Usage: test_lib_rng [PATH-TO-vhost-user-rng...]
+ * Without arguments: $VHOST_USER_RNG (default build/bin/vhost-user-rng),
+ * then $VLB_RNG_SANITIZED if set (tests/unit/Makefile builds the daemon
+ * under ASan/UBSan too, so a leak or UB in it fails its exit status).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -633,21 +636,16 @@ fail:
 	return T_EXIT_FAIL;
 }
 
-int main(int argc, char **argv)
+/* Every test against one binary. */
+static int test_binary(const char *path)
 {
-	int fds = t_count_fds();
 	int ret;
 
-	rng_path = argc > 1 ? argv[1] : getenv("VHOST_USER_RNG");
-	if (!rng_path)
-		rng_path = "build/bin/vhost-user-rng";
+	rng_path = path;
 	if (access(rng_path, X_OK))
 		return t_fail("%s: %s (build devices/ or set VHOST_USER_RNG)", rng_path,
 			      strerror(errno));
-	strcpy(tmpdir, "/tmp/vlb-test-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return t_fail("mkdtemp: %s", strerror(errno));
-
+	t_log("testing %s", rng_path);
 	ret = test_capabilities();
 	if (!ret)
 		ret = test_bad_usage();
@@ -655,6 +653,28 @@ int main(int argc, char **argv)
 		ret = test_end_to_end();
 	if (!ret)
 		ret = test_fd_mode();
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	const char *shipped = getenv("VHOST_USER_RNG");
+	const char *sanitized = getenv("VLB_RNG_SANITIZED");
+	int fds = t_count_fds();
+	int i, ret = 0;
+
+	strcpy(tmpdir, "/tmp/vlb-test-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return t_fail("mkdtemp: %s", strerror(errno));
+	if (argc > 1) {
+		for (i = 1; i < argc && !ret; i++)
+			ret = test_binary(argv[i]);
+	} else {
+		/* The binary we ship, and the same sources under ASan/UBSan. */
+		ret = test_binary(shipped ? shipped : "build/bin/vhost-user-rng");
+		if (!ret && sanitized)
+			ret = test_binary(sanitized);
+	}
 	rmdir(tmpdir);
 	if (ret)
 		return T_EXIT_FAIL;
