@@ -26,6 +26,7 @@
 
 #include <linux/fs.h>
 #include <linux/idr.h>
+#include <linux/kmod.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -576,6 +577,13 @@ static void vl_register_work(struct work_struct *work)
 	struct vl_device *vl = container_of(work, struct vl_device, register_work);
 	int ret;
 
+	/*
+	 * Load the driver first, by the alias the virtio bus reports
+	 * (virtio_uevent()), so the device is probed at once even where no
+	 * udev loads modules (embedded systems, the lab). Failure is fine:
+	 * the driver may be built in or not exist.
+	 */
+	request_module("virtio:d%08Xv%08X", vl->device_id, vl->vendor_id);
 	ret = register_virtio_device(&vl->vdev);
 	if (ret) {
 		dev_err(&vl->parent, "register_virtio_device: %d\n", ret);
