@@ -586,7 +586,7 @@ static void vl_register_work(struct work_struct *work)
 	request_module("virtio:d%08Xv%08X", vl->device_id, vl->vendor_id);
 	ret = register_virtio_device(&vl->vdev);
 	if (ret) {
-		dev_err(&vl->parent, "register_virtio_device: %d\n", ret);
+		dev_err_ratelimited(&vl->parent, "register_virtio_device: %d\n", ret);
 		/* Ownership passed to the core: its release drops our ref. */
 		put_device(&vl->vdev.dev);
 		return;

@@ -669,7 +669,8 @@ static int vl_setup_vq(struct vl_device *vl, u32 index, vq_callback_t *callback,
 	avail = vl_mem_iova_to_virt(vl->mem, virtqueue_get_avail_addr(vq), vl_avail_bytes(num));
 	used = vl_mem_iova_to_virt(vl->mem, virtqueue_get_used_addr(vq), vl_used_bytes(num));
 	if (!desc || !avail || !used) {
-		dev_err(&vl->parent, "queue %u: ring outside the memory region\n", index);
+		dev_err_ratelimited(&vl->parent, "queue %u: ring outside the memory region\n",
+				    index);
 		ret = -EINVAL;
 		goto err_del;
 	}
@@ -784,7 +785,7 @@ static int vl_finalize_features(struct virtio_device *vdev)
 
 	vring_transport_features(vdev);
 	if (!__virtio_test_bit(vdev, VIRTIO_F_VERSION_1)) {
-		dev_err(&vl->parent, "driver did not accept VIRTIO_F_VERSION_1\n");
+		dev_err_ratelimited(&vl->parent, "driver did not accept VIRTIO_F_VERSION_1\n");
 		return -EINVAL;
 	}
 	/* vring_use_dma_api() is evaluated when each queue is created. */
@@ -910,8 +911,8 @@ void vl_transport_teardown(struct vl_device *vl)
 		irq_work_queue(&q->irq_work);
 	}
 	if (!trusted) {
-		dev_err(&vl->parent,
-			"in-flight requests unknown at removal; breaking the device\n");
+		dev_err_ratelimited(&vl->parent,
+				    "in-flight requests unknown at removal; breaking the device\n");
 		vl_device_break(vl, VL_BROKEN_RING);
 	}
 }
