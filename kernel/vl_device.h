@@ -237,6 +237,7 @@ static inline struct vl_device *vl_from_parent(struct device *dev)
 }
 
 /* vl_main.c */
+#define VL_MAX_TEARDOWN_GRACE_MS 30000
 extern unsigned int vl_msg_timeout_ms;
 extern unsigned int vl_teardown_grace_ms;
 

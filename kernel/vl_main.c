@@ -46,21 +46,21 @@
 
 /* Devices at once (names vl0..vl<N-1>). */
 #define VL_MAX_DEVICES		4096
-/* Lower bound of msg_timeout_ms: 0 must not mean "forever". */
+/* Bounds of msg_timeout_ms: 0 must not mean "forever", nor ~0 weeks. */
 #define VL_MIN_MSG_TIMEOUT_MS	100
-#define VL_MAX_TEARDOWN_GRACE_MS 30000
+#define VL_MAX_MSG_TIMEOUT_MS	600000
 /* Smallest struct virtio_loopback_create accepted (API version 1). */
 #define VL_CREATE_SIZE_V1	offsetofend(struct virtio_loopback_create, reserved)
 
 unsigned int vl_msg_timeout_ms = 10000;
 module_param_named(msg_timeout_ms, vl_msg_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(msg_timeout_ms,
-		 "Wait for the adapter's answer to DRIVER_OK/reset, ms (min 100)");
+		 "Wait for the adapter's answer to DRIVER_OK/reset, ms (100..600000)");
 
 unsigned int vl_teardown_grace_ms = 2000;
 module_param_named(teardown_grace_ms, vl_teardown_grace_ms, uint, 0644);
 MODULE_PARM_DESC(teardown_grace_ms,
-		 "Time a running back-end gets to finish requests at removal, ms");
+		 "Time a running back-end gets to finish requests at removal, ms (max 30000)");
 
 static struct class *vl_class;
 static struct workqueue_struct *vl_wq;
@@ -184,8 +184,9 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 		return 0;
 
 	left = wait_for_completion_killable_timeout(&e->done,
-			msecs_to_jiffies(max(READ_ONCE(vl_msg_timeout_ms),
-					     VL_MIN_MSG_TIMEOUT_MS)));
+			msecs_to_jiffies(clamp(READ_ONCE(vl_msg_timeout_ms),
+					       VL_MIN_MSG_TIMEOUT_MS,
+					       VL_MAX_MSG_TIMEOUT_MS)));
 
 	/* Whoever answered took the event off the lists under the lock. */
 	spin_lock_irqsave(&vl->ev_lock, flags);

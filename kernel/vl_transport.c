@@ -826,7 +826,9 @@ const struct virtio_config_ops vl_config_ops = {
  */
 static void vl_grace_period(struct vl_device *vl)
 {
-	unsigned long end = jiffies + msecs_to_jiffies(vl_teardown_grace_ms);
+	unsigned long end = jiffies +
+		msecs_to_jiffies(min(READ_ONCE(vl_teardown_grace_ms),
+				     VL_MAX_TEARDOWN_GRACE_MS));
 	unsigned long progress = jiffies;
 	u32 last_sig = 0;
 	bool first = true;
