@@ -279,7 +279,7 @@ static int vuf_call(struct vuf *f, struct vhost_user_msg *msg,
 				"malformed or oversized reply (limit %zu bytes)",
 				VHOST_USER_MAX_PAYLOAD);
 	if (ret)
-		return vuf_fail(f, ret, msg, "reply");
+		return vuf_fail(f, ret, msg, "waiting for the reply");
 	vuf_log_msg(f, "<-", r, false);
 
 	if (r->nfds) {
