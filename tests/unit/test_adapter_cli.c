@@ -206,9 +206,11 @@ static int test_bad_options(const char *sock)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *args[8] = { NULL };
 
-		for (j = 0; j < 6 && cases[i].args[j]; j++)
-			args[j] = !strcmp(cases[i].args[j], "S") ?
-				  (char *)sock : (char *)cases[i].args[j];
+		for (j = 0; j < 6 && cases[i].args[j]; j++) {
+			const char *a = cases[i].args[j];
+
+			args[j] = (char *)(strcmp(a, "S") ? a : sock);
+		}
 		if (expect_fail(cases[i].what, 2, cases[i].pattern, args))
 			return T_EXIT_FAIL;
 	}
