@@ -764,6 +764,10 @@ static int vla_loop(struct vla *a)
 			if (ret)
 				return ret;
 		}
+		/* A config change acked while we waited for a reply. */
+		ret = vuf_flush_config_change(&a->fe, vla_config_changed, a);
+		if (ret)
+			return ret;
 		if (pfd[VLA_PFD_BACKEND].revents) {
 			ret = vuf_handle_backend_req(&a->fe, vla_config_changed,
 						     a);

@@ -200,28 +200,43 @@ static int64_t vuf_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int vuf_serve_backend_req(struct vuf *f);
+
 /*
- * Wait (bounded) until @fd is readable, then read one message.
+ * Wait (bounded) until @fd is readable, then read one message. While we
+ * wait for a reply on the vhost-user socket, requests on the back-end
+ * channel are answered: a single-threaded back-end that sent one with
+ * NEED_REPLY will not answer us before it has our ack.
  * Returns: 0, -ETIMEDOUT, -ECONNRESET, -EPROTO or -errno.
  */
 static int vuf_recv(struct vuf *f, int fd, struct vhost_user_msg *m)
 {
 	int64_t deadline = vuf_now_ms() + f->timeout_ms;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int ret;
 
 	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = fd, .events = POLLIN },
+			{ .fd = fd == f->sock ? f->backend_fd : -1,
+			  .events = POLLIN },
+		};
 		int64_t left = deadline - vuf_now_ms();
 
 		if (left < 0)
 			left = 0;
-		ret = poll(&pfd, 1, (int)left);
-		if (ret > 0)
-			break;
+		ret = poll(pfd, 2, (int)left);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
 		if (ret == 0)
 			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
+		if (pfd[0].revents)
+			break;
+		/* A channel failure is the channel's: keep waiting for @fd. */
+		if (pfd[1].revents)
+			vuf_serve_backend_req(f);
 	}
 
 	ret = vlb_msg_recv(fd, m);
@@ -864,8 +879,12 @@ static void vuf_close_backend_channel(struct vuf *f)
 	f->backend_fd = -1;
 }
 
-int vuf_handle_backend_req(struct vuf *f, vuf_config_change_cb config_change,
-			   void *opaque)
+/*
+ * Read and answer one back-end request. A config change is acked at once
+ * and remembered in f->config_changed; the caller fetches the new config
+ * when no request of ours is outstanding.
+ */
+static int vuf_serve_backend_req(struct vuf *f)
 {
 	struct vhost_user_msg msg;
 	int ret;
@@ -898,14 +917,41 @@ int vuf_handle_backend_req(struct vuf *f, vuf_config_change_cb config_change,
 		 * before it reads our GET_CONFIG.
 		 */
 		ret = vuf_backend_reply(f, &msg, 0);
-		if (ret)
-			return ret;
-		return config_change ? config_change(opaque) : 0;
+		if (!ret)
+			f->config_changed = true;
+		return ret;
 	default:
 		vla_dbg("%s: refused back-end request %u (%s)", f->name,
 			msg.hdr.request, vlb_backend_request_name(msg.hdr.request));
 		return vuf_backend_reply(f, &msg, 1);
 	}
+}
+
+int vuf_flush_config_change(struct vuf *f, vuf_config_change_cb config_change,
+			    void *opaque)
+{
+	if (!f->config_changed)
+		return 0;
+	f->config_changed = false;
+	return config_change ? config_change(opaque) : 0;
+}
+
+int vuf_handle_backend_req(struct vuf *f, vuf_config_change_cb config_change,
+			   void *opaque)
+{
+	struct pollfd pfd = { .fd = f->backend_fd, .events = POLLIN };
+	int ret;
+
+	/*
+	 * The caller's poll() result may be stale: a request it saw may
+	 * have been served while we waited for a reply. Never block here.
+	 */
+	if (f->backend_fd >= 0 && poll(&pfd, 1, 0) == 1) {
+		ret = vuf_serve_backend_req(f);
+		if (ret)
+			return ret;
+	}
+	return vuf_flush_config_change(f, config_change, opaque);
 }
 
 void vuf_close(struct vuf *f)

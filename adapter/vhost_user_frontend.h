@@ -105,6 +105,8 @@ struct vuf_vring {
  * @mem_size: size of the region handed over by the last vuf_start()
  * @started: bit per queue handed to the back-end by vuf_start()
  * @running: vuf_start() has begun and vuf_stop() has not run
+ * @config_changed: the back-end announced a config change that has been
+ *                  acked but not yet handled (see vuf_flush_config_change())
  * @err: the last failure, one line without the program name
  */
 struct vuf {
@@ -119,6 +121,7 @@ struct vuf {
 	uint64_t mem_size;
 	uint64_t started;
 	bool running;
+	bool config_changed;
 	char err[512];
 };
 
@@ -266,11 +269,14 @@ typedef int (*vuf_config_change_cb)(void *opaque);
 /**
  * vuf_handle_backend_req() - serve one message on the back-end channel
  * @f: the front-end; call when @f->backend_fd is readable
- * @config_change: called for VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, after
- *                 the acknowledgement was sent (the back-end may wait for it
- *                 before it answers GET_CONFIG)
+ * @config_change: called for VHOST_USER_BACKEND_CONFIG_CHANGE_MSG (or
+ *                 one remembered earlier), after the acknowledgement was
+ *                 sent (the back-end may wait for it before it answers
+ *                 GET_CONFIG)
  * @opaque: passed to @config_change
  *
+ * Returns at once when nothing is waiting (a request seen by the
+ * caller's poll() may have been served during an earlier reply wait).
  * Unknown or malformed requests are refused (a non-zero ack when one was
  * asked for). When the back-end closed the channel, it is closed here and
  * f->backend_fd becomes -1.
@@ -280,6 +286,22 @@ typedef int (*vuf_config_change_cb)(void *opaque);
  */
 int vuf_handle_backend_req(struct vuf *f, vuf_config_change_cb config_change,
 			   void *opaque);
+
+/**
+ * vuf_flush_config_change() - handle a config change acked earlier
+ * @f: the front-end, with no request outstanding
+ * @config_change: called once if f->config_changed was set; the flag is
+ *                 cleared first
+ * @opaque: passed to @config_change
+ *
+ * Config changes that arrive while the front-end waits for a reply are
+ * acked at once (so the back-end is not blocked) and only remembered;
+ * callers run this after every operation.
+ *
+ * Returns: 0 or the callback's error.
+ */
+int vuf_flush_config_change(struct vuf *f, vuf_config_change_cb config_change,
+			    void *opaque);
 
 /**
  * vuf_close() - close the sockets; @f can be vuf_init()ed again

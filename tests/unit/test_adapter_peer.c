@@ -60,6 +60,7 @@ struct peer {
 	uint32_t bad_request;
 	enum bad bad;
 	bool backend_script;	/* after SET_OWNER: talk on the channel */
+	bool change_in_reply;	/* a config change before acking SET_OWNER */
 	bool failed;		/* the peer saw something wrong */
 	pthread_t thread;
 };
@@ -235,12 +236,36 @@ static void peer_answer(struct peer *p, struct vhost_user_msg *m)
 		peer_reply_u64(p, m->hdr.request, 0);
 }
 
+/*
+ * Like libvhost-user's vu_config_change_msg(): announce a config change and
+ * block until it is acked, while the front-end waits for our SET_OWNER ack.
+ */
+static void peer_change_in_reply(struct peer *p)
+{
+	struct vhost_user_msg m;
+	int ret;
+
+	ret = peer_send(p->backend_fd, VHOST_USER_BACKEND_CONFIG_CHANGE_MSG,
+			VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK, NULL,
+			0, -1);
+	if (!ret)
+		ret = vlb_msg_recv(p->backend_fd, &m);
+	if (ret || m.hdr.size != 8 || m.payload.u64 != 0) {
+		fprintf(stderr, "peer: config change not acked during a reply wait (ret %d)\n",
+			ret);
+		p->failed = true;
+	}
+}
+
 static void *peer_main(void *arg)
 {
 	struct peer *p = arg;
 	struct vhost_user_msg m;
 
 	while (vlb_msg_recv(p->fd, &m) == 0) {
+		if (p->change_in_reply && p->backend_fd >= 0 &&
+		    m.hdr.request == VHOST_USER_SET_OWNER)
+			peer_change_in_reply(p);
 		if (p->bad != BAD_NONE && m.hdr.request == p->bad_request) {
 			vlb_msg_close_fds(&m);
 			if (!peer_misbehave(p, &m))
@@ -368,6 +393,27 @@ static int front_backend_channel(struct vuf *f)
 	return 0;
 }
 
+/* The change acked during SET_OWNER's wait is handled afterwards, once. */
+static int front_change_in_reply(struct vuf *f)
+{
+	int ret = vuf_negotiate(f);
+
+	if (ret)
+		return ret;
+	if (!f->config_changed)
+		return -EBADMSG;
+	config_changes = 0;
+	ret = vuf_handle_backend_req(f, count_config_change, NULL);
+	if (!ret)
+		ret = vuf_handle_backend_req(f, count_config_change, NULL);
+	if (ret || config_changes != 1 || f->config_changed) {
+		fprintf(stderr, "config change in reply: ret %d, %d changes\n",
+			ret, config_changes);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 /* Negotiate, then wait for the socket to become readable while idle. */
 static int front_idle(struct vuf *f)
 {
@@ -395,6 +441,8 @@ static const struct tcase cases[] = {
 	{ "happy start and stop", front_start_stop, 0, BAD_NONE, 0 },
 	{ "happy config", front_get_config, 0, BAD_NONE, 0 },
 	{ "back-end channel", front_backend_channel, 0, BAD_NONE, 0 },
+	{ "config change during a reply wait", front_change_in_reply, 0,
+	  BAD_NONE, 0 },
 	{ "hang-up at GET_FEATURES", front_negotiate,
 	  VHOST_USER_GET_FEATURES, BAD_CLOSE, -ECONNRESET },
 	{ "hang-up at SET_OWNER", front_negotiate,
@@ -449,6 +497,7 @@ static int test_case(const struct tcase *c)
 		.bad_request = c->bad_request,
 		.bad = c->bad,
 		.backend_script = c->front == front_backend_channel,
+		.change_in_reply = c->front == front_change_in_reply,
 	};
 	int fds = t_count_fds(), sv[2], ret, after;
 	struct vuf f;
