@@ -384,6 +384,9 @@ static int vla_handshake(struct vla *a)
 	}
 
 	size = vla_device_type_config_size(&a->type, a->fe.features);
+	if (size != VLA_CONFIG_SIZE_UNKNOWN &&
+	    size > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE)
+		size = VIRTIO_LOOPBACK_MAX_CONFIG_SIZE;
 	if (vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG) &&
 	    size) {
 		bool exact = size != VLA_CONFIG_SIZE_UNKNOWN;
@@ -476,6 +479,9 @@ static int vla_reply(struct vla *a, const struct virtio_loopback_event *ev,
 	r.seq = ev->seq;
 	r.result = result;
 	n = write(a->ctl, &r, sizeof(r));
+	/* After a failure already reported, one line is enough. */
+	if (n != sizeof(r) && result)
+		return n < 0 ? -errno : -EIO;
 	if (n < 0) {
 		int ret = -errno;
 
