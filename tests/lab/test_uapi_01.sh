@@ -1,0 +1,14 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Description: the kernel uapi without the adapter (vl-uapi-test): every
+# invalid CREATE field fails with its exact errno and leaves no device,
+# session rules, memory fd bounds, an unanswered DRIVER_OK breaks the
+# device instead of hanging it, /dev/hwrng through an in-process back-end,
+# 64 devices from 64 processes, no leak; then the module unloads.
+. "$(dirname "$0")/common.sh"
+_prep_test
+_have_program vl-uapi-test
+vl-uapi-test all || _fail "vl-uapi-test reported failures"
+[ "$(_vl_count)" = 0 ] || _fail "a virtio-loopback device is left behind"
+_wait_for 20 rmmod virtio_loopback || _fail "rmmod virtio_loopback failed"
+_pass
