@@ -482,6 +482,10 @@ static int vuf_setup_backend_channel(struct vuf *f)
 		return vuf_fail(f, ret, NULL, "setsockopt");
 	}
 
+	if (f->backend_fd >= 0)		/* negotiated again */
+		close(f->backend_fd);
+	f->backend_fd = -1;
+
 	vuf_msg_init(&msg, VHOST_USER_SET_BACKEND_REQ_FD, 0);
 	msg.fds[0] = sv[1];
 	msg.nfds = 1;
