@@ -29,7 +29,8 @@ _expect_fail() {
 # _hostile MODE: start the hostile back-end on a fresh socket, echo its path.
 _hostile() {
 	local sock=$TEST_DIR/hostile.$1.sock
-	python3 "$hostile" "$sock" "$1" &
+	# Its output must not hold the caller's $(...) open.
+	python3 "$hostile" "$sock" "$1" >/dev/null 2>&1 &
 	_PIDS+=($!)
 	_wait_for 20 _is_socket "$sock" || _fail "hostile back-end $1 did not start"
 	echo "$sock"
