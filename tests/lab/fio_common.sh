@@ -14,7 +14,7 @@ _fio_verify() {
 		fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 \
 			--rw="$1" --bs="$2" --iodepth="$3" --size=24M \
 			--verify=crc32c --verify_fatal=1 --do_verify=1 \
-			--randrepeat=0 --output="$TEST_DIR/fio.out" >/dev/null 2>&1 || {
+			--randrepeat=0 --verify_state_save=0 --output="$TEST_DIR/fio.out" >/dev/null 2>&1 || {
 			tail -n 30 "$TEST_DIR/fio.out"
 			_fail "fio $job failed verification on $dev"
 		}
