@@ -257,12 +257,18 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 		  gfp_t gfp);
 
 /**
- * vl_device_break() - mark the device broken (process context)
+ * vl_device_break() - mark the device broken (process context, sleeps)
  * @vl: device
- * @why: enum vl_broken reason
+ * @why: enum vl_broken reason; the first one sticks
  *
- * Breaks the virtqueues (new requests fail), wakes readers (read() -EIO,
- * poll() EPOLLERR).
+ * Fails every wait and wakes readers (read() -EIO, poll() EPOLLERR, device
+ * ioctls -EIO). When the adapter timed out or refused, the back-end is cut
+ * off and the transport completes every request with an error from now on
+ * (vl_transport_fail()): merely breaking the virtqueues would leave
+ * requests that were queued, or that a driver thinks it queued (virtio-rng
+ * ignores a failed add), waiting for ever, and the driver's removal with
+ * them. When the rings themselves cannot be trusted, the virtqueues are
+ * broken instead.
  */
 void vl_device_break(struct vl_device *vl, int why);
 
@@ -283,6 +289,17 @@ void vl_vq_unhook_call(struct vl_vq *q);
 
 /** vl_vq_init() - initialise the locks and irq_works of a queue */
 void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index);
+
+/**
+ * vl_transport_fail() - cut the back-end off, complete requests ourselves
+ * @vl: device
+ * @why: for the log
+ *
+ * Revokes the memory region, then completes every outstanding chain with
+ * an error and keeps doing so for new ones (dead mode); breaks the
+ * virtqueues if the in-flight set is unknown. Sleeps; idempotent.
+ */
+void vl_transport_fail(struct vl_device *vl, const char *why);
 
 /**
  * vl_transport_teardown() - make the device's requests complete without

@@ -215,19 +215,25 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 void vl_device_break(struct vl_device *vl, int why)
 {
 	unsigned long flags;
+	bool first;
 
 	spin_lock_irqsave(&vl->ev_lock, flags);
-	if (vl->broken) {
-		spin_unlock_irqrestore(&vl->ev_lock, flags);
-		return;
-	}
-	vl->broken = why;
+	first = !vl->broken;
+	if (first)
+		vl->broken = why;
 	/* Nobody waits on a broken device. */
 	vl_events_cancel(vl, -EIO, NULL);
 	spin_unlock_irqrestore(&vl->ev_lock, flags);
-	wake_up_interruptible(&vl->ev_wq);
-	virtio_break_device(&vl->vdev);
-	dev_err_ratelimited(&vl->parent, "device broken\n");
+	if (first) {
+		wake_up_interruptible(&vl->ev_wq);
+		dev_err_ratelimited(&vl->parent, "device broken\n");
+	}
+	/* Both actions are idempotent; a later reason may need the other. */
+	if (why == VL_BROKEN_RING)
+		virtio_break_device(&vl->vdev);
+	else
+		vl_transport_fail(vl, why == VL_BROKEN_TIMEOUT ? "adapter timed out" :
+				  "adapter refused");
 }
 
 static void vl_break_work(struct work_struct *work)

@@ -865,37 +865,15 @@ static void vl_grace_period(struct vl_device *vl)
 	}
 }
 
-void vl_transport_teardown(struct vl_device *vl)
+/*
+ * Become the device on every queue: complete the outstanding chains with an
+ * error, and new ones as they are notified (dead mode). Returns false if
+ * some queue's in-flight set is unknown; those chains are left alone.
+ */
+static bool vl_transport_go_dead(struct vl_device *vl)
 {
 	bool trusted = true;
 	u32 i;
-
-	vl_grace_period(vl);
-	/* From here on the back-end cannot read or write the rings. */
-	vl_mem_revoke(vl->mem);
-	for (i = 0; i < vl->num_queues; i++)
-		vl_vq_unhook_call(&vl->vqs[i]);
-
-	for (i = 0; i < vl->num_queues; i++) {
-		struct vl_vq *q = &vl->vqs[i];
-		unsigned long flags;
-
-		spin_lock_irqsave(&q->lock, flags);
-		vl_shadow_scan(q);
-		if (q->vq && q->shadow.lost)
-			trusted = false;
-		spin_unlock_irqrestore(&q->lock, flags);
-	}
-
-	/*
-	 * A device broken because the adapter did not answer still has sane
-	 * rings: unbreak it so that the chains completed below reach the
-	 * driver (vring_interrupt() ignores a broken queue, and a driver
-	 * waiting for in-flight requests at removal would hang). broken is
-	 * only set once the virtio core has initialised the device.
-	 */
-	if (trusted && READ_ONCE(vl->broken) && READ_ONCE(vl->broken) != VL_BROKEN_RING)
-		__virtio_unbreak_device(&vl->vdev);
 
 	WRITE_ONCE(vl->dead, true);
 	for (i = 0; i < vl->num_queues; i++) {
@@ -912,9 +890,33 @@ void vl_transport_teardown(struct vl_device *vl)
 			trusted = false;
 		irq_work_queue(&q->irq_work);
 	}
-	if (!trusted) {
+	return trusted;
+}
+
+void vl_transport_fail(struct vl_device *vl, const char *why)
+{
+	/* From here on the back-end cannot read or write the rings. */
+	vl_mem_revoke(vl->mem);
+	if (!vl_transport_go_dead(vl)) {
+		/*
+		 * Completing unknown chains would corrupt the driver's state;
+		 * a broken queue at least fails new requests.
+		 */
 		dev_err_ratelimited(&vl->parent,
-				    "in-flight requests unknown at removal; breaking the device\n");
-		vl_device_break(vl, VL_BROKEN_RING);
+				    "in-flight requests unknown (%s); breaking the virtqueues\n",
+				    why);
+		virtio_break_device(&vl->vdev);
 	}
+}
+
+void vl_transport_teardown(struct vl_device *vl)
+{
+	u32 i;
+
+	/* A device already failed over has cut its back-end off. */
+	if (!READ_ONCE(vl->dead))
+		vl_grace_period(vl);
+	vl_transport_fail(vl, "removal");
+	for (i = 0; i < vl->num_queues; i++)
+		vl_vq_unhook_call(&vl->vqs[i]);
 }
