@@ -42,9 +42,10 @@
 #include <linux/virtio_loopback.h>
 
 #include "device_types.h"
-#include "log.h"
 #include "vhost_user_frontend.h"
+#include "vlb_log.h"
 
+#define VLA_PROG		"virtio-loopback-adapter"
 #define VLA_VERSION		"0.1"
 #define VLA_CONTROL_NODE	"/dev/virtio-loopback"
 #define VLA_DEFAULT_QUEUE_SIZE	256
@@ -225,7 +226,7 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 			} else if (!strcmp(optarg, "zero-copy")) {
 				o->mem_mode = VIRTIO_LOOPBACK_MEM_ZERO_COPY;
 			} else {
-				vla_err("--memory: unknown mode '%s' (isolated or zero-copy)",
+				vlb_err("--memory", "unknown mode '%s' (isolated or zero-copy)",
 					optarg);
 				return -EINVAL;
 			}
@@ -233,7 +234,7 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		case 'q':
 			if (vla_parse_u64(optarg, &v, NULL) || v == 0 ||
 			    v > VIRTIO_LOOPBACK_MAX_QUEUES) {
-				vla_err("--queues: '%s' is not a number in 1..%u",
+				vlb_err("--queues", "'%s' is not a number in 1..%u",
 					optarg, VIRTIO_LOOPBACK_MAX_QUEUES);
 				return -EINVAL;
 			}
@@ -242,7 +243,7 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		case OPT_QUEUE_SIZE:
 			if (vla_parse_u64(optarg, &v, NULL) || v == 0 ||
 			    v > VIRTIO_LOOPBACK_MAX_QUEUE_SIZE || (v & (v - 1))) {
-				vla_err("--queue-size: '%s' is not a power of two in 1..%u",
+				vlb_err("--queue-size", "'%s' is not a power of two in 1..%u",
 					optarg, VIRTIO_LOOPBACK_MAX_QUEUE_SIZE);
 				return -EINVAL;
 			}
@@ -253,7 +254,7 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 			    v < VIRTIO_LOOPBACK_MIN_MEM_SIZE ||
 			    v > VIRTIO_LOOPBACK_MAX_MEM_SIZE ||
 			    (v & (sysconf(_SC_PAGESIZE) - 1))) {
-				vla_err("--mem-size: '%s' is not a page-aligned size in %lluM..%lluG",
+				vlb_err("--mem-size", "'%s' is not a page-aligned size in %lluM..%lluG",
 					optarg,
 					(unsigned long long)(VIRTIO_LOOPBACK_MIN_MEM_SIZE >> 20),
 					(unsigned long long)(VIRTIO_LOOPBACK_MAX_MEM_SIZE >> 30));
@@ -264,7 +265,7 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		case OPT_TIMEOUT:
 			if (vla_parse_u64(optarg, &v, NULL) || v == 0 ||
 			    v > VLA_MAX_TIMEOUT_S) {
-				vla_err("--backend-timeout: '%s' is not a number of seconds in 1..%d",
+				vlb_err("--backend-timeout", "'%s' is not a number of seconds in 1..%d",
 					optarg, VLA_MAX_TIMEOUT_S);
 				return -EINVAL;
 			}
@@ -280,25 +281,26 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 			printf("%s %s\n", VLA_PROG, VLA_VERSION);
 			exit(0);
 		case ':':
-			vla_err("%s needs an argument (see --help)",
+			vlb_err(NULL, "%s needs an argument (see --help)",
 				argv[optind - 1]);
 			return -EINVAL;
 		default:
-			vla_err("unknown option '%s' (see --help)",
+			vlb_err(NULL, "unknown option '%s' (see --help)",
 				argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		vla_err("unexpected argument '%s' (see --help)", argv[optind]);
+		vlb_err(NULL, "unexpected argument '%s' (see --help)",
+			argv[optind]);
 		return -EINVAL;
 	}
 	if (!o->socket) {
-		vla_err("--socket PATH is required (see --help)");
+		vlb_err(NULL, "--socket PATH is required (see --help)");
 		return -EINVAL;
 	}
 	if (!o->device) {
-		vla_err("--device TYPE is required (see --help)");
+		vlb_err(NULL, "--device TYPE is required (see --help)");
 		return -EINVAL;
 	}
 	return 0;
@@ -312,11 +314,11 @@ static int vla_check_socket(const char *path)
 	if (stat(path, &st)) {
 		int ret = -errno;
 
-		vla_err("socket %s: %s", path, strerror(-ret));
+		vlb_err(NULL, "socket %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		vla_err("socket %s: not a socket", path);
+		vlb_err(NULL, "socket %s: not a socket", path);
 		return -ENOTSOCK;
 	}
 	return 0;
@@ -331,21 +333,21 @@ static int vla_open_control(struct vla *a)
 	if (a->ctl < 0) {
 		ret = -errno;
 		if (ret == -ENOENT || ret == -ENXIO || ret == -ENODEV)
-			vla_err("%s: %s (is the virtio_loopback module loaded?)",
-				VLA_CONTROL_NODE, strerror(-ret));
+			vlb_err(VLA_CONTROL_NODE, "%s (is the virtio_loopback module loaded?)",
+				strerror(-ret));
 		else
-			vla_err("%s: %s", VLA_CONTROL_NODE, strerror(-ret));
+			vlb_err(VLA_CONTROL_NODE, "%s", strerror(-ret));
 		return ret;
 	}
 	if (ioctl(a->ctl, VIRTIO_LOOPBACK_GET_API_VERSION, &version)) {
 		ret = -errno;
-		vla_err("%s: VIRTIO_LOOPBACK_GET_API_VERSION: %s",
-			VLA_CONTROL_NODE, strerror(-ret));
+		vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_GET_API_VERSION: %s",
+			strerror(-ret));
 		return ret;
 	}
 	if (version != VIRTIO_LOOPBACK_API_VERSION) {
-		vla_err("%s: kernel API version %llu, this adapter speaks %u",
-			VLA_CONTROL_NODE, (unsigned long long)version,
+		vlb_err(VLA_CONTROL_NODE, "kernel API version %llu, this adapter speaks %u",
+			(unsigned long long)version,
 			VIRTIO_LOOPBACK_API_VERSION);
 		return -EPROTONOSUPPORT;
 	}
@@ -366,8 +368,8 @@ static int vla_handshake(struct vla *a)
 		goto fail;
 
 	if (!(a->fe.features & (1ULL << VIRTIO_F_VERSION_1))) {
-		vla_err("%s: back-end features 0x%llx lack VIRTIO_F_VERSION_1 (legacy devices are not supported)",
-			a->opts.socket, (unsigned long long)a->fe.features);
+		vlb_err(a->opts.socket, "back-end features 0x%llx lack VIRTIO_F_VERSION_1 (legacy devices are not supported)",
+			(unsigned long long)a->fe.features);
 		return -EPROTONOSUPPORT;
 	}
 
@@ -378,8 +380,8 @@ static int vla_handshake(struct vla *a)
 	if (a->opts.queues && a->opts.queues < a->nqueues)
 		a->nqueues = a->opts.queues;
 	if (a->nqueues > VIRTIO_LOOPBACK_MAX_QUEUES) {
-		vla_dbg("%s: using %u of the back-end's %u queues",
-			a->opts.socket, VIRTIO_LOOPBACK_MAX_QUEUES, a->nqueues);
+		vlb_dbg(VLB_DBG_DEV, a->opts.socket, "using %u of the back-end's %u queues",
+			VIRTIO_LOOPBACK_MAX_QUEUES, a->nqueues);
 		a->nqueues = VIRTIO_LOOPBACK_MAX_QUEUES;
 	}
 
@@ -401,15 +403,15 @@ static int vla_handshake(struct vla *a)
 		/* No config from the back-end: zeros of the type's size. */
 		a->config_size = size;
 	}
-	vla_dbg("%s: %s device, features 0x%llx, protocol features 0x%llx, %u queues, %u config bytes",
-		a->opts.socket, vla_device_type_name(&a->type),
+	vlb_dbg(VLB_DBG_DEV, a->opts.socket, "%s device, features 0x%llx, protocol features 0x%llx, %u queues, %u config bytes",
+		vla_device_type_name(&a->type),
 		(unsigned long long)a->fe.features,
 		(unsigned long long)a->fe.protocol_features, a->nqueues,
 		a->config_size);
 	return 0;
 
 fail:
-	vla_err("%s", a->fe.err);
+	vlb_err(NULL, "%s", a->fe.err);
 	return ret;
 }
 
@@ -448,22 +450,22 @@ static int vla_create(struct vla *a)
 	if (ioctl(a->ctl, VIRTIO_LOOPBACK_CREATE, &c)) {
 		ret = -errno;
 		if (ret == -EOPNOTSUPP && c.mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED)
-			vla_err("%s: VIRTIO_LOOPBACK_CREATE: memory mode zero-copy is not supported by this kernel module: %s",
-				VLA_CONTROL_NODE, strerror(-ret));
+			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_CREATE: memory mode zero-copy is not supported by this kernel module: %s",
+				strerror(-ret));
 		else
-			vla_err("%s: VIRTIO_LOOPBACK_CREATE (%s device id %u, %u queues of %u, features 0x%llx, %u config bytes): %s",
-				VLA_CONTROL_NODE, vla_device_type_name(&a->type),
+			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_CREATE (%s device id %u, %u queues of %u, features 0x%llx, %u config bytes): %s",
+				vla_device_type_name(&a->type),
 				c.device_id, c.num_queues, a->opts.queue_size,
 				(unsigned long long)c.device_features,
 				c.config_size, strerror(-ret));
 		return ret;
 	}
-	vla_dbg("%s: created device vl%u", VLA_CONTROL_NODE, c.id);
+	vlb_dbg(VLB_DBG_DEV, VLA_CONTROL_NODE, "created device vl%u", c.id);
 	return 0;
 
 err_eventfd:
 	ret = -errno;
-	vla_err("queue %u: eventfd: %s", i, strerror(-ret));
+	vlb_err(NULL, "queue %u: eventfd: %s", i, strerror(-ret));
 	return ret;
 }
 
@@ -485,13 +487,13 @@ static int vla_reply(struct vla *a, const struct virtio_loopback_event *ev,
 	if (n < 0) {
 		int ret = -errno;
 
-		vla_err("%s: reply to event %u (seq %u): %s", VLA_CONTROL_NODE,
+		vlb_err(VLA_CONTROL_NODE, "reply to event %u (seq %u): %s",
 			ev->type, ev->seq, strerror(-ret));
 		return ret;
 	}
 	if ((size_t)n != sizeof(r)) {
-		vla_err("%s: reply to event %u (seq %u): short write of %zd bytes",
-			VLA_CONTROL_NODE, ev->type, ev->seq, n);
+		vlb_err(VLA_CONTROL_NODE, "reply to event %u (seq %u): short write of %zd bytes",
+			ev->type, ev->seq, n);
 		return -EIO;
 	}
 	return 0;
@@ -509,14 +511,14 @@ static int vla_get_mem_fd(struct vla *a)
 	if (a->mem_fd < 0) {
 		ret = -errno;
 		a->mem_fd = -1;
-		vla_err("%s: VIRTIO_LOOPBACK_GET_MEM_FD: %s", VLA_CONTROL_NODE,
+		vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_GET_MEM_FD: %s",
 			strerror(-ret));
 		return ret;
 	}
 	end = lseek(a->mem_fd, 0, SEEK_END);
 	if (end <= 0) {
 		ret = end < 0 ? -errno : -EINVAL;
-		vla_err("%s: memory region: lseek: %s", VLA_CONTROL_NODE,
+		vlb_err(VLA_CONTROL_NODE, "memory region: lseek: %s",
 			end < 0 ? strerror(-ret) : "empty region");
 		return ret;
 	}
@@ -534,7 +536,7 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 	if (a->fe.running) {
 		ret = vuf_stop(&a->fe);
 		if (ret) {
-			vla_err("%s", a->fe.err);
+			vlb_err(NULL, "%s", a->fe.err);
 			return ret;
 		}
 	}
@@ -547,8 +549,8 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 		info.index = i;
 		if (ioctl(a->ctl, VIRTIO_LOOPBACK_GET_VQ_INFO, &info)) {
 			ret = -errno;
-			vla_err("%s: VIRTIO_LOOPBACK_GET_VQ_INFO queue %u: %s",
-				VLA_CONTROL_NODE, i, strerror(-ret));
+			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_GET_VQ_INFO queue %u: %s",
+				i, strerror(-ret));
 			return ret;
 		}
 		if (!info.ready)
@@ -568,7 +570,7 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 	ret = vuf_start(&a->fe, ev->features, ev->status, a->mem_fd,
 			a->mem_size, vr, a->nqueues);
 	if (ret) {
-		vla_err("%s", a->fe.err);
+		vlb_err(NULL, "%s", a->fe.err);
 		return ret;
 	}
 	return 0;
@@ -579,7 +581,7 @@ static int vla_reset(struct vla *a)
 	int ret = vuf_stop(&a->fe);
 
 	if (ret)
-		vla_err("%s", a->fe.err);
+		vlb_err(NULL, "%s", a->fe.err);
 	return ret;
 }
 
@@ -591,20 +593,20 @@ static int vla_config_write(struct vla *a,
 	if (ev->config_len == 0 ||
 	    ev->config_len > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE ||
 	    ev->config_offset > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE - ev->config_len) {
-		vla_err("%s: config write event with offset %u length %u",
-			VLA_CONTROL_NODE, ev->config_offset, ev->config_len);
+		vlb_err(VLA_CONTROL_NODE, "config write event with offset %u length %u",
+			ev->config_offset, ev->config_len);
 		return -EINVAL;
 	}
 	/* Offset of the driver's bytes in the event's buffer. */
 	if (!vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG)) {
-		vla_dbg("%s: config write at %u (%u bytes) not forwarded: no CONFIG protocol feature",
-			a->opts.socket, ev->config_offset, ev->config_len);
+		vlb_dbg(VLB_DBG_DEV, a->opts.socket, "config write at %u (%u bytes) not forwarded: no CONFIG protocol feature",
+			ev->config_offset, ev->config_len);
 		return 0;
 	}
 	ret = vuf_set_config(&a->fe, ev->config_offset, ev->config,
 			     ev->config_len);
 	if (ret)
-		vla_err("%s", a->fe.err);
+		vlb_err(NULL, "%s", a->fe.err);
 	return ret;
 }
 
@@ -622,7 +624,7 @@ static int vla_config_changed(void *opaque)
 		return 0;
 	ret = vuf_get_config(&a->fe, buf, a->config_size, true, &got);
 	if (ret) {
-		vla_err("%s", a->fe.err);
+		vlb_err(NULL, "%s", a->fe.err);
 		return ret;
 	}
 	memcpy(a->config, buf, got);
@@ -634,12 +636,12 @@ static int vla_config_changed(void *opaque)
 	cfg.data = (uintptr_t)buf;
 	if (ioctl(a->ctl, VIRTIO_LOOPBACK_SET_CONFIG, &cfg)) {
 		ret = -errno;
-		vla_err("%s: VIRTIO_LOOPBACK_SET_CONFIG (%u bytes): %s",
-			VLA_CONTROL_NODE, got, strerror(-ret));
+		vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_SET_CONFIG (%u bytes): %s",
+			got, strerror(-ret));
 		return ret;
 	}
-	vla_dbg("%s: config changed (%u bytes), driver notified",
-		a->opts.socket, got);
+	vlb_dbg(VLB_DBG_DEV, a->opts.socket, "config changed (%u bytes), driver notified",
+		got);
 	return 0;
 }
 
@@ -654,20 +656,20 @@ static int vla_handle_event(struct vla *a)
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
 		ret = -errno;
-		vla_err("%s: read event: %s%s", VLA_CONTROL_NODE,
+		vlb_err(VLA_CONTROL_NODE, "read event: %s%s",
 			strerror(-ret),
 			ret == -EIO ? " (the kernel gave up waiting for an answer)" : "");
 		return ret;
 	}
 	if ((size_t)n != sizeof(ev)) {
-		vla_err("%s: read event: %zd bytes, expected %zu",
-			VLA_CONTROL_NODE, n, sizeof(ev));
+		vlb_err(VLA_CONTROL_NODE, "read event: %zd bytes, expected %zu",
+			n, sizeof(ev));
 		return -EPROTO;
 	}
 
 	switch (ev.type) {
 	case VIRTIO_LOOPBACK_EV_DRIVER_OK:
-		vla_dbg("event DRIVER_OK seq %u virtio%u features 0x%llx status 0x%x",
+		vlb_dbg(VLB_DBG_DEV, NULL, "event DRIVER_OK seq %u virtio%u features 0x%llx status 0x%x",
 			ev.seq, ev.index, (unsigned long long)ev.features,
 			ev.status);
 		ret = vla_driver_ok(a, &ev);
@@ -680,24 +682,25 @@ static int vla_handle_event(struct vla *a)
 		}
 		return ret;
 	case VIRTIO_LOOPBACK_EV_RESET:
-		vla_dbg("event RESET seq %u", ev.seq);
+		vlb_dbg(VLB_DBG_DEV, NULL, "event RESET seq %u", ev.seq);
 		ret = vla_reset(a);
 		if (vla_reply(a, &ev, ret) && !ret)
 			ret = -EIO;
 		return ret;
 	case VIRTIO_LOOPBACK_EV_CONFIG_WRITE:
-		vla_dbg("event CONFIG_WRITE seq %u offset %u len %u", ev.seq,
-			ev.config_offset, ev.config_len);
+		vlb_dbg(VLB_DBG_DEV, NULL, "event CONFIG_WRITE seq %u offset %u len %u",
+			ev.seq, ev.config_offset, ev.config_len);
 		ret = vla_config_write(a, &ev);
 		if (vla_reply(a, &ev, ret) && !ret)
 			ret = -EIO;
 		return ret;
 	case VIRTIO_LOOPBACK_EV_FAILED:
-		vla_info("virtio%u: the driver set FAILED (status 0x%x)",
-			 ev.index, ev.status);
+		vlb_log(NULL, "virtio%u: the driver set FAILED (status 0x%x)",
+			ev.index, ev.status);
 		return vla_reply(a, &ev, 0);
 	default:
-		vla_dbg("event %u seq %u ignored", ev.type, ev.seq);
+		vlb_dbg(VLB_DBG_DEV, NULL, "event %u seq %u ignored",
+			ev.type, ev.seq);
 		return vla_reply(a, &ev, -EOPNOTSUPP);
 	}
 }
@@ -713,13 +716,13 @@ static int vla_setup_signals(struct vla *a)
 	sigaddset(&set, SIGTERM);
 	if (sigprocmask(SIG_BLOCK, &set, NULL)) {
 		ret = -errno;
-		vla_err("sigprocmask: %s", strerror(-ret));
+		vlb_err(NULL, "sigprocmask: %s", strerror(-ret));
 		return ret;
 	}
 	a->sig = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (a->sig < 0) {
 		ret = -errno;
-		vla_err("signalfd: %s", strerror(-ret));
+		vlb_err(NULL, "signalfd: %s", strerror(-ret));
 		return ret;
 	}
 	return 0;
@@ -746,7 +749,7 @@ static int vla_loop(struct vla *a)
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
-			vla_err("poll: %s", strerror(-ret));
+			vlb_err(NULL, "poll: %s", strerror(-ret));
 			return ret;
 		}
 
@@ -754,14 +757,14 @@ static int vla_loop(struct vla *a)
 			struct signalfd_siginfo si;
 
 			if (read(a->sig, &si, sizeof(si)) == sizeof(si))
-				vla_dbg("signal %u: removing the device",
+				vlb_dbg(VLB_DBG_DEV, NULL, "signal %u: removing the device",
 					si.ssi_signo);
 			return 0;
 		}
 		if (pfd[VLA_PFD_SOCK].revents) {
 			ret = vuf_check_idle(&a->fe);
 			if (ret != -EAGAIN) {
-				vla_err("%s", a->fe.err);
+				vlb_err(NULL, "%s", a->fe.err);
 				return ret;
 			}
 		}
@@ -779,10 +782,10 @@ static int vla_loop(struct vla *a)
 						     a);
 			if (ret == -ECONNRESET) {
 				/* Only the channel closed; the main socket tells if the back-end went. */
-				vla_dbg("%s", a->fe.err);
+				vlb_dbg(VLB_DBG_MSG, NULL, "%s", a->fe.err);
 			} else if (ret) {
 				if (a->fe.backend_fd < 0)
-					vla_err("%s", a->fe.err);
+					vlb_err(NULL, "%s", a->fe.err);
 				return ret;
 			}
 		}
@@ -824,13 +827,14 @@ int main(int argc, char **argv)
 		a.call[i] = -1;
 	}
 
+	vlb_log_init(VLA_PROG, 0);
 	if (vla_parse_args(argc, argv, &a.opts))
 		return VLA_EXIT_USAGE;
-	vla_log_set_verbose(a.opts.verbose);
+	vlb_log_init(VLA_PROG, a.opts.verbose ? VLB_DBG_ALL : 0);
 
 	ret = vla_device_type_parse(a.opts.device, &a.type);
 	if (ret) {
-		vla_err("--device: unknown device type '%s' (see --help)",
+		vlb_err("--device", "unknown device type '%s' (see --help)",
 			a.opts.device);
 		return VLA_EXIT_USAGE;
 	}

@@ -32,7 +32,7 @@
 #include <linux/virtio_vsock.h>
 
 #include "device_types.h"
-#include "log.h"
+#include "vlb_compiler.h"
 
 #define VLA_ENDOF(type, member)	\
 	(offsetof(type, member) + sizeof(((type *)0)->member))

@@ -3,7 +3,6 @@
 # (tests/unit/Makefile includes this file) and into the adapter.
 FRONTEND_SRCS := \
 	$(TOP)/adapter/device_types.c \
-	$(TOP)/adapter/log.c \
 	$(TOP)/adapter/vhost_user_frontend.c \
 	# EOL
 # Where their headers are, for tests that include them.

@@ -26,8 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "vhost_user_frontend.h"
+#include "vlb_compiler.h"
+#include "vlb_log.h"
 
 /* Sizes of the ring parts (virtio spec 2.7: split virtqueues). */
 #define VUF_DESC_SIZE(num)	(16ULL * (num))
@@ -113,15 +114,15 @@ static void vuf_log_msg(const struct vuf *f, const char *dir,
 	uint32_t req = m->hdr.request;
 	char d[192] = "";
 
-	if (!vla_log_verbose())
+	if (!(vlb_dbg_mask & VLB_DBG_MSG))
 		return;
 
 	if (backend_channel) {
 		if (m->hdr.size == sizeof(p->u64))
 			snprintf(d, sizeof(d), " u64 %llu",
 				 (unsigned long long)p->u64);
-		vla_dbg("%s: %s %s flags 0x%x size %u fds %u%s", f->name, dir,
-			vlb_backend_request_name(req), m->hdr.flags,
+		vlb_dbg(VLB_DBG_MSG, f->name, "%s %s flags 0x%x size %u fds %u%s",
+			dir, vlb_backend_request_name(req), m->hdr.flags,
 			m->hdr.size, m->nfds, d);
 		return;
 	}
@@ -188,7 +189,7 @@ static void vuf_log_msg(const struct vuf *f, const char *dir,
 			break;
 		}
 	}
-	vla_dbg("%s: %s %s flags 0x%x size %u fds %u%s", f->name, dir,
+	vlb_dbg(VLB_DBG_MSG, f->name, "%s %s flags 0x%x size %u fds %u%s", dir,
 		vlb_request_name(req), m->hdr.flags, m->hdr.size, m->nfds, d);
 }
 
@@ -907,8 +908,8 @@ static int vuf_serve_backend_req(struct vuf *f)
 	if (msg.nfds || (msg.hdr.flags & VHOST_USER_VERSION_MASK) !=
 			VHOST_USER_VERSION ||
 	    (msg.hdr.flags & VHOST_USER_REPLY_MASK)) {
-		vla_dbg("%s: refused back-end request %s: flags 0x%x, %u fds",
-			f->name, vlb_backend_request_name(msg.hdr.request),
+		vlb_dbg(VLB_DBG_MSG, f->name, "refused back-end request %s: flags 0x%x, %u fds",
+			vlb_backend_request_name(msg.hdr.request),
 			msg.hdr.flags, msg.nfds);
 		vlb_msg_close_fds(&msg);
 		return vuf_backend_reply(f, &msg, 1);
@@ -925,7 +926,7 @@ static int vuf_serve_backend_req(struct vuf *f)
 			f->config_changed = true;
 		return ret;
 	default:
-		vla_dbg("%s: refused back-end request %u (%s)", f->name,
+		vlb_dbg(VLB_DBG_MSG, f->name, "refused back-end request %u (%s)",
 			msg.hdr.request, vlb_backend_request_name(msg.hdr.request));
 		return vuf_backend_reply(f, &msg, 1);
 	}

@@ -15,7 +15,7 @@
 #define VLB_LOG_H
 
 /* Debug mask bits. */
-#define VLB_DBG_MSG	0x1U	/* every vhost-user request and reply */
+#define VLB_DBG_MSG	0x1U	/* every vhost-user request and reply, either side */
 #define VLB_DBG_VQ	0x2U	/* ring state changes, kicks, pops, notifies */
 #define VLB_DBG_MEM	0x4U	/* memory table changes */
 #define VLB_DBG_DEV	0x8U	/* device-specific tracing */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "vlb.h"
+#include "vlb_compiler.h"
 
 #define VLB_BIT(nr)	(1ULL << (nr))
 
@@ -142,8 +143,7 @@ static inline bool vlb_has_protocol_feature(const struct vlb_dev *dev,
  * Report a protocol error: log it, mark @dev broken, tell the device.
  * Returns -EIO so callers can write "return vlb_panic(...)".
  */
-int vlb_panic(struct vlb_dev *dev, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+__printf(2, 3) int vlb_panic(struct vlb_dev *dev, const char *fmt, ...);
 
 /* Host pointer for [@gpa, @gpa + *@len) clipped to one region, or NULL. */
 void *vlb_gpa_to_va(struct vlb_dev *dev, uint64_t gpa, uint64_t *len);

@@ -14,7 +14,6 @@
 
 #include "helpers.h"
 #include "device_types.h"
-#include "log.h"
 
 static int test_names(void)
 {

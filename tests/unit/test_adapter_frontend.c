@@ -37,8 +37,8 @@
 
 #include "helpers.h"
 #include "device_types.h"
-#include "log.h"
 #include "vhost_user_frontend.h"
+#include "vlb_log.h"
 
 #define MEM_SIZE	(1U << 20)
 #define QSIZE		8
@@ -631,7 +631,8 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	/* VLA_TEST_VERBOSE=1: show every vhost-user message. */
-	vla_log_set_verbose(getenv("VLA_TEST_VERBOSE") != NULL);
+	vlb_log_init("test_adapter_frontend",
+		     getenv("VLA_TEST_VERBOSE") ? VLB_DBG_ALL : 0);
 
 	if (find_rng(argc, argv, rng, sizeof(rng))) {
 		if (test_rng(rng, VUF_PROTOCOL_FEATURES) != T_EXIT_PASS)

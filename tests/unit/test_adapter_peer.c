@@ -27,8 +27,8 @@
 #include <linux/virtio_config.h>
 
 #include "helpers.h"
-#include "log.h"
 #include "vhost_user_frontend.h"
+#include "vlb_log.h"
 
 #define SHORT_TIMEOUT_MS	300
 #define MEM_SIZE		(1U << 20)
@@ -558,7 +558,8 @@ int main(void)
 	unsigned int i, failed = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	vla_log_set_verbose(getenv("VLA_TEST_VERBOSE") != NULL);
+	vlb_log_init("test_adapter_peer",
+		     getenv("VLA_TEST_VERBOSE") ? VLB_DBG_ALL : 0);
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		if (test_case(&cases[i]) != T_EXIT_PASS)
