@@ -4,7 +4,9 @@
 # invalid CREATE field fails with its exact errno and leaves no device,
 # session rules, memory fd bounds, an unanswered DRIVER_OK breaks the
 # device instead of hanging it, /dev/hwrng through an in-process back-end,
-# 64 devices from 64 processes, no leak; then the module unloads.
+# config space both ways and an in-flight read failing with EIO when its
+# back-end is gone (in-process blk back-end), 64 devices from 64
+# processes, no leak; then the module unloads.
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program vl-uapi-test

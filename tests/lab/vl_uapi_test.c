@@ -13,6 +13,9 @@
  *                                  broken (EIO, EPOLLERR), not hung
  *   vl-uapi-test rng               in-process rng back-end: /dev/hwrng reads
  *                                  through the rings, then close mid-request
+ *   vl-uapi-test config            in-process blk back-end: SET_CONFIG with
+ *                                  NOTIFY resizes the disk, a driver config
+ *                                  write (cache_type) arrives as an event
  *   vl-uapi-test many N            N devices from N forked processes at once
  *   vl-uapi-test leak ROUNDS N     ROUNDS x many N; slab and vmalloc back
  *   vl-uapi-test all               all of the above (many 64, leak 5 64)
@@ -26,6 +29,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <uapi/linux/virtio_loopback.h>
@@ -796,6 +801,231 @@ out:
 	return 0;
 }
 
+/*
+ * A minimal virtio-blk back-end in a child process: every read returns
+ * zeros, every write and flush succeeds. No indirect descriptors and no
+ * event index are offered, so the rings are walked plainly.
+ */
+static void mini_blk_serve(struct mini_rng *m)
+{
+	struct vring_desc *desc = iova(m, m->vi.desc, 16 * m->vi.num);
+	struct vring_avail *avail = iova(m, m->vi.avail, 4 + 2 * m->vi.num);
+	struct vring_used *used = iova(m, m->vi.used, 4 + 8 * m->vi.num);
+
+	if (!desc || !avail || !used)
+		_exit(5);
+	for (;;) {
+		struct pollfd p = { .fd = m->kick, .events = POLLIN };
+		int served = 0;
+		uint64_t cnt;
+
+		poll(&p, 1, 100);
+		if (p.revents & POLLIN)
+			eventfd_read(m->kick, &cnt);
+		while (m->last_avail != __atomic_load_n(&avail->idx, __ATOMIC_ACQUIRE)) {
+			uint16_t head = avail->ring[m->last_avail % m->vi.num];
+			uint16_t uidx = used->idx, i = head;
+			struct virtio_blk_outhdr *hdr = NULL;
+			unsigned char *status = NULL;
+			uint32_t written = 0, n;
+
+			for (n = 0; n < m->vi.num && i < m->vi.num; n++) {
+				unsigned char *b = iova(m, desc[i].addr, desc[i].len);
+
+				if (!b)
+					_exit(6);
+				if (!hdr) {
+					hdr = (void *)b;
+				} else if (desc[i].flags & VRING_DESC_F_WRITE) {
+					if (status)
+						memset(status, 0, 1);
+					status = b + desc[i].len - 1;
+					memset(b, 0, desc[i].len);
+					written += desc[i].len;
+				}
+				if (!(desc[i].flags & VRING_DESC_F_NEXT))
+					break;
+				i = desc[i].next;
+			}
+			if (!hdr || !status)
+				_exit(7);
+			*status = hdr->type == VIRTIO_BLK_T_IN || hdr->type == VIRTIO_BLK_T_OUT ||
+				  hdr->type == VIRTIO_BLK_T_FLUSH ? VIRTIO_BLK_S_OK :
+				  VIRTIO_BLK_S_UNSUPP;
+			used->ring[uidx % m->vi.num].id = head;
+			used->ring[uidx % m->vi.num].len = written;
+			__atomic_store_n(&used->idx, uidx + 1, __ATOMIC_RELEASE);
+			m->last_avail++;
+			served++;
+		}
+		if (served)
+			eventfd_write(m->call, 1);
+	}
+}
+
+/* Name of the block device of virtio<index>, waiting for it. */
+static bool blk_name(unsigned int index, char *name, size_t len)
+{
+	char path[128];
+	long end = now_ms() + 30000;
+
+	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/virtio%u/block", index);
+	while (now_ms() < end) {
+		DIR *dir = opendir(path);
+		struct dirent *d;
+
+		while (dir && (d = readdir(dir))) {
+			if (d->d_name[0] != '.') {
+				snprintf(name, len, "%.*s", (int)len - 1, d->d_name);
+				closedir(dir);
+				return true;
+			}
+		}
+		if (dir)
+			closedir(dir);
+		usleep(50000);
+	}
+	return false;
+}
+
+static long long blk_attr(const char *name, const char *attr)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/block/%s/%s", name, attr);
+	if (read_sysfs(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+static int test_config(void)
+{
+	struct virtio_blk_config *bc;
+	struct virtio_loopback_config cfg = { 0 };
+	struct virtio_loopback_event ev;
+	struct virtio_loopback_reply r = { 0 };
+	int base = count_devices();
+	struct mini_rng m = { 0 };
+	char name[64] = "", path[128], buf[64];
+	__u64 capacity = 4096;
+	struct tdev t;
+	pid_t server = -1;
+	int ret, mfd, status;
+	long end;
+
+	if (system("modprobe virtio_blk >/dev/null 2>&1")) {
+		printf("skip config: no virtio_blk driver\n");
+		return 0;
+	}
+	tdev_init(&t, VIRTIO_ID_BLOCK, 1);
+	t.c.device_features = F_VERSION_1 | (1ULL << VIRTIO_BLK_F_FLUSH) |
+			      (1ULL << VIRTIO_BLK_F_CONFIG_WCE);
+	t.c.config_size = sizeof(*bc);
+	bc = (void *)t.config;
+	bc->capacity = 2048;
+	bc->wce = 1;
+	t.c.mem_size = 4 << 20;
+	ret = tdev_create(&t);
+	check(!ret, "config: CREATE blk (%s)", strerror(-ret));
+	if (ret)
+		return 1;
+	ret = read_event(t.fd, &ev, 60000);
+	check(!ret && ev.type == VIRTIO_LOOPBACK_EV_DRIVER_OK, "config: EV_DRIVER_OK (%s)",
+	      strerror(-ret));
+	if (ret)
+		goto out;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &m.vi);
+	mfd = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_FD);
+	m.size = t.c.mem_size;
+	m.mem = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	close(mfd);
+	check(!ret && m.vi.ready && m.mem != MAP_FAILED, "config: rings and region mapped");
+	if (ret || m.mem == MAP_FAILED)
+		goto out;
+	m.kick = t.q[0].kick_fd;
+	m.call = t.q[0].call_fd;
+	server = fork();
+	if (server == 0) {
+		close(t.fd);
+		mini_blk_serve(&m);
+	}
+	r.seq = ev.seq;
+	check(write(t.fd, &r, sizeof(r)) == sizeof(r), "config: reply to DRIVER_OK");
+
+	check(blk_name(ev.index, name, sizeof(name)), "config: virtio%u is /dev/%s",
+	      ev.index, name);
+	end = now_ms() + 30000;
+	while (blk_attr(name, "size") != 2048 && now_ms() < end)
+		usleep(50000);
+	check(blk_attr(name, "size") == 2048, "config: disk has 2048 sectors");
+
+	/* Device side: a bigger disk, with a config-change interrupt. */
+	cfg.offset = 0;
+	cfg.len = sizeof(capacity);
+	cfg.flags = VIRTIO_LOOPBACK_CONFIG_F_NOTIFY;
+	cfg.data = (uintptr_t)&capacity;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg);
+	end = now_ms() + 30000;
+	while (blk_attr(name, "size") != 4096 && now_ms() < end)
+		usleep(50000);
+	check(!ret && blk_attr(name, "size") == 4096,
+	      "config: SET_CONFIG capacity + NOTIFY -> %lld sectors", blk_attr(name, "size"));
+
+	/* Driver side: turning the write cache off writes wce. */
+	snprintf(path, sizeof(path), "/sys/block/%s/cache_type", name);
+	ret = write_sysfs(path, "write through");
+	check(!ret, "config: cache_type := write through (%s)", strerror(-ret));
+	do {
+		ret = read_event(t.fd, &ev, 10000);
+	} while (!ret && ev.type != VIRTIO_LOOPBACK_EV_CONFIG_WRITE);
+	check(!ret && ev.config_offset == offsetof(struct virtio_blk_config, wce) &&
+	      ev.config_len == 1 && ev.config[0] == 0 &&
+	      !(ev.flags & VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY),
+	      "config: EV_CONFIG_WRITE offset %u len %u value %u", ev.config_offset,
+	      ev.config_len, ev.config[0]);
+	check(!read_sysfs(path, buf, sizeof(buf)) && !strcmp(buf, "write through"),
+	      "config: cache_type reads back '%s'", buf);
+	munmap(m.mem, m.size);
+
+	/*
+	 * The back-end dies with a read in flight; closing the session must
+	 * complete that read with an I/O error, not with the bounce page's
+	 * zeros as if it had succeeded.
+	 */
+	kill(server, SIGKILL);
+	waitpid(server, &status, 0);
+	server = fork();
+	if (server == 0) {
+		void *b = NULL;
+		int fd;
+
+		close(t.fd);
+		snprintf(path, sizeof(path), "/dev/%s", name);
+		fd = open(path, O_RDONLY | O_DIRECT);
+		if (fd < 0 || posix_memalign(&b, 4096, 4096))
+			_exit(3);
+		if (pread(fd, b, 4096, 8192) == 4096)
+			_exit(0);
+		_exit(errno == EIO ? 1 : 2);
+	}
+	usleep(500000);
+	check(waitpid(server, &status, WNOHANG) == 0, "config: read waits for the dead back-end");
+out:
+	tdev_fini(&t);
+	check(wait_devices(base, 20000), "config: device removed on close");
+	if (server > 0) {
+		end = now_ms() + 10000;
+		while (waitpid(server, &status, WNOHANG) != server && now_ms() < end)
+			usleep(20000);
+		check(now_ms() < end && WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		      "config: in-flight read failed with EIO on removal (status %d)",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		kill(server, SIGKILL);
+		waitpid(server, &status, 0);
+	}
+	return 0;
+}
+
 /* N processes, one device each, all at once. */
 static int run_many(int n, int quiet)
 {
@@ -907,7 +1137,7 @@ static int test_leak(int rounds, int n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|rng|\n"
+		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|rng|config|\n"
 		"                    many N|leak ROUNDS N|all\n");
 	exit(T_EXIT_FAIL);
 }
@@ -935,11 +1165,13 @@ int main(int argc, char **argv)
 		test_timeout();
 	if (all || !strcmp(cmd, "rng"))
 		test_rng();
+	if (all || !strcmp(cmd, "config"))
+		test_config();
 	if (all || !strcmp(cmd, "many"))
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd timeout rng many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd timeout rng config many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;
