@@ -58,6 +58,9 @@
 #define T_EXIT_FAIL	1
 #define T_EXIT_SKIP	4
 #endif
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 
 #define CTL		"/dev/virtio-loopback"
 #define CLASS_DIR	"/sys/class/virtio-loopback"
@@ -333,7 +336,7 @@ static int test_create_invalid(void)
 	check(base >= 0, "create-invalid: " CLASS_DIR " exists");
 	if (base < 0)
 		return 1;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		tdev_init(&t, ID_NO_DRIVER, 2);
 		cases[i].apply(&t);
 		ret = tdev_create(&t);
@@ -444,7 +447,7 @@ static int test_session(void)
 	r.result = 5;
 	ret = write(t.fd, &r, sizeof(r));
 	check(ret < 0 && errno == EINVAL, "session: positive result -> EINVAL");
-	ret = write(t.fd, "garbage garbage garbage garbage", 24);
+	ret = write(t.fd, "this is not a reply at all", 24);
 	check(ret < 0 && errno == EINVAL, "session: garbage write -> EINVAL");
 
 	ret = ioctl(t.fd, _IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x1f, __u64), &r);
@@ -521,8 +524,8 @@ static int test_memfd(void)
 	check(p != MAP_FAILED, "memfd: mmap whole region");
 	if (p != MAP_FAILED) {
 		/* Touch first and last page (IOVA page 0 is never handed out). */
-		((volatile char *)p)[0] = 1;
-		((volatile char *)p)[size - 1] = 1;
+		memset(p, 1, 1);
+		memset((char *)p + size - 1, 1, 1);
 		munmap(p, size);
 	}
 	p = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
