@@ -524,8 +524,8 @@ static int test_memfd(void)
 	check(p != MAP_FAILED, "memfd: mmap whole region");
 	if (p != MAP_FAILED) {
 		/* Touch first and last page (IOVA page 0 is never handed out). */
-		memset(p, 1, 1);
-		memset((char *)p + size - 1, 1, 1);
+		__atomic_store_n((char *)p, 1, __ATOMIC_RELAXED);
+		__atomic_store_n((char *)p + size - 1, 1, __ATOMIC_RELAXED);
 		munmap(p, size);
 	}
 	p = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
