@@ -618,9 +618,7 @@ static void vl_dma_sync_sg_for_device(struct device *dev,
 
 static size_t vl_dma_max_mapping_size(struct device *dev)
 {
-	struct vl_mem *mem = dev_get_drvdata(dev);
-
-	return mem->max_map;
+	return vl_mem_max_mapping(dev_get_drvdata(dev));
 }
 
 /*
@@ -757,6 +755,11 @@ void vl_mem_put(struct vl_mem *mem)
 u64 vl_mem_size(const struct vl_mem *mem)
 {
 	return mem->size;
+}
+
+size_t vl_mem_max_mapping(const struct vl_mem *mem)
+{
+	return mem->max_map;
 }
 
 void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len)

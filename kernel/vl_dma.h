@@ -120,6 +120,24 @@ void vl_mem_revoke(struct vl_mem *mem);
 /** vl_mem_size() - size of the region in bytes */
 u64 vl_mem_size(const struct vl_mem *mem);
 
+/**
+ * vl_mem_max_mapping() - largest streaming mapping the DMA ops accept
+ * @mem: region
+ *
+ * What dma_max_mapping_size() reports for the attached device:
+ * min(region / 8, 4 MiB), page aligned, at least one page.
+ *
+ * It bounds one segment, not one request. A request whose buffers cannot
+ * fit in the region even when it is otherwise empty can never be mapped:
+ * virtio_ring turns every mapping failure into -ENOMEM and virtio-blk
+ * retries that forever (the I/O hangs in D state). So the transport must
+ * keep a request well below the region size, e.g. for virtio-blk by
+ * clamping the config space's seg_max * size_max (the default
+ * max_sectors_kb alone is 1280 KiB, more than a 1 MiB region).
+ * Returns: bytes.
+ */
+size_t vl_mem_max_mapping(const struct vl_mem *mem);
+
 /** vl_mem_get_stats() - snapshot of the counters (any context) */
 void vl_mem_get_stats(struct vl_mem *mem, struct vl_mem_stats *stats);
 
