@@ -896,7 +896,7 @@ err_module:
 void vl_mem_revoke(struct vl_mem *mem)
 {
 	down_write(&mem->revoke_sem);
-	mem->revoked = true;
+	WRITE_ONCE(mem->revoked, true);
 	up_write(&mem->revoke_sem);
 	/* Every VMA of every file of this region, children after fork too. */
 	unmap_mapping_range(mem->inode->i_mapping, 0, 0, 1);
