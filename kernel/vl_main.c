@@ -584,13 +584,6 @@ static void vl_register_work(struct work_struct *work)
 	struct vl_device *vl = container_of(work, struct vl_device, register_work);
 	int ret;
 
-	/*
-	 * Load the driver first, by the alias the virtio bus reports
-	 * (virtio_uevent()), so the device is probed at once even where no
-	 * udev loads modules (embedded systems, the lab). Failure is fine:
-	 * the driver may be built in or not exist.
-	 */
-	request_module("virtio:d%08Xv%08X", vl->device_id, vl->vendor_id);
 	ret = register_virtio_device(&vl->vdev);
 	if (ret) {
 		dev_err_ratelimited(&vl->parent, "register_virtio_device: %d\n", ret);
@@ -599,6 +592,17 @@ static void vl_register_work(struct work_struct *work)
 		return;
 	}
 	vl_set_registered(vl, true);
+
+	/*
+	 * No driver took it: ask for one by the alias the virtio bus reports
+	 * (virtio_uevent()), as udev would, for systems without udev
+	 * (embedded, the lab). Once loaded, the driver probes the device.
+	 * Not waiting keeps this worker free; a loaded driver never gets
+	 * here, so 64 devices of one type start at most a few modprobes.
+	 * dev.driver is read unlocked: a hint only.
+	 */
+	if (!READ_ONCE(vl->vdev.dev.driver))
+		request_module_nowait("virtio:d%08Xv%08X", vl->device_id, vl->vendor_id);
 }
 
 /*
