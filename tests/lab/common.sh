@@ -157,5 +157,5 @@ _vl_count() {
 	echo $n
 }
 
-_slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
+_slab_kb() { awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo; }
 _vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }
