@@ -157,5 +157,7 @@ _vl_count() {
 	echo $n
 }
 
+_vl_none() { [ "$(_vl_count)" = 0 ]; }
+
 _slab_kb() { awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo; }
 _vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }

@@ -75,7 +75,7 @@ for i in $(seq 1 "$N"); do
 		pkill -TERM -f -- "--socket $TEST_DIR/$t$i.sock " || true
 	done
 done
-_wait_for 120 test "$(_vl_count)" = 0 || _fail "$(_vl_count) devices left after the adapters exited"
+_wait_for 120 _vl_none || _fail "$(_vl_count) devices left after the adapters exited"
 vmalloc1=$(_vmalloc_kb)
 _log "vmalloc before ${vmalloc0} kB, after ${vmalloc1} kB"
 # One leaked bounce region alone would be $((MEM >> 10)) kB.
