@@ -155,6 +155,8 @@ enum vl_broken {
  * @vendor_id: virtio vendor id
  * @owner_tgid: tgid of the process that created the device
  * @device_features: features the back-end offered, as given to CREATE
+ * @quirk_features: device features the transport offers the driver on top
+ *                  of @device_features (never reported to the back-end)
  * @mem: memory region (rings and bounce buffers)
  * @mem_mode: VIRTIO_LOOPBACK_MEM_*
  * @mem_size: bytes in @mem
@@ -196,6 +198,7 @@ struct vl_device {
 	u32 vendor_id;
 	pid_t owner_tgid;
 	u64 device_features;
+	u64 quirk_features;
 	struct vl_mem *mem;
 	u32 mem_mode;
 	u64 mem_size;

@@ -38,6 +38,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio.h>
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
 #include "vl_compat.h"
@@ -606,6 +607,48 @@ static void vl_register_work(struct work_struct *work)
 }
 
 /*
+ * A virtio-blk request must fit in the bounce region in one piece: a
+ * mapping failure is -ENOMEM to virtio_ring, and virtio-blk retries it
+ * forever. Bound a request to a quarter of the region through our copy of
+ * the config space: size_max = one mapping (or the back-end's smaller
+ * limit), seg_max = what fits in the quarter (or the back-end's smaller
+ * limit). A size_max of 0 is replaced: 6.1 reads it as one page, 6.12 as
+ * 64 KiB. The two feature bits are offered to the driver even when the
+ * back-end did not offer them; the back-end never sees them. Any context;
+ * the caller holds config_lock once the device is visible.
+ */
+static void vl_blk_bound_request(struct vl_device *vl)
+{
+	const size_t seg_off = offsetof(struct virtio_blk_config, seg_max);
+	const size_t size_off = offsetof(struct virtio_blk_config, size_max);
+	u64 seg = vl_mem_max_mapping(vl->mem);
+	u32 seg_max = U32_MAX;
+	__le32 v;
+
+	if (vl->device_id != VIRTIO_ID_BLOCK || vl->config_size < seg_off + sizeof(v))
+		return;
+	if (vl->device_features & BIT_ULL(VIRTIO_BLK_F_SIZE_MAX)) {
+		memcpy(&v, vl->config + size_off, sizeof(v));
+		if (le32_to_cpu(v))
+			seg = min_t(u64, seg, le32_to_cpu(v));
+	}
+	/* The block layer never makes a segment smaller than a page. */
+	seg = max_t(u64, seg, PAGE_SIZE);
+	if (vl->device_features & BIT_ULL(VIRTIO_BLK_F_SEG_MAX)) {
+		memcpy(&v, vl->config + seg_off, sizeof(v));
+		/* virtio-blk reads 0 as 1. */
+		seg_max = le32_to_cpu(v) ?: 1;
+	}
+	seg_max = min_t(u64, seg_max, max_t(u64, div64_u64(vl->mem_size / 4, seg), 1));
+	v = cpu_to_le32(seg);
+	memcpy(vl->config + size_off, &v, sizeof(v));
+	v = cpu_to_le32(seg_max);
+	memcpy(vl->config + seg_off, &v, sizeof(v));
+	WRITE_ONCE(vl->quirk_features, vl->quirk_features |
+		   BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) | BIT_ULL(VIRTIO_BLK_F_SEG_MAX));
+}
+
+/*
  * Every field is checked against a named limit before anything is created.
  * On success *@qi holds the queue array (kfree() it).
  */
@@ -730,6 +773,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 		vl->mem = NULL;
 		goto err_put;
 	}
+	vl_blk_bound_request(vl);
 
 	ret = ida_alloc_max(&vl_ida, VL_MAX_DEVICES - 1, GFP_KERNEL);
 	if (ret < 0)
@@ -882,6 +926,7 @@ static long vl_ioctl_set_config(struct vl_device *vl,
 
 	spin_lock_irqsave(&vl->config_lock, flags);
 	memcpy(vl->config + cfg.offset, data, cfg.len);
+	vl_blk_bound_request(vl);
 	vl->config_gen++;
 	spin_unlock_irqrestore(&vl->config_lock, flags);
 

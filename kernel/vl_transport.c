@@ -773,7 +773,7 @@ static void vl_synchronize_cbs(struct virtio_device *vdev)
 static u64 vl_get_features(struct virtio_device *vdev)
 {
 	struct vl_device *vl = vl_from_vdev(vdev);
-	u64 f = vl->device_features;
+	u64 f = vl->device_features | READ_ONCE(vl->quirk_features);
 
 	f &= ~VL_TRANSPORT_F_MASK | VL_TRANSPORT_F_KEEP;
 	return f | BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
