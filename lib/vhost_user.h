@@ -151,8 +151,9 @@ struct vhost_user_config {
 	uint32_t offset;
 	uint32_t size;
 	uint32_t flags;
-#define VHOST_USER_CONFIG_F_WRITABLE	0x1
-#define VHOST_USER_CONFIG_F_MIGRATION	0x2
+/* The spec's flag values: 0 for ordinary front-end writes, 1 for migration. */
+#define VHOST_USER_CONFIG_F_FRONTEND	0x0
+#define VHOST_USER_CONFIG_F_MIGRATION	0x1
 	uint8_t region[VHOST_USER_MAX_CONFIG_SIZE];
 } __attribute__((packed));
 
