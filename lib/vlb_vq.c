@@ -72,6 +72,22 @@ void vlb_vq_init(struct vlb_dev *dev, struct vlb_vq *vq, unsigned int index)
 }
 
 /*
+ * One part of a ring: NULL (and the device broken) unless it lies whole
+ * inside one region of the memory table.
+ */
+static void *vq_map_part(struct vlb_vq *vq, const char *what, uint64_t qva, uint64_t size)
+{
+	uint64_t len = size;
+	void *p = vlb_qva_to_va(vq->dev, qva, &len);
+
+	if (p && len == size)
+		return p;
+	vlb_panic(vq->dev, "vq %u: %s 0x%llx+%llu outside the memory table",
+		  vq->index, what, (unsigned long long)qva, (unsigned long long)size);
+	return NULL;
+}
+
+/*
  * Translate the three rings (SET_VRING_ADDR gives front-end virtual
  * addresses) and check that each lies whole inside one region and is
  * aligned as the spec requires (2.7: desc 16, avail 2, used 4).
@@ -83,7 +99,6 @@ int vlb_vq_map(struct vlb_vq *vq)
 	uint64_t desc_len = 16ULL * vq->num;
 	uint64_t avail_len = 4 + 2ULL * vq->num + (event ? 2 : 0);
 	uint64_t used_len = 4 + 8ULL * vq->num + (event ? 2 : 0);
-	uint64_t len;
 	void *desc, *avail, *used;
 
 	vq->mapped = false;
@@ -91,24 +106,15 @@ int vlb_vq_map(struct vlb_vq *vq)
 		return vlb_panic(dev, "vq %u: started before SET_VRING_NUM and SET_VRING_ADDR",
 				 vq->index);
 
-	len = desc_len;
-	desc = vlb_qva_to_va(dev, vq->addr.desc_user_addr, &len);
-	if (!desc || len != desc_len)
-		return vlb_panic(dev, "vq %u: descriptor table 0x%llx+%llu outside the memory table",
-				 vq->index, (unsigned long long)vq->addr.desc_user_addr,
-				 (unsigned long long)desc_len);
-	len = avail_len;
-	avail = vlb_qva_to_va(dev, vq->addr.avail_user_addr, &len);
-	if (!avail || len != avail_len)
-		return vlb_panic(dev, "vq %u: avail ring 0x%llx+%llu outside the memory table",
-				 vq->index, (unsigned long long)vq->addr.avail_user_addr,
-				 (unsigned long long)avail_len);
-	len = used_len;
-	used = vlb_qva_to_va(dev, vq->addr.used_user_addr, &len);
-	if (!used || len != used_len)
-		return vlb_panic(dev, "vq %u: used ring 0x%llx+%llu outside the memory table",
-				 vq->index, (unsigned long long)vq->addr.used_user_addr,
-				 (unsigned long long)used_len);
+	desc = vq_map_part(vq, "descriptor table", vq->addr.desc_user_addr, desc_len);
+	if (!desc)
+		return -EIO;
+	avail = vq_map_part(vq, "avail ring", vq->addr.avail_user_addr, avail_len);
+	if (!avail)
+		return -EIO;
+	used = vq_map_part(vq, "used ring", vq->addr.used_user_addr, used_len);
+	if (!used)
+		return -EIO;
 	if ((uintptr_t)desc % 16 || (uintptr_t)avail % 2 || (uintptr_t)used % 4)
 		return vlb_panic(dev, "vq %u: misaligned ring (desc 0x%llx avail 0x%llx used 0x%llx)",
 				 vq->index, (unsigned long long)vq->addr.desc_user_addr,
