@@ -78,8 +78,7 @@ struct vla_opts {
  * @fe: the vhost-user front-end
  * @ctl: the /dev/virtio-loopback session fd (owns the kernel device)
  * @sig: signalfd for SIGINT/SIGTERM
- * @mem_fd: the memory region fd, from the first DRIVER_OK on
- * @mem_size: its size
+ * @mem: the memory regions (fds -1 until the first DRIVER_OK)
  * @nqueues: queues of the device
  * @kick: kick eventfd per queue
  * @call: call eventfd per queue
@@ -93,8 +92,7 @@ struct vla {
 	struct vuf fe;
 	int ctl;
 	int sig;
-	int mem_fd;
-	uint64_t mem_size;
+	struct vuf_mem mem;
 	unsigned int nqueues;
 	int kick[VIRTIO_LOOPBACK_MAX_QUEUES];
 	int call[VIRTIO_LOOPBACK_MAX_QUEUES];
@@ -499,31 +497,57 @@ static int vla_reply(struct vla *a, const struct virtio_loopback_event *ev,
 	return 0;
 }
 
-/* The memory region: asked for once, kept for every later start. */
-static int vla_get_mem_fd(struct vla *a)
+static void vla_put_mem(struct vla *a)
 {
+	unsigned int i;
+
+	for (i = 0; i < a->mem.nregions; i++)
+		close(a->mem.regions[i].fd);
+	a->mem.nregions = 0;
+}
+
+/*
+ * The memory regions: asked for once, kept for every later start. Each
+ * region's size is checked against its file (lseek SEEK_END), as a
+ * rust-vmm back-end would.
+ */
+static int vla_get_mem(struct vla *a)
+{
+	struct virtio_loopback_mem_region r;
+	unsigned int i;
 	off_t end;
 	int ret;
 
-	if (a->mem_fd >= 0)
+	if (a->mem.nregions)
 		return 0;
-	a->mem_fd = ioctl(a->ctl, VIRTIO_LOOPBACK_GET_MEM_FD);
-	if (a->mem_fd < 0) {
-		ret = -errno;
-		a->mem_fd = -1;
-		vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_GET_MEM_FD: %s",
-			strerror(-ret));
-		return ret;
+	for (i = 0; i < VUF_MAX_MEM_REGIONS; i++) {
+		memset(&r, 0, sizeof(r));
+		r.index = i;
+		if (ioctl(a->ctl, VIRTIO_LOOPBACK_GET_MEM_REGION, &r)) {
+			ret = -errno;
+			if (ret == -ENOENT && i > 0)
+				break;
+			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_GET_MEM_REGION %u: %s",
+				i, strerror(-ret));
+			goto err;
+		}
+		a->mem.regions[i].fd = r.fd;
+		a->mem.regions[i].iova = r.iova;
+		a->mem.regions[i].size = r.size;
+		a->mem.nregions = i + 1;
+		end = lseek(r.fd, 0, SEEK_END);
+		if (end < 0 || (uint64_t)end != r.size) {
+			ret = end < 0 ? -errno : -EINVAL;
+			vlb_err(VLA_CONTROL_NODE, "memory region %u: lseek: %s", i,
+				end < 0 ? strerror(-ret) : "size differs from the kernel's");
+			goto err;
+		}
 	}
-	end = lseek(a->mem_fd, 0, SEEK_END);
-	if (end <= 0) {
-		ret = end < 0 ? -errno : -EINVAL;
-		vlb_err(VLA_CONTROL_NODE, "memory region: lseek: %s",
-			end < 0 ? strerror(-ret) : "empty region");
-		return ret;
-	}
-	a->mem_size = end;
 	return 0;
+
+err:
+	vla_put_mem(a);
+	return ret;
 }
 
 static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
@@ -563,12 +587,12 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 		vr[i].call_fd = a->call[i];
 	}
 
-	ret = vla_get_mem_fd(a);
+	ret = vla_get_mem(a);
 	if (ret)
 		return ret;
 
-	ret = vuf_start(&a->fe, ev->features, ev->status, a->mem_fd,
-			a->mem_size, vr, a->nqueues);
+	ret = vuf_start(&a->fe, ev->features, ev->status, &a->mem, vr,
+			a->nqueues);
 	if (ret) {
 		vlb_err(NULL, "%s", a->fe.err);
 		return ret;
@@ -801,8 +825,7 @@ static void vla_cleanup(struct vla *a)
 		close(a->ctl);
 	a->ctl = -1;
 	vuf_close(&a->fe);
-	if (a->mem_fd >= 0)
-		close(a->mem_fd);
+	vla_put_mem(a);
 	for (i = 0; i < VIRTIO_LOOPBACK_MAX_QUEUES; i++) {
 		if (a->kick[i] >= 0)
 			close(a->kick[i]);
@@ -821,7 +844,7 @@ int main(int argc, char **argv)
 
 	a.ctl = -1;
 	a.sig = -1;
-	a.mem_fd = -1;
+	a.mem.nregions = 0;
 	for (i = 0; i < VIRTIO_LOOPBACK_MAX_QUEUES; i++) {
 		a.kick[i] = -1;
 		a.call[i] = -1;

@@ -650,20 +650,45 @@ static int vuf_check_vring(struct vuf *f, unsigned int i,
 	return 0;
 }
 
-static int vuf_set_mem_table(struct vuf *f, int mem_fd, uint64_t mem_size)
+static int vuf_set_mem_table(struct vuf *f, const struct vuf_mem *mem)
 {
 	struct vhost_user_msg msg;
-	struct vhost_user_mem_region *r = &msg.payload.memory.regions[0];
+	unsigned int i;
 
-	vuf_msg_init(&msg, VHOST_USER_SET_MEM_TABLE, VUF_MEM_TABLE_SIZE(1));
-	msg.payload.memory.nregions = 1;
-	r->guest_phys_addr = 0;
-	r->memory_size = mem_size;
-	r->userspace_addr = VUF_MEM_UADDR;
-	r->mmap_offset = 0;
-	msg.fds[0] = mem_fd;
-	msg.nfds = 1;
+	vuf_msg_init(&msg, VHOST_USER_SET_MEM_TABLE,
+		     VUF_MEM_TABLE_SIZE(mem->nregions));
+	msg.payload.memory.nregions = mem->nregions;
+	for (i = 0; i < mem->nregions; i++) {
+		struct vhost_user_mem_region *r = &msg.payload.memory.regions[i];
+
+		r->guest_phys_addr = mem->regions[i].iova;
+		r->memory_size = mem->regions[i].size;
+		r->userspace_addr = VUF_MEM_UADDR + mem->regions[i].iova;
+		r->mmap_offset = 0;
+		msg.fds[i] = mem->regions[i].fd;
+	}
+	msg.nfds = mem->nregions;
 	return vuf_call(f, &msg, NULL, 0, 0);
+}
+
+/* Regions sane: region 0 at IOVA 0, none empty, none overlapping. */
+static bool vuf_mem_valid(const struct vuf_mem *mem)
+{
+	uint64_t end = 0;
+	unsigned int i;
+
+	if (mem->nregions == 0 || mem->nregions > VUF_MAX_MEM_REGIONS ||
+	    mem->regions[0].iova != 0)
+		return false;
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vuf_mem_region *r = &mem->regions[i];
+
+		if (r->fd < 0 || r->size == 0 || r->iova < end ||
+		    r->size > UINT64_MAX - VUF_MEM_UADDR - r->iova)
+			return false;
+		end = r->iova + r->size;
+	}
+	return true;
 }
 
 static int vuf_start_vring(struct vuf *f, unsigned int i,
@@ -702,8 +727,8 @@ static int vuf_start_vring(struct vuf *f, unsigned int i,
 	return vuf_set_vring_fd(f, VHOST_USER_SET_VRING_KICK, i, vr->kick_fd);
 }
 
-int vuf_start(struct vuf *f, uint64_t features, uint8_t status, int mem_fd,
-	      uint64_t mem_size, const struct vuf_vring *vrings,
+int vuf_start(struct vuf *f, uint64_t features, uint8_t status,
+	      const struct vuf_mem *mem, const struct vuf_vring *vrings,
 	      unsigned int nvrings)
 {
 	bool proto = f->features & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
@@ -714,15 +739,15 @@ int vuf_start(struct vuf *f, uint64_t features, uint8_t status, int mem_fd,
 		return vuf_fail(f, -EBUSY, NULL, "start: already started");
 	if (nvrings == 0 || nvrings > VUF_MAX_QUEUES)
 		return vuf_fail(f, -EINVAL, NULL, "start: %u queues", nvrings);
-	if (mem_fd < 0 || mem_size == 0 ||
-	    mem_size > UINT64_MAX - VUF_MEM_UADDR)
+	if (!vuf_mem_valid(mem))
 		return vuf_fail(f, -EINVAL, NULL,
-				"start: memory fd %d size 0x%llx", mem_fd,
-				(unsigned long long)mem_size);
+				"start: bad memory regions (%u, first fd %d size 0x%llx)",
+				mem->nregions, mem->regions[0].fd,
+				(unsigned long long)mem->regions[0].size);
 	for (i = 0; i < nvrings; i++) {
 		if (!vrings[i].num)
 			continue;
-		ret = vuf_check_vring(f, i, &vrings[i], mem_size);
+		ret = vuf_check_vring(f, i, &vrings[i], mem->regions[0].size);
 		if (ret)
 			return ret;
 		ready++;
@@ -732,7 +757,7 @@ int vuf_start(struct vuf *f, uint64_t features, uint8_t status, int mem_fd,
 
 	f->running = true;
 	f->started = 0;
-	f->mem_size = mem_size;
+	f->mem_size = mem->regions[0].size;
 
 	features &= f->features & ~VUF_VHOST_ONLY_FEATURES;
 	if (proto)
@@ -741,7 +766,7 @@ int vuf_start(struct vuf *f, uint64_t features, uint8_t status, int mem_fd,
 	if (ret)
 		return ret;
 
-	ret = vuf_set_mem_table(f, mem_fd, mem_size);
+	ret = vuf_set_mem_table(f, mem);
 	if (ret)
 		return ret;
 

@@ -34,6 +34,8 @@
 
 /* Most queues one device may have (bit per queue in a u64). */
 #define VUF_MAX_QUEUES		64
+/* Memory regions vuf_start() hands over (the kernel's zero-copy mode: 3). */
+#define VUF_MAX_MEM_REGIONS	4
 
 /* Ring sizes the front-end hands to a back-end. */
 #define VUF_MAX_QUEUE_SIZE	32768
@@ -102,7 +104,7 @@ struct vuf_vring {
  * @features: virtio features the back-end offers (GET_FEATURES)
  * @protocol_features: protocol features negotiated
  * @queue_num: GET_QUEUE_NUM's answer when MQ was negotiated, else 0
- * @mem_size: size of the region handed over by the last vuf_start()
+ * @mem_size: size of region 0 handed over by the last vuf_start()
  * @started: bit per queue handed to the back-end by vuf_start()
  * @running: vuf_start() has begun and vuf_stop() has not run
  * @config_changed: the back-end announced a config change that has been
@@ -210,14 +212,29 @@ int vuf_set_config(struct vuf *f, uint32_t offset, const void *data,
 		   uint32_t len);
 
 /**
+ * struct vuf_mem - the memory a back-end gets
+ * @nregions: 1..VUF_MAX_MEM_REGIONS
+ * @regions: the regions: IOVA of the first byte, size, fd (mapped from
+ *           offset 0). Region 0 starts at IOVA 0 and holds the rings.
+ *           Regions must not overlap.
+ */
+struct vuf_mem {
+	unsigned int nregions;
+	struct vuf_mem_region {
+		uint64_t iova;
+		uint64_t size;
+		int fd;
+	} regions[VUF_MAX_MEM_REGIONS];
+};
+
+/**
  * vuf_start() - hand the memory, the rings and the eventfds to the back-end
  * @f: a negotiated, stopped front-end
  * @features: features the driver accepted; masked with what the back-end
  *            offers, without VUF_VHOST_ONLY_FEATURES;
  *            VHOST_USER_F_PROTOCOL_FEATURES added when negotiated
  * @status: virtio device status to report (SET_STATUS, when negotiated)
- * @mem_fd: the memory region fd (sent, not closed)
- * @mem_size: size of the region in bytes
+ * @mem: the memory regions (fds sent, not closed)
  * @vrings: @nvrings queues; entries with num 0 are skipped
  * @nvrings: 1..VUF_MAX_QUEUES
  *
@@ -228,11 +245,11 @@ int vuf_set_config(struct vuf *f, uint32_t offset, const void *data,
  * On failure the front-end stays "running" so vuf_stop() can undo a partial
  * start.
  *
- * Returns: 0; -EBUSY when already running; -EINVAL for a ring outside the
- * region or a bad size; a protocol error as for vuf_negotiate().
+ * Returns: 0; -EBUSY when already running; -EINVAL for a ring outside
+ * region 0 or bad regions; a protocol error as for vuf_negotiate().
  */
-int vuf_start(struct vuf *f, uint64_t features, uint8_t status, int mem_fd,
-	      uint64_t mem_size, const struct vuf_vring *vrings,
+int vuf_start(struct vuf *f, uint64_t features, uint8_t status,
+	      const struct vuf_mem *mem, const struct vuf_vring *vrings,
 	      unsigned int nvrings);
 
 /**

@@ -69,6 +69,9 @@ struct vl_shadow {
  * @call_hooked: @call_wait is on the wait queue (process context only)
  * @kick_work: signals @kick when vl_notify() runs inside an eventfd wake-up
  * @irq_work: runs vring_interrupt() in hard-IRQ-like context
+ * @sweep_work: zero-copy: runs vl_mem_sweep() before @irq_work may deliver
+ *              the interrupt (on vl_mem_wq)
+ * @flags: VL_VQ_* bits (atomic bitops)
  * @lock: protects every member below. Taken with irqsave from the notify
  *        path (any context), the call wake-up (eventfd wqh lock held,
  *        IRQs off), @irq_work (hard IRQ), find_vqs/del_vqs and teardown
@@ -88,6 +91,9 @@ struct vl_shadow {
  * @interrupts: vring_interrupt() calls (sysfs)
  * @kobj: queues/<index> directory in sysfs, NULL if none
  */
+/* Bits of struct vl_vq.flags. */
+#define VL_VQ_SWEPT	0	/* @sweep_work ran: @irq_work delivers at once */
+
 struct vl_vq {
 	struct vl_device *vl;
 	u32 index;
@@ -99,6 +105,8 @@ struct vl_vq {
 	bool call_hooked;
 	struct irq_work kick_work;
 	struct irq_work irq_work;
+	struct work_struct sweep_work;
+	unsigned long flags;
 
 	spinlock_t lock;
 	struct virtqueue *vq;

@@ -20,23 +20,54 @@
  *   vl_mem_revoke()      at teardown, before completing requests itself;
  *   vl_mem_put()         when the device is freed.
  *
- * Isolated mode (the only mode so far): coherent allocations (the rings)
- * are carved out of the region; every streaming mapping gets bounce pages
- * in the region, and data is copied between the driver's buffer and the
- * bounce pages at map, unmap and sync time, following the rules of
- * kernel/dma/swiotlb.c. The back-end never sees any other memory.
+ * Isolated mode: coherent allocations (the rings) are carved out of the
+ * region; every streaming mapping gets bounce pages in the region, and data
+ * is copied between the driver's buffer and the bounce pages at map, unmap
+ * and sync time, following the rules of kernel/dma/swiotlb.c. The back-end
+ * never sees any other memory.
  *
- * Allocator: one bit per region page, first fit from a moving hint
+ * Zero-copy mode adds two IOVA windows after the bounce region, each a view
+ * of its own (a file, a vhost-user memory region): one for buffers the
+ * device may write, one for buffers it may only read (its PTEs are never
+ * writable: writes SIGBUS). A streaming mapping whose pages may be inserted
+ * into a user page table as ordinary pages (vl_page_shareable()) and that
+ * is large enough gets IOVA pages in a window that resolve to the buffer's
+ * own pages; anything else is bounced as in isolated mode. A window page is
+ * reachable only while its mapping is live: the fault handler checks, and
+ * it maps the whole buffer and the live buffers adjacent to it in one go
+ * (fault-around: next-fit gives the segments of one request adjacent IOVAs).
+ * Revocation (zapping the back-end's PTEs) sleeps, while unmap runs in any
+ * context, so:
+ *  - before the transport delivers a used-buffer interrupt, it calls
+ *    vl_mem_sweep() from process context whenever a window page was
+ *    faulted since the last sweep; a well-behaved back-end touches a buffer
+ *    only before completing it, so by the time the driver unmaps, its pages
+ *    are unreachable and unmap just drops them;
+ *  - a mapping faulted after the last sweep (a back-end touching a buffer
+ *    it already completed, or completions reaped without an interrupt)
+ *    is only marked at unmap; a work item zaps such mappings in batches
+ *    and only then frees their IOVA range and page references. While
+ *    revocations are pending beyond a bound (half a window), new buffers
+ *    are bounced instead of shared.
+ *
+ * Where newer kernels move: Linux 6.18 gives virtio transports mapping
+ * hooks of their own (the virtio map ops VDUSE moved to) and newer
+ * struct dma_map_ops take physical addresses (map_phys) instead of pages.
+ * vl_map() and vl_unmap() already work on physical addresses, so following
+ * means making them the bodies of those hooks behind a vl_compat.h guard;
+ * the policy, windows and revocation stay as they are.
+ *
+ * Allocator: one bit per IOVA page, first fit from a moving hint per view
  * ("next fit"), so that the usual FIFO-like life of I/O buffers finds free
- * space right at the hint. A record per region page (struct vl_slot) lets
+ * space right at the hint. A record per IOVA page (struct vl_slot) lets
  * unmap and sync, which get nothing but an IOVA, find the original buffer.
  *
- * The memory file: a private pseudo file system gives each region its own
- * inode, so that every file and every mmap of one region share one
- * address_space, and vl_mem_revoke() can zap them all without touching
- * anybody else's mappings (anon_inode_getfile() would share one inode with
- * the whole system). Pages are inserted on fault, as normal (not special)
- * PTEs, so get_user_pages() and thus O_DIRECT work on them.
+ * The memory files: a private pseudo file system gives each view its own
+ * inode, so that every file and every mmap of one view share one
+ * address_space, and a zap reaches all of them without touching anybody
+ * else's mappings (anon_inode_getfile() would share one inode with the
+ * whole system). Pages are inserted on fault, as normal (not special) PTEs,
+ * so get_user_pages() and thus O_DIRECT work on them.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -53,13 +84,17 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/virtio_loopback.h>
 
 #include "vl_compat.h"
@@ -77,6 +112,9 @@
 #define VL_MAP_SIZE_DIVISOR	8
 #define VL_MAX_MAP_SIZE		SZ_4M
 
+/* Pages one back-end fault maps at most in a window (fault-around). */
+#define VL_FAULT_AROUND		256
+
 /* Bits of struct vl_mem.flags. */
 #define VL_MEM_WARNED_FULL	0	/* "region full" was logged */
 
@@ -86,7 +124,7 @@
 /* struct vl_slot.head of a free page (page 0 is never a head). */
 #define VL_SLOT_FREE		0
 
-/* struct vl_slot.orig of a head that is not a live streaming mapping. */
+/* struct vl_slot.orig of a bounce head that is not a live mapping. */
 #define VL_ORIG_COHERENT	((phys_addr_t)-1)	/* a coherent allocation */
 #define VL_ORIG_UNMAPPING	((phys_addr_t)-2)	/* unmap in progress */
 
@@ -98,11 +136,32 @@
 #define VL_REGION_GFP	(GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN | \
 			 __GFP_RETRY_MAYFAIL)
 
+/*
+ * Smallest buffer shared in place in zero-copy mode; smaller ones are
+ * bounced. A shared buffer costs a back-end fault and a PTE zap, which
+ * outweigh copying a small buffer (docs/memory.md has the measurement).
+ */
+static unsigned int vl_zc_min_bytes = SZ_4K;
+module_param_named(zero_copy_min_bytes, vl_zc_min_bytes, uint, 0644);
+MODULE_PARM_DESC(zero_copy_min_bytes,
+		 "smallest DMA segment shared in place by zero-copy devices; smaller ones are bounced (default 4096)");
+
+/* Runs revocations and the transport's sweeps; used on the I/O path. */
+struct workqueue_struct *vl_mem_wq;
+
+enum vl_view_kind {
+	VL_VIEW_BOUNCE,		/* rings and bounce pages: always mapped */
+	VL_VIEW_SHARED_RW,	/* in-flight buffers the device may write */
+	VL_VIEW_SHARED_RO,	/* in-flight buffers the device may only read */
+	VL_NR_VIEWS
+};
+
 /**
- * struct vl_slot - what one region page is used for
+ * struct vl_slot - what one IOVA page is used for
  * @orig: head page of a streaming mapping: physical address of the first
- *        byte of the driver's buffer. VL_ORIG_COHERENT for a coherent
- *        allocation, VL_ORIG_UNMAPPING while an unmap copies back.
+ *        byte of the driver's buffer. Bounce view only: VL_ORIG_COHERENT
+ *        for a coherent allocation, VL_ORIG_UNMAPPING while an unmap
+ *        copies back.
  * @len: head page: length of the mapping or allocation in bytes
  * @head: every page of a mapping or allocation: index of its first page;
  *        VL_SLOT_FREE when the page is free
@@ -110,7 +169,9 @@
  * A streaming mapping of a buffer at physical address P gets the IOVA
  * head * PAGE_SIZE + offset_in_page(P): the offset in the page is kept, so
  * the copy loops work page by page on both sides, and a mapping spans
- * PFN_UP(offset_in_page(P) + len) pages (at least one).
+ * PFN_UP(offset_in_page(P) + len) pages (at least one). Shared mappings
+ * are page aligned and page sized: IOVA page head + i is the buffer's
+ * page PHYS_PFN(P) + i.
  */
 struct vl_slot {
 	phys_addr_t orig;
@@ -119,32 +180,63 @@ struct vl_slot {
 };
 
 /**
- * struct vl_mem - one device's memory region
- * @vaddr: kernel address of the region (vmalloc)
- * @size: bytes in the region
- * @npages: pages in the region
+ * struct vl_view - one file a back-end maps (a vhost-user memory region)
+ * @mem: the region it belongs to
+ * @inode: inode of every file of this view (one address_space)
+ * @kind: VL_VIEW_*
+ * @first: its first IOVA page
+ * @npages: its size in pages
+ * @hint: where the next search for free pages starts (under &vl_mem.lock)
+ * @in_use: pages handed out, under &vl_mem.lock, read locklessly
+ */
+struct vl_view {
+	struct vl_mem *mem;
+	struct inode *inode;
+	enum vl_view_kind kind;
+	unsigned long first;
+	unsigned long npages;
+	unsigned long hint;
+	unsigned long in_use;
+};
+
+/**
+ * struct vl_mem - one device's memory
+ * @vaddr: kernel address of the bounce view (vmalloc)
+ * @size: bytes in the bounce view
+ * @npages: IOVA pages of all views together
  * @max_map: largest streaming mapping in bytes
  * @mode: VIRTIO_LOOPBACK_MEM_*
- * @inode: inode of every memory file of this region (one address_space)
- * @kref: references: the device's and one per memory file
- * @lock: protects @bitmap, @slots, @hint and @pages_in_use. Taken with
- *        irqsave by the DMA ops (map, unmap, sync, alloc, free), which run
- *        in any context, hard IRQ included. Held only for the bookkeeping,
- *        never across a copy.
- * @bitmap: one bit per region page, set when in use (page 0 always)
- * @slots: one record per region page
- * @hint: where the next search for free pages starts
- * @pages_in_use: pages handed out (page 0 not counted); written under
- *                @lock, read locklessly for the statistics
+ * @nviews: 1 (isolated) or 3 (zero-copy)
+ * @views: the views, in IOVA order
+ * @kref: references: the device's, one per memory file, one per queued
+ *        revocation work
+ * @lock: protects @bitmap, @slots, @faulted, @revoking, @nr_faulted,
+ *        @pending and the views' @hint and @in_use. Taken with irqsave:
+ *        the DMA ops run in any context, hard IRQ included. Held only for
+ *        bookkeeping, never across a copy or a zap.
+ * @bitmap: one bit per IOVA page, set when in use (page 0 always)
+ * @slots: one record per IOVA page
+ * @faulted: window heads whose pages a back-end may have mapped (set by
+ *           the fault handler, cleared once zapped)
+ * @revoking: window heads unmapped while faulted, waiting for
+ *            @revoke_work; their IOVA pages and page references are kept
+ * @nr_faulted: bits set in @faulted (read locklessly by the transport)
+ * @pending: pages of the mappings in @revoking
+ * @max_pending: bound on @pending beyond which buffers are bounced
+ * @revoke_work: zaps and releases the mappings in @revoking
  * @bytes_bounced: bytes copied either way
+ * @bytes_shared: bytes mapped in place
  * @maps: successful streaming mappings
  * @map_failures: mappings and allocations refused (no space, too large)
+ * @faults: back-end page faults served in the windows
+ * @revocations: shared mappings whose PTEs were zapped
+ * @revocation_batches: zap passes (sweeps and revocation work runs)
  * @flags: VL_MEM_* bits (atomic bitops)
- * @revoke_sem: orders @revoked against the fault handler: faults hold it
- *              for read while they check @revoked and insert a page;
- *              vl_mem_revoke() holds it for write to set @revoked, so no
- *              page can be inserted after its zap. Process context only.
- * @revoked: the region was taken away from the back-end (see
+ * @revoke_sem: orders page insertion against zaps: faults hold it for read
+ *              while they check the records and insert pages; sweeps,
+ *              revocations and vl_mem_revoke() hold it for write, so no page
+ *              is inserted between a check and its zap. Process context.
+ * @revoked: the memory was taken away from the back-end (see
  *           vl_mem_revoke()); written under @revoke_sem, read locklessly
  *           where a stale value is harmless (mmap, get_fd)
  */
@@ -154,18 +246,27 @@ struct vl_mem {
 	unsigned long npages;
 	size_t max_map;
 	u32 mode;
-	struct inode *inode;
+	unsigned int nviews;
+	struct vl_view views[VL_NR_VIEWS];
 	struct kref kref;
 
 	spinlock_t lock;
 	unsigned long *bitmap;
 	struct vl_slot *slots;
-	unsigned long hint;
-	unsigned long pages_in_use;
+	unsigned long *faulted;
+	unsigned long *revoking;
+	unsigned long nr_faulted;
+	unsigned long pending;
+	unsigned long max_pending;
+	struct work_struct revoke_work;
 
 	atomic64_t bytes_bounced;
+	atomic64_t bytes_shared;
 	atomic64_t maps;
 	atomic64_t map_failures;
+	atomic64_t faults;
+	atomic64_t revocations;
+	atomic64_t revocation_batches;
 	unsigned long flags;
 
 	struct rw_semaphore revoke_sem;
@@ -179,36 +280,53 @@ static struct vfsmount *vl_mem_mnt;
  * Allocator and records
  */
 
+/* The view IOVA page @idx belongs to (@idx < mem->npages). */
+static struct vl_view *vl_view_of(struct vl_mem *mem, unsigned long idx)
+{
+	unsigned int i;
+
+	for (i = mem->nviews - 1; i > 0; i--)
+		if (idx >= mem->views[i].first)
+			return &mem->views[i];
+	return &mem->views[0];
+}
+
+static bool vl_in_window(const struct vl_mem *mem, unsigned long idx)
+{
+	return idx >= mem->views[0].npages;
+}
+
 /*
- * Find and reserve @nr free pages whose first index is a multiple of
- * @align_mask + 1. Returns the first page, or 0 (never a valid start,
+ * Find and reserve @nr free pages of @view whose first index is a multiple
+ * of @align_mask + 1. Returns the first page, or 0 (never a valid start,
  * page 0 is reserved) when there is no room.
  */
-static unsigned long vl_range_alloc(struct vl_mem *mem, unsigned long nr,
-				    unsigned long align_mask)
+static unsigned long vl_range_alloc(struct vl_mem *mem, struct vl_view *view,
+				    unsigned long nr, unsigned long align_mask)
 {
+	unsigned long lo = max_t(unsigned long, view->first, VL_RESERVED_PAGES);
+	unsigned long end = view->first + view->npages;
 	unsigned long start, i;
 
 	lockdep_assert_held(&mem->lock);
 
-	if (nr > mem->npages - VL_RESERVED_PAGES)
+	if (nr > end - lo)
 		return 0;
 	/* bitmap_find_next_zero_area() fails by returning start + nr > size. */
-	start = bitmap_find_next_zero_area(mem->bitmap, mem->npages, mem->hint,
-					   nr, align_mask);
-	if (start + nr > mem->npages) {
-		start = bitmap_find_next_zero_area(mem->bitmap, mem->npages,
-						   VL_RESERVED_PAGES, nr,
+	start = bitmap_find_next_zero_area(mem->bitmap, end, view->hint, nr,
+					   align_mask);
+	if (start + nr > end) {
+		start = bitmap_find_next_zero_area(mem->bitmap, end, lo, nr,
 						   align_mask);
-		if (start + nr > mem->npages)
+		if (start + nr > end)
 			return 0;
 	}
 
 	bitmap_set(mem->bitmap, start, nr);
 	for (i = start; i < start + nr; i++)
 		mem->slots[i].head = start;
-	mem->hint = start + nr < mem->npages ? start + nr : VL_RESERVED_PAGES;
-	WRITE_ONCE(mem->pages_in_use, mem->pages_in_use + nr);
+	view->hint = start + nr < end ? start + nr : lo;
+	WRITE_ONCE(view->in_use, view->in_use + nr);
 	return start;
 }
 
@@ -216,6 +334,7 @@ static unsigned long vl_range_alloc(struct vl_mem *mem, unsigned long nr,
 static void vl_range_free(struct vl_mem *mem, unsigned long start,
 			  unsigned long nr)
 {
+	struct vl_view *view = vl_view_of(mem, start);
 	unsigned long i;
 
 	lockdep_assert_held(&mem->lock);
@@ -225,7 +344,7 @@ static void vl_range_free(struct vl_mem *mem, unsigned long start,
 	for (i = start; i < start + nr; i++)
 		mem->slots[i].head = VL_SLOT_FREE;
 	bitmap_clear(mem->bitmap, start, nr);
-	WRITE_ONCE(mem->pages_in_use, mem->pages_in_use - nr);
+	WRITE_ONCE(view->in_use, view->in_use - nr);
 }
 
 /* Pages a streaming mapping of @len bytes at @iova spans (at least one). */
@@ -238,6 +357,15 @@ static unsigned long vl_stream_pages(u64 iova, size_t len)
 static u64 vl_stream_iova(unsigned long head, const struct vl_slot *slot)
 {
 	return ((u64)head << PAGE_SHIFT) + offset_in_page(slot->orig);
+}
+
+/* Whether @h is the head of a live (not unmapped) shared mapping. */
+static bool vl_shared_live(struct vl_mem *mem, unsigned long h)
+{
+	lockdep_assert_held(&mem->lock);
+
+	return h != VL_SLOT_FREE && vl_in_window(mem, h) &&
+	       mem->slots[h].head == h && !test_bit(h, mem->revoking);
 }
 
 /*
@@ -254,14 +382,19 @@ static struct vl_slot *vl_find_stream(struct vl_mem *mem, dma_addr_t addr,
 
 	lockdep_assert_held(&mem->lock);
 
-	if (addr >= mem->size)
+	if (addr >= (u64)mem->npages << PAGE_SHIFT)
 		return NULL;
 	h = mem->slots[addr >> PAGE_SHIFT].head;
 	if (h == VL_SLOT_FREE)
 		return NULL;
 	slot = &mem->slots[h];
-	if (slot->orig == VL_ORIG_COHERENT || slot->orig == VL_ORIG_UNMAPPING)
+	if (vl_in_window(mem, h)) {
+		if (!vl_shared_live(mem, h))
+			return NULL;
+	} else if (slot->orig == VL_ORIG_COHERENT ||
+		   slot->orig == VL_ORIG_UNMAPPING) {
 		return NULL;
+	}
 	start = vl_stream_iova(h, slot);
 	if (addr < start)
 		return NULL;
@@ -273,9 +406,9 @@ static struct vl_slot *vl_find_stream(struct vl_mem *mem, dma_addr_t addr,
 }
 
 /*
- * No room for @size bytes. Under load that is ordinary back-pressure (the
- * driver retries when buffers complete), so count it always and say it
- * once per region.
+ * Log once that the region is full; count every refusal. A full region is
+ * not an error of the device: the driver retries later (virtio-blk requeues
+ * the request), and DMA_ATTR_NO_WARN callers expect silence.
  */
 static void vl_full(struct device *dev, struct vl_mem *mem, size_t size,
 		    unsigned long attrs)
@@ -324,12 +457,290 @@ static void vl_bounce(struct vl_mem *mem, u64 iova, phys_addr_t orig,
 }
 
 /* ---------------------------------------------------------------------
+ * Sharing in place (zero-copy mode)
+ */
+
+/*
+ * Whether the page at @pfn may appear in the back-end's page tables for a
+ * transfer in direction @dir. Ordinary pages only: vm_insert_page() refuses
+ * anonymous, slab and typed pages, and normal PTEs are what lets the
+ * back-end's O_DIRECT (get_user_pages()) work. On top of that:
+ *  - page cache pages of files (not shmem) the device would write are
+ *    bounced: they are locked while read, and a back-end's O_DIRECT read
+ *    into them locks them again to dirty them (bio_set_pages_dirty()):
+ *    a deadlock; and a zapped dirty PTE would dirty the file page;
+ *  - page cache pages of files the device reads are shared only while
+ *    under writeback: truncation waits for writeback, so the page cannot
+ *    leave the page cache while the back-end may map it;
+ *  - swap cache and movable (non-LRU) pages are bounced.
+ * Any context; the answer may go stale only for pages the driver does not
+ * own exclusively, which is the driver's business.
+ */
+static bool vl_page_shareable(unsigned long pfn, enum dma_data_direction dir)
+{
+	struct address_space *mapping;
+	struct folio *folio;
+	struct page *page;
+
+	if (!pfn_valid(pfn) || is_zero_pfn(pfn))
+		return false;
+	page = pfn_to_page(pfn);
+	folio = page_folio(page);
+	if (!folio_ref_count(folio) || PageReserved(page) ||
+	    is_zone_device_page(page) || page_has_type(page) ||
+	    folio_test_anon(folio) || folio_test_slab(folio) ||
+	    folio_test_swapcache(folio) || __folio_test_movable(folio) ||
+	    PageHWPoison(page))
+		return false;
+
+	mapping = folio_mapping(folio);
+	if (dir == DMA_TO_DEVICE)
+		return !mapping || shmem_mapping(mapping) ||
+		       folio_test_writeback(folio);
+	return (!mapping || shmem_mapping(mapping)) &&
+	       !folio_test_locked(folio) && !folio_test_writeback(folio);
+}
+
+static bool vl_shareable(struct vl_mem *mem, phys_addr_t phys, size_t size,
+			 enum dma_data_direction dir)
+{
+	unsigned long pfn, i;
+
+	if (mem->mode != VIRTIO_LOOPBACK_MEM_ZERO_COPY ||
+	    size < READ_ONCE(vl_zc_min_bytes) ||
+	    !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+		return false;
+	pfn = PHYS_PFN(phys);
+	for (i = 0; i < size >> PAGE_SHIFT; i++)
+		if (!vl_page_shareable(pfn + i, dir))
+			return false;
+	return true;
+}
+
+static void vl_put_pages(unsigned long pfn, unsigned long nr)
+{
+	while (nr--)
+		put_page(pfn_to_page(pfn++));
+}
+
+/*
+ * Map @size bytes at @phys in place, in the window for @dir. The mapping
+ * holds a reference on each page until its IOVA range is freed. Any
+ * context. Returns 0 and the IOVA, or -ENOSPC (window full, too many
+ * revocations pending): bounce it instead.
+ */
+static int vl_map_shared(struct vl_mem *mem, phys_addr_t phys, size_t size,
+			 enum dma_data_direction dir, dma_addr_t *iova)
+{
+	unsigned long flags, start = 0, nr = size >> PAGE_SHIFT;
+	unsigned long pfn = PHYS_PFN(phys), i;
+	struct vl_view *view;
+
+	view = &mem->views[dir == DMA_TO_DEVICE ? VL_VIEW_SHARED_RO :
+						  VL_VIEW_SHARED_RW];
+	for (i = 0; i < nr; i++)
+		get_page(pfn_to_page(pfn + i));
+
+	spin_lock_irqsave(&mem->lock, flags);
+	if (mem->pending + nr <= mem->max_pending)
+		start = vl_range_alloc(mem, view, nr, 0);
+	if (start) {
+		mem->slots[start].orig = phys;
+		mem->slots[start].len = size;
+	}
+	spin_unlock_irqrestore(&mem->lock, flags);
+
+	if (!start) {
+		vl_put_pages(pfn, nr);
+		return -ENOSPC;
+	}
+	atomic64_add(size, &mem->bytes_shared);
+	*iova = (u64)start << PAGE_SHIFT;
+	return 0;
+}
+
+/* Take a reference for @revoke_work and queue it. Any context. */
+static void vl_queue_revoke(struct vl_mem *mem)
+{
+	kref_get(&mem->kref);
+	/* Already queued: that run holds a reference, ours is never the last. */
+	if (!queue_work(vl_mem_wq, &mem->revoke_work))
+		refcount_dec(&mem->kref.refcount);
+}
+
+/*
+ * Unmap the shared mapping whose head is @head (checked live by the
+ * caller, under @mem->lock, which this drops). A mapping no back-end
+ * faulted in since the last zap is unreachable: free it now. Otherwise
+ * leave it to the revocation work.
+ */
+static void vl_unmap_shared(struct vl_mem *mem, unsigned long head,
+			    unsigned long flags)
+	__releases(&mem->lock)
+{
+	struct vl_slot *slot = &mem->slots[head];
+	unsigned long nr = slot->len >> PAGE_SHIFT;
+	unsigned long pfn = PHYS_PFN(slot->orig);
+	bool faulted = test_bit(head, mem->faulted);
+
+	if (faulted) {
+		__set_bit(head, mem->revoking);
+		mem->pending += nr;
+	} else {
+		vl_range_free(mem, head, nr);
+	}
+	spin_unlock_irqrestore(&mem->lock, flags);
+
+	if (faulted)
+		vl_queue_revoke(mem);
+	else
+		vl_put_pages(pfn, nr);
+}
+
+/**
+ * struct vl_spans - per window view, the IOVA pages a zap pass covers
+ * @lo: first page
+ * @hi: page after the last
+ * @n: marked heads in [@lo, @hi), 0 when there is nothing to zap
+ */
+struct vl_spans {
+	unsigned long lo[VL_NR_VIEWS];
+	unsigned long hi[VL_NR_VIEWS];
+	unsigned long n[VL_NR_VIEWS];
+};
+
+/*
+ * The span of @view holding every head marked in @map and the number of
+ * those heads. Under @mem->lock. Mappings do not overlap, so the span ends
+ * where the last head's pages end.
+ */
+static unsigned long vl_span(struct vl_mem *mem, struct vl_view *view,
+			     const unsigned long *map, unsigned long *lo,
+			     unsigned long *hi)
+{
+	unsigned long end = view->first + view->npages, h, n = 0, last = 0;
+
+	lockdep_assert_held(&mem->lock);
+
+	for (h = find_next_bit(map, end, view->first); h < end;
+	     h = find_next_bit(map, end, h + 1)) {
+		if (!n)
+			*lo = h;
+		last = h;
+		n++;
+	}
+	if (n)
+		*hi = last + (mem->slots[last].len >> PAGE_SHIFT);
+	return n;
+}
+
+/*
+ * Zap every window page of the mappings marked in @map and describe what
+ * was zapped in @sp. The caller holds @revoke_sem for write, so no fault
+ * inserts a page meanwhile and no bit of @mem->faulted appears; bits of
+ * @mem->revoking may (unmap does not take the semaphore): those outside
+ * @sp are left for the next pass. Sleeps.
+ */
+static void vl_zap_marked(struct vl_mem *mem, const unsigned long *map,
+			  struct vl_spans *sp)
+{
+	unsigned long total = 0;
+	unsigned int i;
+
+	lockdep_assert_held_write(&mem->revoke_sem);
+
+	spin_lock_irq(&mem->lock);
+	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++)
+		sp->n[i] = vl_span(mem, &mem->views[i], map, &sp->lo[i],
+				   &sp->hi[i]);
+	spin_unlock_irq(&mem->lock);
+
+	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++) {
+		if (!sp->n[i])
+			continue;
+		total += sp->n[i];
+		/* After vl_mem_revoke() nothing is mapped, nor can be. */
+		if (!mem->revoked)
+			unmap_mapping_range(mem->views[i].inode->i_mapping,
+					    (loff_t)(sp->lo[i] - mem->views[i].first) << PAGE_SHIFT,
+					    (loff_t)(sp->hi[i] - sp->lo[i]) << PAGE_SHIFT,
+					    1);
+	}
+	if (total) {
+		atomic64_add(total, &mem->revocations);
+		atomic64_inc(&mem->revocation_batches);
+	}
+}
+
+bool vl_mem_needs_sweep(struct vl_mem *mem)
+{
+	return READ_ONCE(mem->nr_faulted) != 0;
+}
+
+void vl_mem_sweep(struct vl_mem *mem)
+{
+	struct vl_spans sp;
+	unsigned int i;
+
+	down_write(&mem->revoke_sem);
+	vl_zap_marked(mem, mem->faulted, &sp);
+	spin_lock_irq(&mem->lock);
+	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++)
+		if (sp.n[i])
+			bitmap_clear(mem->faulted, sp.lo[i], sp.hi[i] - sp.lo[i]);
+	/* No fault ran since the span was taken: every bit is gone. */
+	WRITE_ONCE(mem->nr_faulted, 0);
+	spin_unlock_irq(&mem->lock);
+	up_write(&mem->revoke_sem);
+}
+
+static void vl_mem_release_kref(struct kref *kref);
+
+/*
+ * Revocation: zap the mappings unmapped while faulted, then free their
+ * IOVA pages and page references. Runs on vl_mem_wq with the reference
+ * vl_queue_revoke() took.
+ */
+static void vl_revoke_work(struct work_struct *work)
+{
+	struct vl_mem *mem = container_of(work, struct vl_mem, revoke_work);
+	unsigned long h, nr, pfn;
+	struct vl_spans sp;
+	unsigned int i;
+
+	down_write(&mem->revoke_sem);
+	vl_zap_marked(mem, mem->revoking, &sp);
+	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++) {
+		for (h = sp.lo[i]; sp.n[i] && h < sp.hi[i]; h += nr) {
+			spin_lock_irq(&mem->lock);
+			h = find_next_bit(mem->revoking, sp.hi[i], h);
+			if (h >= sp.hi[i]) {
+				spin_unlock_irq(&mem->lock);
+				break;
+			}
+			nr = mem->slots[h].len >> PAGE_SHIFT;
+			pfn = PHYS_PFN(mem->slots[h].orig);
+			__clear_bit(h, mem->revoking);
+			if (__test_and_clear_bit(h, mem->faulted))
+				WRITE_ONCE(mem->nr_faulted, mem->nr_faulted - 1);
+			mem->pending -= nr;
+			vl_range_free(mem, h, nr);
+			spin_unlock_irq(&mem->lock);
+			vl_put_pages(pfn, nr);
+		}
+	}
+	up_write(&mem->revoke_sem);
+	kref_put(&mem->kref, vl_mem_release_kref);
+}
+
+/* ---------------------------------------------------------------------
  * Streaming mappings
  */
 
 /*
- * Map @size bytes of the driver's memory at @phys: bounce pages, a record,
- * and the data copied in. Any context; never sleeps, never allocates.
+ * Map @size bytes of the driver's memory at @phys: in place when zero-copy
+ * allows it, else bounce pages, a record, and the data copied in. Any
+ * context; never sleeps, never allocates.
  * Returns 0 and the IOVA in *@iova, -EINVAL for an invalid request or
  * -ENOMEM when the region has no room.
  */
@@ -351,14 +762,15 @@ static int vl_map(struct device *dev, phys_addr_t phys, size_t size,
 		return -EINVAL;
 	}
 
-	/*
-	 * Zero-copy mode (next step) hooks in here: a buffer whose pages may
-	 * be shared gets IOVA space pointing at its own pages instead of a
-	 * bounce copy, and its record says so.
-	 */
+	if (vl_shareable(mem, phys, size, dir) &&
+	    !vl_map_shared(mem, phys, size, dir, iova)) {
+		atomic64_inc(&mem->maps);
+		return 0;
+	}
+
 	nr = vl_stream_pages(phys, size);
 	spin_lock_irqsave(&mem->lock, flags);
-	start = vl_range_alloc(mem, nr, 0);
+	start = vl_range_alloc(mem, &mem->views[VL_VIEW_BOUNCE], nr, 0);
 	if (start) {
 		mem->slots[start].orig = phys;
 		mem->slots[start].len = size;
@@ -400,6 +812,10 @@ static void vl_unmap(struct device *dev, dma_addr_t addr,
 	spin_lock_irqsave(&mem->lock, flags);
 	slot = vl_find_stream(mem, addr, 0, &head);
 	if (slot && addr == vl_stream_iova(head, slot)) {
+		if (vl_in_window(mem, head)) {
+			vl_unmap_shared(mem, head, flags);
+			return;
+		}
 		orig = slot->orig;
 		len = slot->len;
 		/* Claim it: a second unmap or a sync now fails the lookup. */
@@ -424,7 +840,8 @@ static void vl_unmap(struct device *dev, dma_addr_t addr,
 
 /*
  * Copy [@addr, @addr + @size), a range inside one streaming mapping, to
- * the region (@to_bounce) or back to the driver's buffer.
+ * the region (@to_bounce) or back to the driver's buffer. Nothing to do
+ * for a shared mapping: the device works on the buffer itself.
  */
 static void vl_sync(struct device *dev, dma_addr_t addr, size_t size,
 		    bool to_bounce)
@@ -433,20 +850,24 @@ static void vl_sync(struct device *dev, dma_addr_t addr, size_t size,
 	struct vl_slot *slot;
 	unsigned long flags, head = 0;
 	phys_addr_t orig = 0;
+	bool shared = false;
 
 	if (!size)
 		return;
 
 	spin_lock_irqsave(&mem->lock, flags);
 	slot = vl_find_stream(mem, addr, size, &head);
-	if (slot)
+	if (slot) {
+		shared = vl_in_window(mem, head);
 		orig = slot->orig + (addr - vl_stream_iova(head, slot));
+	}
 	spin_unlock_irqrestore(&mem->lock, flags);
 
 	if (dev_WARN_ONCE(dev, !slot, "sync of %pad+%zu: not inside a DMA mapping\n",
 			  &addr, size))
 		return;
-	vl_bounce(mem, addr, orig, size, to_bounce);
+	if (!shared)
+		vl_bounce(mem, addr, orig, size, to_bounce);
 }
 
 /* ---------------------------------------------------------------------
@@ -473,7 +894,8 @@ static void *vl_dma_alloc(struct device *dev, size_t size,
 
 	nr = PFN_UP(size);
 	spin_lock_irqsave(&mem->lock, flags);
-	start = vl_range_alloc(mem, nr, (1UL << get_order(size)) - 1);
+	start = vl_range_alloc(mem, &mem->views[VL_VIEW_BOUNCE], nr,
+			       (1UL << get_order(size)) - 1);
 	if (start) {
 		mem->slots[start].orig = VL_ORIG_COHERENT;
 		mem->slots[start].len = size;
@@ -502,6 +924,7 @@ static void vl_dma_free(struct device *dev, size_t size, void *vaddr,
 	bool ok = false;
 
 	spin_lock_irqsave(&mem->lock, flags);
+	/* Coherent allocations live in the bounce view only. */
 	if (dma_handle < mem->size && PAGE_ALIGNED(dma_handle) &&
 	    size <= mem->size) {
 		idx = dma_handle >> PAGE_SHIFT;
@@ -661,16 +1084,30 @@ int vl_mem_attach_dma(struct vl_mem *mem, struct device *dev)
  * Creation, statistics, destruction
  */
 
+static void vl_view_init(struct vl_mem *mem, enum vl_view_kind kind,
+			 unsigned long first, unsigned long npages)
+{
+	struct vl_view *v = &mem->views[kind];
+
+	v->mem = mem;
+	v->kind = kind;
+	v->first = first;
+	v->npages = npages;
+	v->hint = max_t(unsigned long, first, VL_RESERVED_PAGES);
+	mem->nviews = kind + 1;
+}
+
 struct vl_mem *vl_mem_create(u64 size, u32 mode)
 {
+	unsigned long bounce_pages;
 	struct vl_mem *mem;
+	unsigned int i;
 	int ret = -ENOMEM;
 
 	BUILD_BUG_ON(VIRTIO_LOOPBACK_MAX_MEM_SIZE - 1 > U32_MAX);
 
-	if (mode == VIRTIO_LOOPBACK_MEM_ZERO_COPY)
-		return ERR_PTR(-EOPNOTSUPP);
-	if (mode != VIRTIO_LOOPBACK_MEM_ISOLATED)
+	if (mode != VIRTIO_LOOPBACK_MEM_ISOLATED &&
+	    mode != VIRTIO_LOOPBACK_MEM_ZERO_COPY)
 		return ERR_PTR(-EINVAL);
 	if (!PAGE_ALIGNED(size) || size < VIRTIO_LOOPBACK_MIN_MEM_SIZE ||
 	    size > VIRTIO_LOOPBACK_MAX_MEM_SIZE)
@@ -680,16 +1117,27 @@ struct vl_mem *vl_mem_create(u64 size, u32 mode)
 	if (!mem)
 		return ERR_PTR(-ENOMEM);
 	mem->size = size;
-	mem->npages = size >> PAGE_SHIFT;
 	mem->mode = mode;
+	bounce_pages = size >> PAGE_SHIFT;
+	vl_view_init(mem, VL_VIEW_BOUNCE, 0, bounce_pages);
+	if (mode == VIRTIO_LOOPBACK_MEM_ZERO_COPY) {
+		/*
+		 * Each window as large as the bounce view: in-flight buffers
+		 * are bounded by the same queue sizes and request limits.
+		 */
+		vl_view_init(mem, VL_VIEW_SHARED_RW, bounce_pages, bounce_pages);
+		vl_view_init(mem, VL_VIEW_SHARED_RO, 2 * bounce_pages,
+			     bounce_pages);
+		mem->max_pending = bounce_pages / 2;
+	}
+	mem->npages = mem->views[mem->nviews - 1].first +
+		      mem->views[mem->nviews - 1].npages;
 	mem->max_map = min_t(u64, size / VL_MAP_SIZE_DIVISOR, VL_MAX_MAP_SIZE);
 	mem->max_map = max_t(size_t, mem->max_map & PAGE_MASK, PAGE_SIZE);
 	kref_init(&mem->kref);
 	spin_lock_init(&mem->lock);
 	init_rwsem(&mem->revoke_sem);
-	atomic64_set(&mem->bytes_bounced, 0);
-	atomic64_set(&mem->maps, 0);
-	atomic64_set(&mem->map_failures, 0);
+	INIT_WORK(&mem->revoke_work, vl_revoke_work);
 
 	/*
 	 * Not vmalloc_user(): VM_USERMAP is only needed by
@@ -698,47 +1146,81 @@ struct vl_mem *vl_mem_create(u64 size, u32 mode)
 	 */
 	mem->vaddr = __vmalloc(size, VL_REGION_GFP);
 	if (!mem->vaddr)
-		goto err_vmalloc;
+		goto err;
 	mem->bitmap = kvcalloc(BITS_TO_LONGS(mem->npages), sizeof(long),
 			       GFP_KERNEL_ACCOUNT);
-	if (!mem->bitmap)
-		goto err_bitmap;
 	/* kvcalloc: every head is VL_SLOT_FREE (0). */
 	mem->slots = kvcalloc(mem->npages, sizeof(*mem->slots),
 			      GFP_KERNEL_ACCOUNT);
-	if (!mem->slots)
-		goto err_slots;
-	bitmap_set(mem->bitmap, 0, VL_RESERVED_PAGES);
-	mem->hint = VL_RESERVED_PAGES;
-
-	mem->inode = alloc_anon_inode(vl_mem_mnt->mnt_sb);
-	if (IS_ERR(mem->inode)) {
-		ret = PTR_ERR(mem->inode);
-		goto err_inode;
+	if (!mem->bitmap || !mem->slots)
+		goto err;
+	if (mode == VIRTIO_LOOPBACK_MEM_ZERO_COPY) {
+		mem->faulted = kvcalloc(BITS_TO_LONGS(mem->npages),
+					sizeof(long), GFP_KERNEL_ACCOUNT);
+		mem->revoking = kvcalloc(BITS_TO_LONGS(mem->npages),
+					 sizeof(long), GFP_KERNEL_ACCOUNT);
+		if (!mem->faulted || !mem->revoking)
+			goto err;
 	}
-	i_size_write(mem->inode, size);
+	bitmap_set(mem->bitmap, 0, VL_RESERVED_PAGES);
+
+	for (i = 0; i < mem->nviews; i++) {
+		struct inode *inode = alloc_anon_inode(vl_mem_mnt->mnt_sb);
+
+		if (IS_ERR(inode)) {
+			ret = PTR_ERR(inode);
+			goto err;
+		}
+		i_size_write(inode, (loff_t)mem->views[i].npages << PAGE_SHIFT);
+		mem->views[i].inode = inode;
+	}
 	return mem;
 
-err_inode:
+err:
+	for (i = 0; i < mem->nviews; i++)
+		if (mem->views[i].inode)
+			iput(mem->views[i].inode);
+	kvfree(mem->revoking);
+	kvfree(mem->faulted);
 	kvfree(mem->slots);
-err_slots:
 	kvfree(mem->bitmap);
-err_bitmap:
 	vfree(mem->vaddr);
-err_vmalloc:
 	kfree(mem);
 	return ERR_PTR(ret);
 }
 
+/*
+ * Last reference: no memory file is open and no revocation is queued, so
+ * no back-end maps anything. Shared mappings still live were leaked by the
+ * driver: their page references are dropped here.
+ */
 static void vl_mem_release_kref(struct kref *kref)
 {
 	struct vl_mem *mem = container_of(kref, struct vl_mem, kref);
+	unsigned long h, leaked = mem->views[0].in_use;
+	unsigned int i;
 
-	/* A driver that leaked mappings: its bounce pages go away now. */
-	if (mem->pages_in_use)
+	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++) {
+		struct vl_view *v = &mem->views[i];
+		unsigned long end = v->first + v->npages;
+
+		leaked += v->in_use;
+		for (h = find_next_bit(mem->bitmap, end, v->first); h < end;
+		     h = find_next_bit(mem->bitmap, end, h + 1)) {
+			struct vl_slot *slot = &mem->slots[h];
+
+			if (slot->head != h)
+				continue;
+			vl_put_pages(PHYS_PFN(slot->orig), slot->len >> PAGE_SHIFT);
+		}
+	}
+	if (leaked)
 		pr_warn("memory region freed with %lu pages still mapped\n",
-			mem->pages_in_use);
-	iput(mem->inode);
+			leaked);
+	for (i = 0; i < mem->nviews; i++)
+		iput(mem->views[i].inode);
+	kvfree(mem->revoking);
+	kvfree(mem->faulted);
 	kvfree(mem->slots);
 	kvfree(mem->bitmap);
 	/* Pages still pinned (get_user_pages) are freed at their unpin. */
@@ -773,29 +1255,40 @@ void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len)
 
 void vl_mem_get_stats(struct vl_mem *mem, struct vl_mem_stats *stats)
 {
+	unsigned int i;
+
 	stats->bytes_bounced = atomic64_read(&mem->bytes_bounced);
+	stats->bytes_shared = atomic64_read(&mem->bytes_shared);
 	stats->maps = atomic64_read(&mem->maps);
 	stats->map_failures = atomic64_read(&mem->map_failures);
-	stats->pages_in_use = READ_ONCE(mem->pages_in_use);
-	stats->pages_total = mem->npages;
+	stats->backend_faults = atomic64_read(&mem->faults);
+	stats->revocations = atomic64_read(&mem->revocations);
+	stats->revocation_batches = atomic64_read(&mem->revocation_batches);
+	stats->revocations_pending = READ_ONCE(mem->pending);
+	stats->pages_in_use = READ_ONCE(mem->views[0].in_use);
+	stats->pages_total = mem->views[0].npages;
+	stats->pages_shared = 0;
+	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++)
+		stats->pages_shared += READ_ONCE(mem->views[i].in_use);
 }
 
 /* ---------------------------------------------------------------------
- * The memory file
+ * The memory files
  */
 
 /*
- * Insert the faulting page. Under @revoke_sem, so that a page is either
- * inserted before vl_mem_revoke() zaps, or not at all.
+ * Bounce view: insert the faulting page. Under @revoke_sem, so that a page
+ * is either inserted before vl_mem_revoke() zaps, or not at all.
  */
-static vm_fault_t vl_mem_fault(struct vm_fault *vmf)
+static vm_fault_t vl_bounce_fault(struct vm_fault *vmf)
 {
-	struct vl_mem *mem = vmf->vma->vm_private_data;
+	struct vl_view *view = vmf->vma->vm_private_data;
+	struct vl_mem *mem = view->mem;
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 	struct page *page;
 
 	down_read(&mem->revoke_sem);
-	if (!mem->revoked && vmf->pgoff < mem->npages) {
+	if (!mem->revoked && vmf->pgoff < view->npages) {
 		page = vmalloc_to_page(mem->vaddr +
 				       ((size_t)vmf->pgoff << PAGE_SHIFT));
 		ret = vmf_insert_page(vmf->vma, vmf->address, page);
@@ -804,23 +1297,149 @@ static vm_fault_t vl_mem_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-static const struct vm_operations_struct vl_mem_vm_ops = {
-	.fault	= vl_mem_fault,
+/*
+ * Collect, under @mem->lock, the pages to map for a fault at IOVA page
+ * @idx: the live shared mapping there and the live ones adjacent to it,
+ * inside [@lo_limit, @hi_limit) and at most @max pages, forward first
+ * (back-ends read buffers from the start). Marks every mapping touched as
+ * faulted. Returns the number of pages put in @pages from *@lo on, 0 if
+ * @idx is not in a live mapping.
+ */
+static unsigned long vl_window_collect(struct vl_mem *mem, unsigned long idx,
+				       unsigned long lo_limit,
+				       unsigned long hi_limit, unsigned long max,
+				       struct page **pages, unsigned long *lo)
+{
+	unsigned long first = idx, last = idx, p, h, n;
+
+	lockdep_assert_held(&mem->lock);
+
+	if (!vl_shared_live(mem, mem->slots[idx].head))
+		return 0;
+	while (last + 1 < hi_limit && last + 1 - first < max &&
+	       vl_shared_live(mem, mem->slots[last + 1].head))
+		last++;
+	while (first > lo_limit && last + 1 - first < max &&
+	       vl_shared_live(mem, mem->slots[first - 1].head))
+		first--;
+
+	n = last + 1 - first;
+	for (p = first; p <= last; p++) {
+		h = mem->slots[p].head;
+		if (!__test_and_set_bit(h, mem->faulted))
+			WRITE_ONCE(mem->nr_faulted, mem->nr_faulted + 1);
+		pages[p - first] = pfn_to_page(PHYS_PFN(mem->slots[h].orig) +
+					       (p - h));
+	}
+	*lo = first;
+	return n;
+}
+
+/*
+ * Window views: map the faulting buffer, and its live neighbours, in one
+ * go. The mappings stay live while we insert (the driver cannot get the
+ * pages back before a zap: a faulted mapping is only freed by the
+ * revocation work, which waits for @revoke_sem), and each holds a page
+ * reference, so the pages cannot go away under us.
+ */
+static vm_fault_t vl_window_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vl_view *view = vma->vm_private_data;
+	struct vl_mem *mem = view->mem;
+	unsigned long vma_lo, vma_hi, idx, lo = 0, n = 0, done = 0;
+	unsigned long flags, max = VL_FAULT_AROUND;
+	struct page *one, **pages;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	unsigned int noio;
+	int err = 0;
+
+	if (vmf->pgoff >= view->npages)
+		return VM_FAULT_SIGBUS;
+	/* Never even a read-only PTE for a write: it would only SIGBUS later. */
+	if (view->kind == VL_VIEW_SHARED_RO && (vmf->flags & FAULT_FLAG_WRITE))
+		return VM_FAULT_SIGBUS;
+
+	vma_lo = view->first + vma->vm_pgoff;
+	vma_hi = vma_lo + vma_pages(vma);
+	idx = view->first + vmf->pgoff;
+
+	pages = kmalloc_array(max, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		pages = &one;
+		max = 1;
+	}
+
+	down_read(&mem->revoke_sem);
+	if (mem->revoked)
+		goto out;
+	spin_lock_irqsave(&mem->lock, flags);
+	n = vl_window_collect(mem, idx, vma_lo, vma_hi, max, pages, &lo);
+	spin_unlock_irqrestore(&mem->lock, flags);
+	if (!n)
+		goto out;
+	atomic64_inc(&mem->faults);
+
+	/* Page tables may need allocating: no I/O, we may block a completion. */
+	noio = memalloc_noio_save();
+	while (done < n) {
+		unsigned long num = n - done;
+
+		err = vm_insert_pages(vma, vma->vm_start +
+				      ((lo + done - vma_lo) << PAGE_SHIFT),
+				      pages + done, &num);
+		done = n - num;
+		if (err != -EBUSY)
+			break;
+		/* Already mapped (an earlier fault-around): skip it. */
+		done++;
+		err = 0;
+	}
+	memalloc_noio_restore(noio);
+	ret = err && idx >= lo + done ? vmf_error(err) : VM_FAULT_NOPAGE;
+out:
+	up_read(&mem->revoke_sem);
+	if (pages != &one)
+		kfree(pages);
+	return ret;
+}
+
+/* Read-only window: writes through a read-only PTE end here. */
+static vm_fault_t vl_window_ro_mkwrite(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct vl_view_vm_ops[VL_NR_VIEWS] = {
+	[VL_VIEW_BOUNCE] = {
+		.fault		= vl_bounce_fault,
+	},
+	[VL_VIEW_SHARED_RW] = {
+		.fault		= vl_window_fault,
+	},
+	/*
+	 * page_mkwrite makes the VMA write-notify: its PTEs are inserted
+	 * read-only and a write reaches vl_window_ro_mkwrite().
+	 */
+	[VL_VIEW_SHARED_RO] = {
+		.fault		= vl_window_fault,
+		.page_mkwrite	= vl_window_ro_mkwrite,
+	},
 };
 
 static int vl_mem_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct vl_mem *mem = file->private_data;
+	struct vl_view *view = file->private_data;
 	unsigned long pages = vma_pages(vma);
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	if (vma->vm_pgoff >= mem->npages || pages > mem->npages - vma->vm_pgoff)
+	if (vma->vm_pgoff >= view->npages || pages > view->npages - vma->vm_pgoff)
 		return -EINVAL;
 	/* Racy, and need not be: a fault after vl_mem_revoke() gets SIGBUS. */
-	if (READ_ONCE(mem->revoked))
+	if (READ_ONCE(view->mem->revoked))
 		return -ENODEV;
 
 	/*
@@ -829,22 +1448,25 @@ static int vl_mem_mmap(struct file *file, struct vm_area_struct *vma)
 	 */
 	vl_vm_flags_mod(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP,
 			VM_MAYEXEC);
-	vma->vm_ops = &vl_mem_vm_ops;
-	vma->vm_private_data = mem;
+	vma->vm_ops = &vl_view_vm_ops[view->kind];
+	vma->vm_private_data = view;
 	return 0;
 }
 
 /* lseek(fd, 0, SEEK_END) is how rust-vmm back-ends learn the size. */
 static loff_t vl_mem_llseek(struct file *file, loff_t offset, int whence)
 {
-	struct vl_mem *mem = file->private_data;
+	struct vl_view *view = file->private_data;
 
-	return fixed_size_llseek(file, offset, whence, mem->size);
+	return fixed_size_llseek(file, offset, whence,
+				 (loff_t)view->npages << PAGE_SHIFT);
 }
 
 static int vl_mem_release(struct inode *inode, struct file *file)
 {
-	vl_mem_put(file->private_data);
+	struct vl_view *view = file->private_data;
+
+	vl_mem_put(view->mem);
 	return 0;
 }
 
@@ -855,51 +1477,85 @@ static const struct file_operations vl_mem_fops = {
 	.release	= vl_mem_release,
 };
 
+/* A new file for @view: O_RDWR, holding a region and a module reference. */
+static struct file *vl_view_open(struct vl_view *view)
+{
+	struct vl_mem *mem = view->mem;
+	struct file *file;
+
+	if (READ_ONCE(mem->revoked))
+		return ERR_PTR(-ENODEV);
+	/* alloc_file_pseudo() takes no module reference; __fput() drops one. */
+	if (!try_module_get(vl_mem_fops.owner))
+		return ERR_PTR(-ENODEV);
+
+	/* Every file of the view shares its inode, hence its mappings. */
+	ihold(view->inode);
+	file = alloc_file_pseudo(view->inode, vl_mem_mnt, "virtio-loopback-mem",
+				 O_RDWR, &vl_mem_fops);
+	if (IS_ERR(file)) {
+		iput(view->inode);
+		module_put(vl_mem_fops.owner);
+		return file;
+	}
+	kref_get(&mem->kref);
+	file->private_data = view;
+	return file;
+}
+
 int vl_mem_get_fd(struct vl_mem *mem)
 {
 	struct file *file;
-	int fd, ret;
-
-	if (READ_ONCE(mem->revoked))
-		return -ENODEV;
+	int fd;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	/* alloc_file_pseudo() takes no module reference; __fput() drops one. */
-	if (!try_module_get(vl_mem_fops.owner)) {
-		ret = -ENODEV;
-		goto err_module;
-	}
-
-	/* Every file of the region shares its inode, hence its mappings. */
-	ihold(mem->inode);
-	file = alloc_file_pseudo(mem->inode, vl_mem_mnt, "virtio-loopback-mem",
-				 O_RDWR, &vl_mem_fops);
+	file = vl_view_open(&mem->views[VL_VIEW_BOUNCE]);
 	if (IS_ERR(file)) {
-		ret = PTR_ERR(file);
-		goto err_file;
+		put_unused_fd(fd);
+		return PTR_ERR(file);
 	}
-	kref_get(&mem->kref);
-	file->private_data = mem;
 	fd_install(fd, file);
 	return fd;
+}
 
-err_file:
-	iput(mem->inode);
-	module_put(vl_mem_fops.owner);
-err_module:
-	put_unused_fd(fd);
-	return ret;
+struct file *vl_mem_open_region(struct vl_mem *mem,
+				struct virtio_loopback_mem_region *r)
+{
+	struct vl_view *view;
+	struct file *file;
+
+	if (r->index >= mem->nviews)
+		return ERR_PTR(-ENOENT);
+	view = &mem->views[r->index];
+	file = vl_view_open(view);
+	if (IS_ERR(file))
+		return file;
+	r->flags = 0;
+	if (view->kind != VL_VIEW_BOUNCE)
+		r->flags |= VIRTIO_LOOPBACK_MEM_REGION_F_IN_FLIGHT;
+	if (view->kind == VL_VIEW_SHARED_RO)
+		r->flags |= VIRTIO_LOOPBACK_MEM_REGION_F_READ_ONLY;
+	r->iova = (u64)view->first << PAGE_SHIFT;
+	r->size = (u64)view->npages << PAGE_SHIFT;
+	return file;
 }
 
 void vl_mem_revoke(struct vl_mem *mem)
 {
+	unsigned int i;
+
+	/*
+	 * Zap under the semaphore: once it is released, vl_zap_marked() may
+	 * trust that nothing is mapped.
+	 */
 	down_write(&mem->revoke_sem);
 	WRITE_ONCE(mem->revoked, true);
-	up_write(&mem->revoke_sem);
 	/* Every VMA of every file of this region, children after fork too. */
-	unmap_mapping_range(mem->inode->i_mapping, 0, 0, 1);
+	for (i = 0; i < mem->nviews; i++)
+		unmap_mapping_range(mem->views[i].inode->i_mapping, 0, 0, 1);
+	up_write(&mem->revoke_sem);
 }
 
 /* ---------------------------------------------------------------------
@@ -924,10 +1580,18 @@ static struct file_system_type vl_memfs_type = {
 
 int vl_mem_init(void)
 {
+	/*
+	 * Completions wait for sweeps: reclaim may depend on them (swap on a
+	 * virtio-blk disk), hence WQ_MEM_RECLAIM; HIGHPRI for latency.
+	 */
+	vl_mem_wq = alloc_workqueue("virtio-loopback", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!vl_mem_wq)
+		return -ENOMEM;
 	vl_mem_mnt = kern_mount(&vl_memfs_type);
 	if (IS_ERR(vl_mem_mnt)) {
 		pr_err("cannot mount the memory file system: %ld\n",
 		       PTR_ERR(vl_mem_mnt));
+		destroy_workqueue(vl_mem_wq);
 		return PTR_ERR(vl_mem_mnt);
 	}
 	return 0;
@@ -935,5 +1599,7 @@ int vl_mem_init(void)
 
 void vl_mem_exit(void)
 {
+	/* Runs queued revocations: they drop the last region references. */
+	destroy_workqueue(vl_mem_wq);
 	kern_unmount(vl_mem_mnt);
 }

@@ -4,9 +4,11 @@
  *
  * Each device owns one struct vl_mem: a region of ordinary pages addressed
  * by IOVA (byte offset in the region; IOVA page 0 is never handed out).
- * The driver's rings come from it (coherent allocations) and every
- * streaming buffer is bounced through it (isolated mode). The back-end maps
- * the region through a file from vl_mem_get_fd().
+ * The driver's rings come from it (coherent allocations) and streaming
+ * buffers are bounced through it; in zero-copy mode, two windows after it
+ * show large buffers in place while they are in flight (vl_dma.c says
+ * how). The back-end maps each part through a file from
+ * vl_mem_get_region().
  *
  * Lifetime: vl_mem is reference counted. The device holds one reference,
  * each open memory file another (an mmap keeps its file), so pages stay
@@ -20,22 +22,40 @@
 
 struct vl_mem;
 
+struct virtio_loopback_mem_region;
+
+/* Where revocations and the transport's sweeps run (WQ_MEM_RECLAIM). */
+extern struct workqueue_struct *vl_mem_wq;
+
 /**
  * struct vl_mem_stats - counters, for sysfs
  * @bytes_bounced: bytes copied to or from bounce pages
+ * @bytes_shared: bytes of streaming mappings shared in place
  * @maps: successful streaming mappings
  * @map_failures: streaming mappings and coherent allocations refused
  *                (no room in the region, or larger than the mapping limit)
- * @pages_in_use: region pages currently allocated (rings included; the
- *                reserved page 0 is not counted)
- * @pages_total: pages in the region
+ * @backend_faults: back-end page faults served in the zero-copy windows
+ * @revocations: shared mappings whose back-end PTEs were zapped
+ * @revocation_batches: zap passes (sweeps before interrupts, revocation
+ *                      work runs)
+ * @revocations_pending: pages unmapped by the driver, not yet zapped
+ * @pages_in_use: bounce region pages currently allocated (rings included;
+ *                the reserved page 0 is not counted)
+ * @pages_total: pages in the bounce region
+ * @pages_shared: window pages in use (in flight or pending revocation)
  */
 struct vl_mem_stats {
 	u64 bytes_bounced;
+	u64 bytes_shared;
 	u64 maps;
 	u64 map_failures;
+	u64 backend_faults;
+	u64 revocations;
+	u64 revocation_batches;
+	u64 revocations_pending;
 	u64 pages_in_use;
 	u64 pages_total;
+	u64 pages_shared;
 };
 
 /**
@@ -49,10 +69,11 @@ void vl_mem_exit(void);
 
 /**
  * vl_mem_create() - allocate a device's memory region
- * @size: bytes, page aligned, VIRTIO_LOOPBACK_MIN_MEM_SIZE ..
- *        VIRTIO_LOOPBACK_MAX_MEM_SIZE (checked again here: -EINVAL)
- * @mode: VIRTIO_LOOPBACK_MEM_* (only ISOLATED is accepted for now;
- *        ZERO_COPY gives -EOPNOTSUPP, anything else -EINVAL)
+ * @size: bytes of the bounce region, page aligned,
+ *        VIRTIO_LOOPBACK_MIN_MEM_SIZE .. VIRTIO_LOOPBACK_MAX_MEM_SIZE
+ *        (checked again here: -EINVAL)
+ * @mode: VIRTIO_LOOPBACK_MEM_* (else -EINVAL); ZERO_COPY adds two windows
+ *        of @size each
  *
  * Sleeps (GFP_KERNEL). The pages are zeroed, allocated up front and
  * charged to the caller's memory cgroup (-ENOMEM when that fails).
@@ -103,6 +124,38 @@ void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len);
  * Returns: the fd, or a negative errno (-ENODEV after vl_mem_revoke()).
  */
 int vl_mem_get_fd(struct vl_mem *mem);
+
+/**
+ * vl_mem_open_region() - a new file for one part of the back-end's memory
+ * @mem: region (the file takes its own reference)
+ * @r: @index in; @flags, @iova and @size out (uapi semantics; @fd is the
+ *     caller's business, so that it can install the file only once the
+ *     answer reached user space)
+ *
+ * Process context. Returns: the file (O_RDWR, no fd yet), or ERR_PTR:
+ * -ENOENT past the last part, -ENODEV after vl_mem_revoke().
+ */
+struct file *vl_mem_open_region(struct vl_mem *mem,
+				struct virtio_loopback_mem_region *r);
+
+/**
+ * vl_mem_needs_sweep() - whether a back-end may map shared pages
+ * @mem: region
+ *
+ * True when a zero-copy window page was faulted in since the last
+ * vl_mem_sweep(). Any context, lockless.
+ */
+bool vl_mem_needs_sweep(struct vl_mem *mem);
+
+/**
+ * vl_mem_sweep() - make every shared page unreachable until faulted again
+ * @mem: region
+ *
+ * Zaps the back-end's PTEs of every faulted shared mapping. The transport
+ * calls it before it delivers a used-buffer interrupt, so that the driver
+ * never gets back a page the back-end still maps. Sleeps.
+ */
+void vl_mem_sweep(struct vl_mem *mem);
 
 /**
  * vl_mem_revoke() - take the region away from every back-end mapping

@@ -24,6 +24,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/kmod.h>
@@ -416,10 +417,16 @@ static ssize_t name##_show(struct device *dev,				\
 static DEVICE_ATTR_RO(name)
 
 VL_STAT_ATTR(bytes_bounced);
+VL_STAT_ATTR(bytes_shared);
 VL_STAT_ATTR(maps);
 VL_STAT_ATTR(map_failures);
+VL_STAT_ATTR(backend_faults);
+VL_STAT_ATTR(revocations);
+VL_STAT_ATTR(revocation_batches);
+VL_STAT_ATTR(revocations_pending);
 VL_STAT_ATTR(pages_in_use);
 VL_STAT_ATTR(pages_total);
+VL_STAT_ATTR(pages_shared);
 
 static struct attribute *vl_dev_attrs[] = {
 	&dev_attr_device_id.attr,
@@ -433,10 +440,16 @@ static struct attribute *vl_dev_attrs[] = {
 	&dev_attr_virtio_index.attr,
 	&dev_attr_broken.attr,
 	&dev_attr_bytes_bounced.attr,
+	&dev_attr_bytes_shared.attr,
 	&dev_attr_maps.attr,
 	&dev_attr_map_failures.attr,
+	&dev_attr_backend_faults.attr,
+	&dev_attr_revocations.attr,
+	&dev_attr_revocation_batches.attr,
+	&dev_attr_revocations_pending.attr,
 	&dev_attr_pages_in_use.attr,
 	&dev_attr_pages_total.attr,
+	&dev_attr_pages_shared.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(vl_dev);
@@ -674,9 +687,8 @@ static int vl_validate_create(const struct virtio_loopback_create *c,
 	     c->mem_size < VIRTIO_LOOPBACK_MIN_MEM_SIZE ||
 	     c->mem_size > VIRTIO_LOOPBACK_MAX_MEM_SIZE))
 		return -EINVAL;
-	if (c->mem_mode == VIRTIO_LOOPBACK_MEM_ZERO_COPY)
-		return -EOPNOTSUPP;
-	if (c->mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED)
+	if (c->mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED &&
+	    c->mem_mode != VIRTIO_LOOPBACK_MEM_ZERO_COPY)
 		return -EINVAL;
 
 	q = memdup_array_user(u64_to_user_ptr(c->queues), c->num_queues, sizeof(*q));
@@ -907,6 +919,36 @@ static long vl_ioctl_get_vq_info(struct vl_device *vl,
 	return 0;
 }
 
+/* The fd is installed only once the answer reached user space. */
+static long vl_ioctl_get_mem_region(struct vl_device *vl,
+				    struct virtio_loopback_mem_region __user *ur)
+{
+	struct virtio_loopback_mem_region r;
+	struct file *file;
+	int fd;
+
+	if (copy_from_user(&r, ur, sizeof(r)))
+		return -EFAULT;
+	if (r.flags || r.reserved)
+		return -EINVAL;
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	file = vl_mem_open_region(vl->mem, &r);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	r.fd = fd;
+	if (copy_to_user(ur, &r, sizeof(r))) {
+		fput(file);
+		put_unused_fd(fd);
+		return -EFAULT;
+	}
+	fd_install(fd, file);
+	return 0;
+}
+
 static long vl_ioctl_set_config(struct vl_device *vl,
 				struct virtio_loopback_config __user *ucfg)
 {
@@ -957,6 +999,7 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VIRTIO_LOOPBACK_GET_VQ_INFO:
 	case VIRTIO_LOOPBACK_SET_CONFIG:
 	case VIRTIO_LOOPBACK_GET_MEM_FD:
+	case VIRTIO_LOOPBACK_GET_MEM_REGION:
 		break;
 	default:
 		return -ENOIOCTLCMD;
@@ -972,6 +1015,8 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return vl_ioctl_get_vq_info(vl, argp);
 	case VIRTIO_LOOPBACK_SET_CONFIG:
 		return vl_ioctl_set_config(vl, argp);
+	case VIRTIO_LOOPBACK_GET_MEM_REGION:
+		return vl_ioctl_get_mem_region(vl, argp);
 	default:
 		return vl_mem_get_fd(vl->mem);
 	}

@@ -354,9 +354,19 @@ static void vl_kick_work(struct irq_work *work)
 static void vl_irq_work(struct irq_work *work)
 {
 	struct vl_vq *q = container_of(work, struct vl_vq, irq_work);
+	bool swept = test_and_clear_bit(VL_VQ_SWEPT, &q->flags);
 	struct virtqueue *vq;
 	unsigned long flags;
 	bool ok = true;
+
+	/*
+	 * Zero-copy: the back-end may still map pages of buffers it completed;
+	 * take them away (it sleeps) before the driver can get them back.
+	 */
+	if (!swept && vl_mem_needs_sweep(q->vl->mem)) {
+		queue_work(vl_mem_wq, &q->sweep_work);
+		return;
+	}
 
 	spin_lock_irqsave(&q->lock, flags);
 	vq = q->vq;
@@ -372,6 +382,16 @@ static void vl_irq_work(struct irq_work *work)
 		queue_work(system_wq, &q->vl->break_work);
 	if (vq)
 		vring_interrupt(0, vq);
+}
+
+/* Process context: sweep, then deliver the interrupt as usual. */
+static void vl_sweep_work(struct work_struct *work)
+{
+	struct vl_vq *q = container_of(work, struct vl_vq, sweep_work);
+
+	vl_mem_sweep(q->vl->mem);
+	set_bit(VL_VQ_SWEPT, &q->flags);
+	irq_work_queue(&q->irq_work);
 }
 
 /*
@@ -434,6 +454,9 @@ void vl_vq_unhook_call(struct vl_vq *q)
 		eventfd_ctx_remove_wait_queue(q->call, &q->call_wait, &cnt);
 		q->call_hooked = false;
 	}
+	/* The irq_work may queue a sweep, and the sweep the irq_work again. */
+	irq_work_sync(&q->irq_work);
+	cancel_work_sync(&q->sweep_work);
 	irq_work_sync(&q->irq_work);
 }
 
@@ -444,6 +467,7 @@ void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index)
 	spin_lock_init(&q->lock);
 	init_irq_work(&q->kick_work, vl_kick_work);
 	init_irq_work(&q->irq_work, vl_irq_work);
+	INIT_WORK(&q->sweep_work, vl_sweep_work);
 }
 
 /*

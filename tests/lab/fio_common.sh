@@ -6,13 +6,16 @@
 # followed by fio's read-back verify (crc32c).
 _fio_verify() {
 	local dev=$1 job
-	for job in "randwrite 4k 1" "randwrite 4k 32" "write 1M 1" "write 1M 32" \
-		   "randrw 4k 32"; do
+	# Buffers from malloc (anonymous pages: always bounced) and from
+	# shared memory (shmem pages: shared in place by zero-copy devices).
+	for job in "randwrite 4k 1 malloc" "randwrite 4k 32 malloc" \
+		   "write 1M 1 malloc" "write 1M 32 malloc" "randrw 4k 32 malloc" \
+		   "randrw 64k 8 shm" "write 1M 8 shm"; do
 		# shellcheck disable=SC2086 # split the job into its fields
 		set -- $job
-		_log "fio $1 bs=$2 iodepth=$3 verify=crc32c on $dev"
+		_log "fio $1 bs=$2 iodepth=$3 iomem=$4 verify=crc32c on $dev"
 		fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 \
-			--rw="$1" --bs="$2" --iodepth="$3" --size=24M \
+			--rw="$1" --bs="$2" --iodepth="$3" --iomem="$4" --size=24M \
 			--verify=crc32c --verify_fatal=1 --do_verify=1 \
 			--randrepeat=0 --verify_state_save=0 --output="$TEST_DIR/fio.out" >/dev/null 2>&1 || {
 			tail -n 30 "$TEST_DIR/fio.out"

@@ -9,6 +9,9 @@
  *   vl-uapi-test session           second CREATE, garbage replies, short reads,
  *                                  SET_CONFIG/GET_VQ_INFO checks, removal on close
  *   vl-uapi-test memfd             GET_MEM_FD: size, mmap inside/outside
+ *   vl-uapi-test regions           GET_MEM_REGION in both memory modes: the
+ *                                  layout, bad arguments, no fd leaked, the
+ *                                  windows unreachable with nothing in flight
  *   vl-uapi-test timeout           rng device, DRIVER_OK never answered ->
  *                                  broken (EIO, EPOLLERR), not hung
  *   vl-uapi-test rng               in-process rng back-end: /dev/hwrng reads
@@ -279,7 +282,6 @@ BAD(config_size, EINVAL, t->c.config_size = VIRTIO_LOOPBACK_MAX_CONFIG_SIZE + 1)
 BAD(mem_align, EINVAL, t->c.mem_size = (1 << 20) + 1)
 BAD(mem_small, EINVAL, t->c.mem_size = VIRTIO_LOOPBACK_MIN_MEM_SIZE / 2)
 BAD(mem_big, EINVAL, t->c.mem_size = VIRTIO_LOOPBACK_MAX_MEM_SIZE * 2)
-BAD(mode_zc, EOPNOTSUPP, t->c.mem_mode = VIRTIO_LOOPBACK_MEM_ZERO_COPY)
 BAD(mode_bad, EINVAL, t->c.mem_mode = 7)
 BAD(flags, EINVAL, t->c.flags = 1)
 BAD(reserved, EINVAL, t->c.reserved[3] = 1)
@@ -309,7 +311,6 @@ static int test_create_invalid(void)
 		{ "mem_size unaligned", EINVAL, bad_mem_align },
 		{ "mem_size < MIN", EINVAL, bad_mem_small },
 		{ "mem_size > MAX", EINVAL, bad_mem_big },
-		{ "mem_mode zero-copy", EOPNOTSUPP, bad_mode_zc },
 		{ "mem_mode 7", EINVAL, bad_mode_bad },
 		{ "flags", EINVAL, bad_flags },
 		{ "reserved", EINVAL, bad_reserved },
@@ -540,6 +541,127 @@ static int test_memfd(void)
 	tdev_fini(&t);
 	check(wait_devices(base, 10000), "memfd: device removed with the mem fd still open");
 	close(mfd);
+	return 0;
+}
+
+/* Open file descriptors of this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Whether [@p, @p + @len) can be read: write() it to a pipe (EFAULT if not). */
+static bool readable(const void *p, size_t len)
+{
+	int pfd[2];
+	ssize_t n;
+
+	if (pipe(pfd))
+		return false;
+	n = write(pfd[1], p, len);
+	close(pfd[0]);
+	close(pfd[1]);
+	return n == (ssize_t)len;
+}
+
+static void test_regions_mode(uint32_t mode, const char *name)
+{
+	static const struct {
+		uint64_t iova_pages;	/* in units of the bounce size */
+		uint32_t flags;
+	} want[] = {
+		{ 0, 0 },
+		{ 1, VIRTIO_LOOPBACK_MEM_REGION_F_IN_FLIGHT },
+		{ 2, VIRTIO_LOOPBACK_MEM_REGION_F_IN_FLIGHT |
+		     VIRTIO_LOOPBACK_MEM_REGION_F_READ_ONLY },
+	};
+	unsigned int n = mode == VIRTIO_LOOPBACK_MEM_ZERO_COPY ? 3 : 1, i;
+	const size_t size = 2 << 20;
+	struct virtio_loopback_mem_region r;
+	int base = count_devices(), fds;
+	struct tdev t;
+	off_t end;
+	void *p;
+	int ret;
+
+	tdev_init(&t, ID_NO_DRIVER, 1);
+	t.c.mem_size = size;
+	t.c.mem_mode = mode;
+	ret = tdev_create(&t);
+	check(!ret, "regions %s: CREATE (%s)", name, strerror(-ret));
+	if (ret)
+		return;
+	for (i = 0; i < n; i++) {
+		memset(&r, 0, sizeof(r));
+		r.index = i;
+		ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, &r);
+		check(!ret, "regions %s: region %u (%s)", name, i,
+		      ret ? strerror(errno) : "");
+		if (ret)
+			continue;
+		check(r.iova == want[i].iova_pages * size && r.size == size &&
+		      r.flags == want[i].flags,
+		      "regions %s: region %u iova 0x%llx size 0x%llx flags 0x%x",
+		      name, i, (unsigned long long)r.iova,
+		      (unsigned long long)r.size, r.flags);
+		end = lseek(r.fd, 0, SEEK_END);
+		check(end == (off_t)size, "regions %s: region %u lseek SEEK_END", name, i);
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+		check(p != MAP_FAILED, "regions %s: region %u mmap", name, i);
+		if (p != MAP_FAILED) {
+			/* A window shows nothing while nothing is in flight. */
+			check(readable((char *)p + size - 4096, 4096) == (i == 0),
+			      "regions %s: region %u last page %sreadable", name, i,
+			      i == 0 ? "" : "not ");
+			munmap(p, size);
+		}
+		close(r.fd);
+	}
+	memset(&r, 0, sizeof(r));
+	r.index = n;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, &r);
+	check(ret < 0 && errno == ENOENT, "regions %s: index %u -> ENOENT", name, n);
+
+	fds = count_fds();
+	memset(&r, 0, sizeof(r));
+	r.flags = 1;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, &r);
+	check(ret < 0 && errno == EINVAL, "regions %s: flags in -> EINVAL", name);
+	memset(&r, 0, sizeof(r));
+	r.reserved = 1;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, &r);
+	check(ret < 0 && errno == EINVAL, "regions %s: reserved -> EINVAL", name);
+	memset(&r, 0, sizeof(r));
+	r.index = ~0U;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, &r);
+	check(ret < 0 && errno == ENOENT, "regions %s: index ~0 -> ENOENT", name);
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, (void *)8);
+	check(ret < 0 && errno == EFAULT, "regions %s: bad pointer -> EFAULT", name);
+	/* Read-only memory: the answer cannot be written, no fd may leak. */
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED) {
+		ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, p);
+		check(ret < 0 && errno == EFAULT, "regions %s: read-only answer -> EFAULT", name);
+		munmap(p, 4096);
+	}
+	check(count_fds() == fds, "regions %s: no fd leaked by failed calls", name);
+
+	tdev_fini(&t);
+	check(wait_devices(base, 10000), "regions %s: device removed", name);
+}
+
+static int test_regions(void)
+{
+	test_regions_mode(VIRTIO_LOOPBACK_MEM_ISOLATED, "isolated");
+	test_regions_mode(VIRTIO_LOOPBACK_MEM_ZERO_COPY, "zero-copy");
 	return 0;
 }
 
@@ -1188,6 +1310,8 @@ int main(int argc, char **argv)
 		test_session();
 	if (all || !strcmp(cmd, "memfd"))
 		test_memfd();
+	if (all || !strcmp(cmd, "regions"))
+		test_regions();
 	if (all || !strcmp(cmd, "timeout"))
 		test_timeout();
 	if (all || !strcmp(cmd, "rng"))
@@ -1198,7 +1322,7 @@ int main(int argc, char **argv)
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0, false);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd timeout rng config many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd regions timeout rng config many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;

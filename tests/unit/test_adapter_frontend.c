@@ -313,6 +313,10 @@ static void rings_close(struct tring *r, unsigned int n)
 static int start_rings(struct vuf *f, struct tring *r, unsigned int n,
 		       int memfd)
 {
+	struct vuf_mem mem = {
+		.nregions = 1,
+		.regions[0] = { .iova = 0, .size = MEM_SIZE, .fd = memfd },
+	};
 	struct vuf_vring vr[VUF_MAX_QUEUES];
 	unsigned int i;
 	int ret;
@@ -325,7 +329,7 @@ static int start_rings(struct vuf *f, struct tring *r, unsigned int n,
 	ret = vuf_start(f, 1ULL << VIRTIO_F_VERSION_1,
 			VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK,
-			memfd, MEM_SIZE, vr, n);
+			&mem, vr, n);
 	if (ret)
 		fprintf(stderr, "vuf_start: %d: %s\n", ret, f->err);
 	return ret;

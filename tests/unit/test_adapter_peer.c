@@ -317,6 +317,10 @@ static int front_start_stop_at(struct vuf *f, uint64_t desc)
 	struct vuf_vring vr = {
 		.num = 8, .desc = desc, .avail = 0x2000, .used = 0x3000,
 	};
+	struct vuf_mem mem = {
+		.nregions = 1,
+		.regions[0] = { .iova = 0, .size = MEM_SIZE },
+	};
 	int memfd, ret;
 
 	ret = vuf_negotiate(f);
@@ -330,8 +334,8 @@ static int front_start_stop_at(struct vuf *f, uint64_t desc)
 		ret = -errno;
 		goto out;
 	}
-	ret = vuf_start(f, 1ULL << VIRTIO_F_VERSION_1, 0x0f, memfd, MEM_SIZE,
-			&vr, 1);
+	mem.regions[0].fd = memfd;
+	ret = vuf_start(f, 1ULL << VIRTIO_F_VERSION_1, 0x0f, &mem, &vr, 1);
 	if (!ret && !f->running)
 		ret = -EBADMSG;
 	if (!ret)

@@ -12,7 +12,8 @@
  *  - answers events flagged VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY by write()ing a
  *    struct virtio_loopback_reply with the same seq;
  *  - queries the rings with VIRTIO_LOOPBACK_GET_VQ_INFO after DRIVER_OK;
- *  - gets the memory region for the back-end with VIRTIO_LOOPBACK_GET_MEM_FD;
+ *  - gets the memory regions for the back-end with
+ *    VIRTIO_LOOPBACK_GET_MEM_REGION;
  *  - updates the config space with VIRTIO_LOOPBACK_SET_CONFIG.
  *
  * Addresses in the rings and in struct virtio_loopback_vq_info are IOVAs:
@@ -75,7 +76,7 @@ struct virtio_loopback_queue_info {
  * @config: user pointer to @config_size bytes of initial config space
  * @config_size: 0..VIRTIO_LOOPBACK_MAX_CONFIG_SIZE
  * @mem_mode: how buffers reach the back-end
- * @mem_size: size of the memory region in bytes, page aligned,
+ * @mem_size: size of the bounce region (region 0) in bytes, page aligned,
  *            VIRTIO_LOOPBACK_MIN_MEM_SIZE..VIRTIO_LOOPBACK_MAX_MEM_SIZE;
  *            0 selects VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE
  * @flags: must be zero
@@ -94,7 +95,11 @@ struct virtio_loopback_create {
 	__u32 mem_mode;
 /* Every buffer is copied to/from a kernel-owned bounce region. */
 #define VIRTIO_LOOPBACK_MEM_ISOLATED	0
-/* In-flight buffers shared in place where possible (not yet available). */
+/*
+ * Large in-flight buffers whose pages may be shared are mapped in place
+ * into extra regions (see struct virtio_loopback_mem_region); the rest is
+ * bounced as in ISOLATED mode.
+ */
 #define VIRTIO_LOOPBACK_MEM_ZERO_COPY	1
 	__u64 mem_size;
 	__u32 flags;
@@ -223,6 +228,38 @@ struct virtio_loopback_config {
  */
 #define VIRTIO_LOOPBACK_IOCTL_MAGIC	0xD5
 
+/**
+ * struct virtio_loopback_mem_region - argument of VIRTIO_LOOPBACK_GET_MEM_REGION
+ * @index: (in) 0 .. number of regions - 1: ISOLATED devices have one
+ *         region, ZERO_COPY devices three
+ * @flags: (in) must be zero; (out) VIRTIO_LOOPBACK_MEM_REGION_F_*
+ * @iova: (out) IOVA of the region's first byte
+ * @size: (out) bytes in the region
+ * @fd: (out) a new O_CLOEXEC file descriptor; offset 0 of the file is
+ *      @iova. mmap() it MAP_SHARED, lseek(fd, 0, SEEK_END) gives @size.
+ * @reserved: must be zero
+ *
+ * Region 0 (IOVA 0) holds the rings and the bounce buffers: always
+ * mapped, readable and writable. In ZERO_COPY mode region 1 shows, in
+ * place, the pages of in-flight buffers the device may write and region 2
+ * those it may only read; a page there is reachable only while its buffer
+ * is in flight (an access at any other time fails: SIGBUS, or EFAULT from
+ * a system call). Hand every region to the back-end in
+ * VHOST_USER_SET_MEM_TABLE with guest_phys_addr = @iova and mmap_offset 0.
+ */
+struct virtio_loopback_mem_region {
+	__u32 index;
+	__u32 flags;
+/* Writes to the region fault: the device may only read these buffers. */
+#define VIRTIO_LOOPBACK_MEM_REGION_F_READ_ONLY	(1U << 0)
+/* Pages appear only while in flight (the in-place regions). */
+#define VIRTIO_LOOPBACK_MEM_REGION_F_IN_FLIGHT	(1U << 1)
+	__u64 iova;
+	__u64 size;
+	__s32 fd;
+	__u32 reserved;
+};
+
 /* out: VIRTIO_LOOPBACK_API_VERSION */
 #define VIRTIO_LOOPBACK_GET_API_VERSION	_IOR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x00, __u64)
 /* in: everything but @id; out: @id. Once per session; -EBUSY after that. */
@@ -232,11 +269,13 @@ struct virtio_loopback_config {
 /* in: all fields. */
 #define VIRTIO_LOOPBACK_SET_CONFIG	_IOW(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x11, struct virtio_loopback_config)
 /*
- * Returns a new O_CLOEXEC file descriptor for the device's memory region:
- * mmap() it MAP_SHARED at offsets within the region, lseek(fd, 0, SEEK_END)
- * gives its size. Pass it to the back-end in VHOST_USER_SET_MEM_TABLE as one
- * region with guest_phys_addr 0 and mmap_offset 0.
+ * Returns a new O_CLOEXEC file descriptor for memory region 0 (the only
+ * one of an ISOLATED device): mmap() it MAP_SHARED at offsets within the
+ * region, lseek(fd, 0, SEEK_END) gives its size. Same as the fd of
+ * GET_MEM_REGION with index 0.
  */
 #define VIRTIO_LOOPBACK_GET_MEM_FD	_IO(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x12)
+/* in: @index, @flags; out: the rest. -ENOENT past the last region. */
+#define VIRTIO_LOOPBACK_GET_MEM_REGION	_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x13, struct virtio_loopback_mem_region)
 
 #endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */
