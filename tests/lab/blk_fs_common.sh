@@ -24,6 +24,7 @@ _blk_fs_roundtrip() {
 	done
 	cp "$TEST_DIR"/src/f* "$TEST_DIR/mnt/" || _fail "copy to $dev"
 	sync
+	_zc_shared "$vdev" "ext4 file data written back"
 	for f in "$TEST_DIR"/src/f*; do
 		cmp "$f" "$TEST_DIR/mnt/$(basename "$f")" ||
 			_fail "$(basename "$f") differs when read back through $dev"

@@ -161,5 +161,30 @@ _vl_count() {
 
 _vl_none() { [ "$(_vl_count)" = 0 ]; }
 
+# _vl_sysfs VIRTIO_NAME: the /sys/class/virtio-loopback/vl<N> of virtioN.
+_vl_sysfs() {
+	local d
+	for d in /sys/class/virtio-loopback/vl*; do
+		[ "virtio$(cat "$d/virtio_index" 2>/dev/null)" = "$1" ] && { echo "$d"; return 0; }
+	done
+	_fail "no virtio-loopback device is $1"
+}
+
+# _zc_shared VIRTIO_NAME WHAT: in zero-copy mode, fail unless the device
+# shared some bytes in place (WHAT says which traffic should have); log
+# the memory counters either way.
+_zc_shared() {
+	local d a line=""
+	d=$(_vl_sysfs "$1")
+	for a in bytes_bounced bytes_shared backend_faults revocations revocation_batches; do
+		line="$line $a=$(cat "$d/$a")"
+	done
+	_log "$1 memory counters:$line"
+	if [ "${VL_MEM_MODE:-}" = zero-copy ] && [ "$(cat "$d/bytes_shared")" = 0 ]; then
+		_fail "zero-copy: $2 went through bounce buffers only"
+	fi
+	return 0
+}
+
 _slab_kb() { awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo; }
 _vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }

@@ -2,10 +2,11 @@
 # shellcheck shell=bash
 # fio write+verify jobs shared by test_blk_03 and test_blk_04. Needs common.sh.
 
-# _fio_verify DEV: 4k random and 1M sequential writes at QD1 and QD32, each
-# followed by fio's read-back verify (crc32c).
+# _fio_verify VIRTIO_NAME: 4k random and 1M sequential writes at QD1 and
+# QD32, each followed by fio's read-back verify (crc32c), on virtioN's disk.
 _fio_verify() {
-	local dev=$1 job
+	local vdev=$1 dev job
+	dev=$(_blkdev "$vdev")
 	# Buffers from malloc (anonymous pages: always bounced) and from
 	# shared memory (shmem pages: shared in place by zero-copy devices).
 	for job in "randwrite 4k 1 malloc" "randwrite 4k 32 malloc" \
@@ -23,4 +24,5 @@ _fio_verify() {
 		}
 		grep -q 'err= 0' "$TEST_DIR/fio.out" || _fail "fio $job reported errors"
 	done
+	_zc_shared "$vdev" "fio O_DIRECT from shared memory"
 }

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Description: as test_blk_01 on a qcow2 image (read back after
 # qemu-img convert).
+# Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/blk_fs_common.sh"
 _prep_test

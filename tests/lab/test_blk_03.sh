@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Description: fio --verify=crc32c, 4k random and 1M sequential, QD1 and
 # QD32, on a virtio-loopback disk backed by a raw image.
+# Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/fio_common.sh"
 _prep_test
@@ -10,5 +11,5 @@ img=$TEST_DIR/disk.raw
 _run truncate -s 64M "$img"
 _start_qsd "$TEST_DIR/blk.sock" raw "$img"
 _start_adapter vdev --socket "$TEST_DIR/blk.sock" --device blk
-_fio_verify "$(_blkdev "$vdev")"
+_fio_verify "$vdev"
 _pass

@@ -3,7 +3,9 @@
 # Description: a request never outgrows the bounce region. With the
 # smallest region (1 MiB) and max_sectors_kb raised as far as the queue
 # allows, 4 MiB O_DIRECT writes and reads complete (split by the block
-# layer) and round-trip, instead of being retried forever.
+# layer) and round-trip, instead of being retried forever; fio QD32 1 MiB
+# (far more than the region holds) completes and verifies, only slower.
+# Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 img=$TEST_DIR/disk.raw
@@ -24,4 +26,15 @@ timeout 120 dd if="$TEST_DIR/pattern" of="$dev" bs=4M oflag=direct status=none |
 timeout 120 dd if="$dev" of="$TEST_DIR/back" bs=4M count=1 iflag=direct status=none ||
 	_fail "4 MiB O_DIRECT read did not complete"
 cmp "$TEST_DIR/pattern" "$TEST_DIR/back" || _fail "4 MiB read back differs"
+for mem in malloc shm; do
+	timeout 300 fio --name=exhaust --filename="$dev" --ioengine=libaio --direct=1 \
+		--rw=randwrite --bs=1M --iodepth=32 --iomem=$mem --size=32M \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0 \
+		--verify_state_save=0 --output="$TEST_DIR/fio.out" >/dev/null 2>&1 || {
+		tail -n 20 "$TEST_DIR/fio.out"
+		_fail "fio QD32 1 MiB ($mem buffers) through a 1 MiB region"
+	}
+	grep -q 'err= 0' "$TEST_DIR/fio.out" || _fail "fio QD32 1 MiB reported errors"
+done
+_log "map_failures (requests that waited for room): $(cat "$(_vl_sysfs "$vdev")/map_failures")"
 _pass

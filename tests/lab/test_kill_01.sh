@@ -3,6 +3,7 @@
 # Description: kill -9 of the adapter while fio runs: fio sees I/O errors
 # (it does not hang), the device disappears within a bounded time, the
 # module unloads, and the kernel reports nothing (vm-run checks dmesg).
+# Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio

@@ -3,6 +3,7 @@
 # Description: the driver resets and re-probes the device (virtio_blk
 # unloaded and loaded again): the adapter stops and restarts the back-end,
 # data written before is still there.
+# Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 img=$TEST_DIR/disk.raw
