@@ -69,8 +69,9 @@ struct vl_shadow {
  * @call_hooked: @call_wait is on the wait queue (process context only)
  * @kick_work: signals @kick when vl_notify() runs inside an eventfd wake-up
  * @irq_work: runs vring_interrupt() in hard-IRQ-like context
- * @sweep_work: zero-copy: runs vl_mem_sweep() before @irq_work may deliver
- *              the interrupt (on vl_mem_wq)
+ * @sweep_work: zero-copy: zaps the back-end's mappings of completed
+ *              buffers before @irq_work may deliver the interrupt (on
+ *              vl_mem_wq)
  * @flags: VL_VQ_* bits (atomic bitops)
  * @lock: protects every member below. Taken with irqsave from the notify
  *        path (any context), the call wake-up (eventfd wqh lock held,
@@ -86,6 +87,7 @@ struct vl_shadow {
  * @avail: kernel address of the avail ring
  * @used: kernel address of the used ring
  * @shadow: in-flight tracking
+ * @swept_used: used index up to which completed chains were swept (zero-copy)
  * @dead: teardown mode: vl_notify() completes new chains with an error
  * @kicks: notifications from the driver (sysfs)
  * @interrupts: vring_interrupt() calls (sysfs)
@@ -118,6 +120,7 @@ struct vl_vq {
 	struct vring_avail *avail;
 	struct vring_used *used;
 	struct vl_shadow shadow;
+	u16 swept_used;
 	bool dead;
 	u64 kicks;
 	u64 interrupts;

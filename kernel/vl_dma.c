@@ -38,17 +38,22 @@
  * (fault-around: next-fit gives the segments of one request adjacent IOVAs).
  * Revocation (zapping the back-end's PTEs) sleeps, while unmap runs in any
  * context, so:
- *  - before the transport delivers a used-buffer interrupt, it calls
- *    vl_mem_sweep() from process context whenever a window page was
- *    faulted since the last sweep; a well-behaved back-end touches a buffer
- *    only before completing it, so by the time the driver unmaps, its pages
- *    are unreachable and unmap just drops them;
- *  - a mapping faulted after the last sweep (a back-end touching a buffer
- *    it already completed, or completions reaped without an interrupt)
- *    is only marked at unmap; a work item zaps such mappings in batches
- *    and only then frees their IOVA range and page references. While
- *    revocations are pending beyond a bound (half a window), new buffers
- *    are bounced instead of shared.
+ *  - before the transport delivers a used-buffer interrupt, it runs a
+ *    sweep from process context whenever a window page was faulted since
+ *    the last one: it zaps the faulted mappings of the chains the back-end
+ *    completed (found through the used ring; the ring is only a hint, a
+ *    wrong entry costs a refault or leaves a mapping to the next case). A
+ *    well-behaved back-end touches a buffer only before completing it, so
+ *    by the time the driver unmaps, its pages are unreachable and unmap
+ *    just drops them;
+ *  - a mapping still faulted at unmap (a back-end touching a buffer it
+ *    already completed, completions reaped without an interrupt, a ring
+ *    entry the sweep could not follow) is only marked there; a work item
+ *    zaps such mappings in batches and only then frees their IOVA range
+ *    and page references. While revocations are pending beyond a bound
+ *    (half a window), new buffers are bounced instead of shared.
+ * Zaps go run by run (adjacent mappings, typically one request), so the
+ * mappings of requests still in flight stay mapped.
  *
  * Where newer kernels move: Linux 6.18 gives virtio transports mapping
  * hooks of their own (the virtio map ops VDUSE moved to) and newer
@@ -210,7 +215,7 @@ struct vl_view {
  * @views: the views, in IOVA order
  * @kref: references: the device's, one per memory file, one per queued
  *        revocation work
- * @lock: protects @bitmap, @slots, @faulted, @revoking, @nr_faulted,
+ * @lock: protects @bitmap, @slots, @faulted, @revoking, @sweeping, @nr_faulted,
  *        @pending and the views' @hint and @in_use. Taken with irqsave:
  *        the DMA ops run in any context, hard IRQ included. Held only for
  *        bookkeeping, never across a copy or a zap.
@@ -220,6 +225,7 @@ struct vl_view {
  *           the fault handler, cleared once zapped)
  * @revoking: window heads unmapped while faulted, waiting for
  *            @revoke_work; their IOVA pages and page references are kept
+ * @sweeping: window heads of completed requests a sweep is about to zap
  * @nr_faulted: bits set in @faulted (read locklessly by the transport)
  * @pending: pages of the mappings in @revoking
  * @max_pending: bound on @pending beyond which buffers are bounced
@@ -255,6 +261,7 @@ struct vl_mem {
 	struct vl_slot *slots;
 	unsigned long *faulted;
 	unsigned long *revoking;
+	unsigned long *sweeping;
 	unsigned long nr_faulted;
 	unsigned long pending;
 	unsigned long max_pending;
@@ -597,74 +604,67 @@ static void vl_unmap_shared(struct vl_mem *mem, unsigned long head,
 		vl_put_pages(pfn, nr);
 }
 
-/**
- * struct vl_spans - per window view, the IOVA pages a zap pass covers
- * @lo: first page
- * @hi: page after the last
- * @n: marked heads in [@lo, @hi), 0 when there is nothing to zap
- */
-struct vl_spans {
-	unsigned long lo[VL_NR_VIEWS];
-	unsigned long hi[VL_NR_VIEWS];
-	unsigned long n[VL_NR_VIEWS];
-};
-
-/*
- * The span of @view holding every head marked in @map and the number of
- * those heads. Under @mem->lock. Mappings do not overlap, so the span ends
- * where the last head's pages end.
- */
-static unsigned long vl_span(struct vl_mem *mem, struct vl_view *view,
-			     const unsigned long *map, unsigned long *lo,
-			     unsigned long *hi)
+/* Pages of the shared mapping whose head is @h (at least one). */
+static unsigned long vl_shared_pages(struct vl_mem *mem, unsigned long h)
 {
-	unsigned long end = view->first + view->npages, h, n = 0, last = 0;
-
-	lockdep_assert_held(&mem->lock);
-
-	for (h = find_next_bit(map, end, view->first); h < end;
-	     h = find_next_bit(map, end, h + 1)) {
-		if (!n)
-			*lo = h;
-		last = h;
-		n++;
-	}
-	if (n)
-		*hi = last + (mem->slots[last].len >> PAGE_SHIFT);
-	return n;
+	return max_t(unsigned long, mem->slots[h].len >> PAGE_SHIFT, 1);
 }
 
 /*
- * Zap every window page of the mappings marked in @map and describe what
- * was zapped in @sp. The caller holds @revoke_sem for write, so no fault
- * inserts a page meanwhile and no bit of @mem->faulted appears; bits of
- * @mem->revoking may (unmap does not take the semaphore): those outside
- * @sp are left for the next pass. Sleeps.
+ * Zap the mappings marked in @map run by run (a run: marked mappings
+ * adjacent in IOVA, typically the segments of one request), then call
+ * @done on every head of the run, under @mem->lock. The caller holds
+ * @revoke_sem for write, so no fault inserts a page meanwhile; bits of
+ * @map that appear behind the cursor (unmap marks @revoking without the
+ * semaphore) are left for the next pass. Sleeps.
  */
-static void vl_zap_marked(struct vl_mem *mem, const unsigned long *map,
-			  struct vl_spans *sp)
+static void vl_zap_runs(struct vl_mem *mem, unsigned long *map,
+			void (*done)(struct vl_mem *mem, unsigned long head))
 {
-	unsigned long total = 0;
+	unsigned long lo, hi, h, nr, n, total = 0;
 	unsigned int i;
 
 	lockdep_assert_held_write(&mem->revoke_sem);
 
-	spin_lock_irq(&mem->lock);
-	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++)
-		sp->n[i] = vl_span(mem, &mem->views[i], map, &sp->lo[i],
-				   &sp->hi[i]);
-	spin_unlock_irq(&mem->lock);
-
 	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++) {
-		if (!sp->n[i])
-			continue;
-		total += sp->n[i];
-		/* After vl_mem_revoke() nothing is mapped, nor can be. */
-		if (!mem->revoked)
-			unmap_mapping_range(mem->views[i].inode->i_mapping,
-					    (loff_t)(sp->lo[i] - mem->views[i].first) << PAGE_SHIFT,
-					    (loff_t)(sp->hi[i] - sp->lo[i]) << PAGE_SHIFT,
-					    1);
+		struct vl_view *v = &mem->views[i];
+		unsigned long end = v->first + v->npages, cur = v->first;
+
+		for (;;) {
+			spin_lock_irq(&mem->lock);
+			lo = find_next_bit(map, end, cur);
+			hi = lo;
+			while (hi < end && test_bit(hi, map) &&
+			       mem->slots[hi].head == hi)
+				hi += vl_shared_pages(mem, hi);
+			spin_unlock_irq(&mem->lock);
+			if (lo >= end)
+				break;
+			if (hi == lo)
+				hi = lo + 1;	/* a stray bit: just clear it */
+			hi = min(hi, end);
+
+			/* After vl_mem_revoke() nothing is mapped, nor can be. */
+			if (!mem->revoked)
+				unmap_mapping_range(v->inode->i_mapping,
+						    (loff_t)(lo - v->first) << PAGE_SHIFT,
+						    (loff_t)(hi - lo) << PAGE_SHIFT, 1);
+
+			n = 0;
+			spin_lock_irq(&mem->lock);
+			for (h = lo; h < hi; h += nr) {
+				nr = mem->slots[h].head == h ?
+				     vl_shared_pages(mem, h) : 1;
+				if (!test_bit(h, map))
+					continue;
+				__clear_bit(h, map);
+				done(mem, h);
+				n++;
+			}
+			spin_unlock_irq(&mem->lock);
+			total += n;
+			cur = hi;
+		}
 	}
 	if (total) {
 		atomic64_add(total, &mem->revocations);
@@ -672,25 +672,75 @@ static void vl_zap_marked(struct vl_mem *mem, const unsigned long *map,
 	}
 }
 
+/* A zapped mapping no back-end maps any more: unmap may free it at once. */
+static void vl_unfault(struct vl_mem *mem, unsigned long h)
+{
+	if (__test_and_clear_bit(h, mem->faulted))
+		WRITE_ONCE(mem->nr_faulted, mem->nr_faulted - 1);
+}
+
+static void vl_swept(struct vl_mem *mem, unsigned long h)
+{
+	if (mem->slots[h].head == h)
+		vl_unfault(mem, h);
+}
+
+/* A zapped mapping the driver unmapped: free it and its page references. */
+static void vl_revoked(struct vl_mem *mem, unsigned long h)
+{
+	unsigned long nr = vl_shared_pages(mem, h);
+	phys_addr_t orig = mem->slots[h].orig;
+
+	if (mem->slots[h].head != h)
+		return;
+	vl_unfault(mem, h);
+	mem->pending -= nr;
+	vl_range_free(mem, h, nr);
+	/* Freeing pages with IRQs off is fine; it keeps the code simple. */
+	vl_put_pages(PHYS_PFN(orig), nr);
+}
+
 bool vl_mem_needs_sweep(struct vl_mem *mem)
 {
 	return READ_ONCE(mem->nr_faulted) != 0;
 }
 
-void vl_mem_sweep(struct vl_mem *mem)
+void vl_mem_sweep_begin(struct vl_mem *mem)
 {
-	struct vl_spans sp;
-	unsigned int i;
-
 	down_write(&mem->revoke_sem);
-	vl_zap_marked(mem, mem->faulted, &sp);
-	spin_lock_irq(&mem->lock);
-	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++)
-		if (sp.n[i])
-			bitmap_clear(mem->faulted, sp.lo[i], sp.hi[i] - sp.lo[i]);
-	/* No fault ran since the span was taken: every bit is gone. */
-	WRITE_ONCE(mem->nr_faulted, 0);
-	spin_unlock_irq(&mem->lock);
+}
+
+void vl_mem_sweep_mark(struct vl_mem *mem, u64 iova, u64 len)
+{
+	unsigned long flags, p, last, h;
+
+	if (!mem->faulted || !len || iova >= (u64)mem->npages << PAGE_SHIFT)
+		return;
+	p = iova >> PAGE_SHIFT;
+	last = len - 1 > U64_MAX - iova ? mem->npages - 1 :
+	       min_t(u64, (iova + len - 1) >> PAGE_SHIFT, mem->npages - 1);
+	spin_lock_irqsave(&mem->lock, flags);
+	while (p <= last) {
+		h = mem->slots[p].head;
+		if (!vl_shared_live(mem, h)) {
+			p++;
+			continue;
+		}
+		if (test_bit(h, mem->faulted))
+			__set_bit(h, mem->sweeping);
+		p = h + vl_shared_pages(mem, h);
+	}
+	spin_unlock_irqrestore(&mem->lock, flags);
+}
+
+void vl_mem_sweep_end(struct vl_mem *mem, bool all)
+{
+	lockdep_assert_held_write(&mem->revoke_sem);
+
+	if (mem->faulted)
+		vl_zap_runs(mem, all ? mem->faulted : mem->sweeping, vl_swept);
+	if (all && mem->sweeping)
+		bitmap_zero(mem->sweeping, mem->npages);
 	up_write(&mem->revoke_sem);
 }
 
@@ -704,31 +754,9 @@ static void vl_mem_release_kref(struct kref *kref);
 static void vl_revoke_work(struct work_struct *work)
 {
 	struct vl_mem *mem = container_of(work, struct vl_mem, revoke_work);
-	unsigned long h, nr, pfn;
-	struct vl_spans sp;
-	unsigned int i;
 
 	down_write(&mem->revoke_sem);
-	vl_zap_marked(mem, mem->revoking, &sp);
-	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++) {
-		for (h = sp.lo[i]; sp.n[i] && h < sp.hi[i]; h += nr) {
-			spin_lock_irq(&mem->lock);
-			h = find_next_bit(mem->revoking, sp.hi[i], h);
-			if (h >= sp.hi[i]) {
-				spin_unlock_irq(&mem->lock);
-				break;
-			}
-			nr = mem->slots[h].len >> PAGE_SHIFT;
-			pfn = PHYS_PFN(mem->slots[h].orig);
-			__clear_bit(h, mem->revoking);
-			if (__test_and_clear_bit(h, mem->faulted))
-				WRITE_ONCE(mem->nr_faulted, mem->nr_faulted - 1);
-			mem->pending -= nr;
-			vl_range_free(mem, h, nr);
-			spin_unlock_irq(&mem->lock);
-			vl_put_pages(pfn, nr);
-		}
-	}
+	vl_zap_runs(mem, mem->revoking, vl_revoked);
 	up_write(&mem->revoke_sem);
 	kref_put(&mem->kref, vl_mem_release_kref);
 }
@@ -1159,7 +1187,9 @@ struct vl_mem *vl_mem_create(u64 size, u32 mode)
 					sizeof(long), GFP_KERNEL_ACCOUNT);
 		mem->revoking = kvcalloc(BITS_TO_LONGS(mem->npages),
 					 sizeof(long), GFP_KERNEL_ACCOUNT);
-		if (!mem->faulted || !mem->revoking)
+		mem->sweeping = kvcalloc(BITS_TO_LONGS(mem->npages),
+					 sizeof(long), GFP_KERNEL_ACCOUNT);
+		if (!mem->faulted || !mem->revoking || !mem->sweeping)
 			goto err;
 	}
 	bitmap_set(mem->bitmap, 0, VL_RESERVED_PAGES);
@@ -1180,6 +1210,7 @@ err:
 	for (i = 0; i < mem->nviews; i++)
 		if (mem->views[i].inode)
 			iput(mem->views[i].inode);
+	kvfree(mem->sweeping);
 	kvfree(mem->revoking);
 	kvfree(mem->faulted);
 	kvfree(mem->slots);
@@ -1219,6 +1250,7 @@ static void vl_mem_release_kref(struct kref *kref)
 			leaked);
 	for (i = 0; i < mem->nviews; i++)
 		iput(mem->views[i].inode);
+	kvfree(mem->sweeping);
 	kvfree(mem->revoking);
 	kvfree(mem->faulted);
 	kvfree(mem->slots);

@@ -142,20 +142,43 @@ struct file *vl_mem_open_region(struct vl_mem *mem,
  * vl_mem_needs_sweep() - whether a back-end may map shared pages
  * @mem: region
  *
- * True when a zero-copy window page was faulted in since the last
- * vl_mem_sweep(). Any context, lockless.
+ * True when a zero-copy window page was faulted in and not zapped since.
+ * Any context, lockless.
  */
 bool vl_mem_needs_sweep(struct vl_mem *mem);
 
 /**
- * vl_mem_sweep() - make every shared page unreachable until faulted again
+ * vl_mem_sweep_begin() - start a sweep: block back-end faults
  * @mem: region
  *
- * Zaps the back-end's PTEs of every faulted shared mapping. The transport
- * calls it before it delivers a used-buffer interrupt, so that the driver
- * never gets back a page the back-end still maps. Sleeps.
+ * A sweep zaps the back-end's PTEs of the shared mappings of completed
+ * requests before the driver is told: begin, vl_mem_sweep_mark() each
+ * buffer of each completed chain, vl_mem_sweep_end(). The transport runs
+ * one before it delivers a used-buffer interrupt, so that the driver never
+ * gets back a page the back-end still maps. Sleeps.
  */
-void vl_mem_sweep(struct vl_mem *mem);
+void vl_mem_sweep_begin(struct vl_mem *mem);
+
+/**
+ * vl_mem_sweep_mark() - mark a completed buffer for the sweep
+ * @mem: region
+ * @iova: the buffer's IOVA as the ring says (not trusted: a wrong range
+ *        only costs a refault, or leaves the mapping to revocation at unmap)
+ * @len: its length
+ *
+ * Any context, between vl_mem_sweep_begin() and vl_mem_sweep_end().
+ */
+void vl_mem_sweep_mark(struct vl_mem *mem, u64 iova, u64 len);
+
+/**
+ * vl_mem_sweep_end() - zap what was marked and end the sweep
+ * @mem: region
+ * @all: ignore the marks and zap every faulted mapping (when the ring could
+ *       not be trusted)
+ *
+ * Sleeps.
+ */
+void vl_mem_sweep_end(struct vl_mem *mem, bool all);
 
 /**
  * vl_mem_revoke() - take the region away from every back-end mapping

@@ -194,15 +194,17 @@ static void vl_shadow_scan(struct vl_vq *q)
 /* ------------------------------------------------------------------ */
 
 /*
- * Find the last device-writable descriptor of the chain at @head, following
- * one level of indirection (virtio spec 2.7.5.3: no nested indirect
- * tables). Every index and address is checked.
+ * Call @fn on every descriptor of the chain at @head, following one level
+ * of indirection (virtio spec 2.7.5.3: no nested indirect tables). Every
+ * index and address is checked. Returns false if the chain is malformed
+ * (@fn may have been called for part of it).
  */
-static bool vl_chain_last_writable(struct vl_vq *q, u32 head, u64 *addr, u32 *len)
+static bool vl_chain_walk(struct vl_vq *q, u32 head,
+			  void (*fn)(void *ctx, u64 addr, u32 len, u16 flags),
+			  void *ctx)
 {
 	struct vring_desc *table = q->desc;
 	u32 size = q->num, i = head, steps = 0;
-	bool found = false;
 
 	for (;;) {
 		u16 flags;
@@ -225,15 +227,40 @@ static bool vl_chain_last_writable(struct vl_vq *q, u32 head, u64 *addr, u32 *le
 			steps = 0;
 			continue;
 		}
-		if ((flags & VRING_DESC_F_WRITE) && l) {
-			*addr = a;
-			*len = l;
-			found = true;
-		}
+		fn(ctx, a, l, flags);
 		if (!(flags & VRING_DESC_F_NEXT))
-			return found;
+			return true;
 		i = le16_to_cpu(READ_ONCE(table[i].next));
 	}
+}
+
+struct vl_last_writable {
+	u64 addr;
+	u32 len;
+	bool found;
+};
+
+static void vl_note_writable(void *ctx, u64 addr, u32 len, u16 flags)
+{
+	struct vl_last_writable *w = ctx;
+
+	if ((flags & VRING_DESC_F_WRITE) && len) {
+		w->addr = addr;
+		w->len = len;
+		w->found = true;
+	}
+}
+
+/* The last device-writable descriptor of the chain at @head. */
+static bool vl_chain_last_writable(struct vl_vq *q, u32 head, u64 *addr, u32 *len)
+{
+	struct vl_last_writable w = { };
+
+	if (!vl_chain_walk(q, head, vl_note_writable, &w) || !w.found)
+		return false;
+	*addr = w.addr;
+	*len = w.len;
+	return true;
 }
 
 /*
@@ -370,6 +397,9 @@ static void vl_irq_work(struct irq_work *work)
 
 	spin_lock_irqsave(&q->lock, flags);
 	vq = q->vq;
+	/* Nothing to sweep: the next sweep starts from here. */
+	if (vq && !swept)
+		q->swept_used = le16_to_cpu(READ_ONCE(q->used->idx));
 	if (vq) {
 		if (q->dead)
 			ok = vl_vq_dead_process(q);
@@ -384,12 +414,51 @@ static void vl_irq_work(struct irq_work *work)
 		vring_interrupt(0, vq);
 }
 
+static void vl_sweep_desc(void *ctx, u64 addr, u32 len, u16 flags)
+{
+	vl_mem_sweep_mark(ctx, addr, len);
+}
+
+/*
+ * Mark the buffers of the chains completed since the last sweep. Returns
+ * false when the used ring moved by more than its size: sweep everything.
+ */
+static bool vl_vq_mark_used(struct vl_vq *q)
+{
+	unsigned long flags;
+	u16 used_idx, n;
+	bool ok = true;
+	u32 id;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (!q->vq || q->dead)
+		goto out;
+	used_idx = le16_to_cpu(READ_ONCE(q->used->idx));
+	virtio_rmb(true);
+	n = used_idx - q->swept_used;
+	if (n > q->num) {
+		ok = false;
+		q->swept_used = used_idx;
+		goto out;
+	}
+	for (; n; n--, q->swept_used++) {
+		id = le32_to_cpu(READ_ONCE(q->used->ring[q->swept_used & (q->num - 1)].id));
+		if (id < q->num)
+			vl_chain_walk(q, id, vl_sweep_desc, q->vl->mem);
+	}
+out:
+	spin_unlock_irqrestore(&q->lock, flags);
+	return ok;
+}
+
 /* Process context: sweep, then deliver the interrupt as usual. */
 static void vl_sweep_work(struct work_struct *work)
 {
 	struct vl_vq *q = container_of(work, struct vl_vq, sweep_work);
+	struct vl_mem *mem = q->vl->mem;
 
-	vl_mem_sweep(q->vl->mem);
+	vl_mem_sweep_begin(mem);
+	vl_mem_sweep_end(mem, !vl_vq_mark_used(q));
 	set_bit(VL_VQ_SWEPT, &q->flags);
 	irq_work_queue(&q->irq_work);
 }
@@ -715,6 +784,7 @@ static int vl_setup_vq(struct vl_device *vl, u32 index, vq_callback_t *callback,
 	q->used = used;
 	q->shadow.count = count;
 	q->shadow.num = num;
+	q->swept_used = 0;
 	vl_shadow_reset(&q->shadow, 0);
 	q->dead = READ_ONCE(vl->dead);
 	q->vq = vq;
