@@ -19,6 +19,10 @@
  *   vl-uapi-test config            in-process blk back-end: SET_CONFIG with
  *                                  NOTIFY resizes the disk, a driver config
  *                                  write (cache_type) arrives as an event
+ *   vl-uapi-test zero-copy         in-process blk back-end on a zero-copy
+ *                                  device: O_DIRECT from shared memory is
+ *                                  seen in place, read-only buffers refuse
+ *                                  writes, completed buffers are unreachable
  *   vl-uapi-test many N            N devices from N forked processes at once
  *   vl-uapi-test leak ROUNDS N     ROUNDS x many N; slab and vmalloc back
  *   vl-uapi-test all               all of the above (many 64, leak 5 64)
@@ -1151,6 +1155,283 @@ out:
 	return 0;
 }
 
+/* A zero-copy device's memory as its back-end maps it. */
+struct zc_mem {
+	unsigned int n;
+	struct {
+		unsigned char *base;
+		__u64 iova, size;
+		__u32 flags;
+	} r[3];
+};
+
+/* Host address of [@addr, @addr + @len) and the region it is in, or NULL. */
+static unsigned char *zc_addr(struct zc_mem *zm, __u64 addr, __u64 len,
+			      unsigned int *region)
+{
+	unsigned int i;
+
+	for (i = 0; i < zm->n; i++) {
+		if (addr >= zm->r[i].iova && len <= zm->r[i].size &&
+		    addr - zm->r[i].iova <= zm->r[i].size - len) {
+			*region = i;
+			return zm->r[i].base + (addr - zm->r[i].iova);
+		}
+	}
+	return NULL;
+}
+
+/* Whether a system call can write into @p (read() from a pipe into it). */
+static bool writable(void *p)
+{
+	int pfd[2];
+	bool ok;
+
+	if (pipe(pfd))
+		return false;
+	ok = write(pfd[1], "x", 1) == 1 && read(pfd[0], p, 1) == 1;
+	close(pfd[0]);
+	close(pfd[1]);
+	return ok;
+}
+
+#define ZC_DISK		(4 << 20)
+#define ZC_IO		(64 << 10)
+#define ZC_MAX_SEEN	64
+
+/*
+ * What the zero-copy back-end saw: data buffers per region, whether a
+ * device-readable in-place buffer held the pattern and refused a write,
+ * and the in-place buffers of the last requests, to probe after they
+ * completed.
+ */
+struct zc_seen {
+	unsigned long in_region[3];
+	bool pattern_in_place, ro_write_refused, ro_write_allowed;
+	unsigned int nstale;
+	struct { unsigned char *p; __u32 len; } stale[ZC_MAX_SEEN];
+};
+
+static int zc_serve(struct zc_mem *zm, struct virtio_loopback_vq_info *vi,
+		    uint16_t *last_avail, unsigned char *disk, struct zc_seen *seen)
+{
+	unsigned int reg;
+	struct vring_desc *desc = (void *)zc_addr(zm, vi->desc, 16 * vi->num, &reg);
+	struct vring_avail *avail = (void *)zc_addr(zm, vi->avail, 4 + 2 * vi->num, &reg);
+	struct vring_used *used = (void *)zc_addr(zm, vi->used, 4 + 8 * vi->num, &reg);
+	int served = 0;
+
+	if (!desc || !avail || !used)
+		return -EFAULT;
+	while (*last_avail != __atomic_load_n(&avail->idx, __ATOMIC_ACQUIRE)) {
+		uint16_t head = avail->ring[*last_avail % vi->num], i = head;
+		uint16_t uidx = used->idx;
+		struct virtio_blk_outhdr hdr;
+		unsigned char *status = NULL, *b;
+		uint64_t off = 0;
+		uint32_t written = 0, n;
+		bool have_hdr = false;
+
+		for (n = 0; n < vi->num && i < vi->num; n++) {
+			b = zc_addr(zm, desc[i].addr, desc[i].len, &reg);
+			if (!b)
+				return -EINVAL;
+			if (!have_hdr) {
+				if (desc[i].len < sizeof(hdr))
+					return -EINVAL;
+				memcpy(&hdr, b, sizeof(hdr));
+				have_hdr = true;
+				off = hdr.sector * 512;
+			} else if (!(desc[i].flags & VRING_DESC_F_NEXT)) {
+				status = b + desc[i].len - 1;
+			} else {
+				seen->in_region[reg]++;
+				if (off > ZC_DISK || desc[i].len > ZC_DISK - off)
+					return -EINVAL;
+				if (hdr.type == VIRTIO_BLK_T_IN) {
+					memcpy(b, disk + off, desc[i].len);
+					written += desc[i].len;
+				} else if (hdr.type == VIRTIO_BLK_T_OUT) {
+					memcpy(disk + off, b, desc[i].len);
+				}
+				if (reg == 2 && hdr.type == VIRTIO_BLK_T_OUT) {
+					if (b[0] == 0xa5 && b[desc[i].len - 1] == 0xa5)
+						seen->pattern_in_place = true;
+					if (writable(b))
+						seen->ro_write_allowed = true;
+					else
+						seen->ro_write_refused = true;
+				}
+				if (reg > 0 && seen->nstale < ZC_MAX_SEEN) {
+					seen->stale[seen->nstale].p = b;
+					seen->stale[seen->nstale++].len = desc[i].len;
+				}
+				off += desc[i].len;
+			}
+			if (!(desc[i].flags & VRING_DESC_F_NEXT))
+				break;
+			i = desc[i].next;
+		}
+		if (!status)
+			return -EINVAL;
+		*status = hdr.type == VIRTIO_BLK_T_IN || hdr.type == VIRTIO_BLK_T_OUT ||
+			  hdr.type == VIRTIO_BLK_T_FLUSH ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_UNSUPP;
+		used->ring[uidx % vi->num].id = head;
+		used->ring[uidx % vi->num].len = written + 1;
+		__atomic_store_n(&used->idx, uidx + 1, __ATOMIC_RELEASE);
+		(*last_avail)++;
+		served++;
+	}
+	return served;
+}
+
+/*
+ * Child: O_DIRECT write of a pattern from a memfd (shmem pages: shared in
+ * place), read back into another memfd, compare. Exit 0 when equal.
+ */
+static void zc_client(unsigned int index)
+{
+	unsigned char *w, *r;
+	char name[64], path[80];
+	int fd, wm, rm;
+
+	if (!blk_name(index, name, sizeof(name)))
+		_exit(2);
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	fd = open(path, O_RDWR | O_DIRECT);
+	wm = memfd_create("zc-w", 0);
+	rm = memfd_create("zc-r", 0);
+	if (fd < 0 || wm < 0 || rm < 0 || ftruncate(wm, ZC_IO) || ftruncate(rm, ZC_IO))
+		_exit(3);
+	w = mmap(NULL, ZC_IO, PROT_READ | PROT_WRITE, MAP_SHARED, wm, 0);
+	r = mmap(NULL, ZC_IO, PROT_READ | PROT_WRITE, MAP_SHARED, rm, 0);
+	if (w == MAP_FAILED || r == MAP_FAILED)
+		_exit(4);
+	memset(w, 0xa5, ZC_IO);
+	if (pwrite(fd, w, ZC_IO, 1 << 20) != ZC_IO)
+		_exit(5);
+	if (pread(fd, r, ZC_IO, 1 << 20) != ZC_IO)
+		_exit(6);
+	_exit(memcmp(w, r, ZC_IO) ? 7 : 0);
+}
+
+static int test_zerocopy(void)
+{
+	struct virtio_loopback_event ev;
+	struct virtio_loopback_reply rep = { 0 };
+	struct virtio_loopback_vq_info vi = { 0 };
+	struct virtio_blk_config *bc;
+	int base = count_devices(), ret, status = -1;
+	struct zc_seen seen = { 0 };
+	struct zc_mem zm = { 0 };
+	uint16_t last_avail = 0;
+	unsigned char *disk;
+	unsigned int i, refused = 0;
+	struct tdev t;
+	pid_t child = -1;
+	long end;
+
+	if (system("modprobe virtio_blk >/dev/null 2>&1")) {
+		printf("skip zero-copy: no virtio_blk driver\n");
+		return 0;
+	}
+	disk = calloc(1, ZC_DISK);
+	if (!disk)
+		return 1;
+	tdev_init(&t, VIRTIO_ID_BLOCK, 1);
+	t.c.config_size = sizeof(*bc);
+	bc = (void *)t.config;
+	bc->capacity = ZC_DISK / 512;
+	t.c.mem_size = 4 << 20;
+	t.c.mem_mode = VIRTIO_LOOPBACK_MEM_ZERO_COPY;
+	ret = tdev_create(&t);
+	check(!ret, "zero-copy: CREATE blk (%s)", strerror(-ret));
+	if (ret)
+		goto out_free;
+	ret = read_event(t.fd, &ev, 60000);
+	check(!ret && ev.type == VIRTIO_LOOPBACK_EV_DRIVER_OK, "zero-copy: EV_DRIVER_OK");
+	if (ret)
+		goto out;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &vi);
+	for (i = 0; i < 3 && !ret; i++) {
+		struct virtio_loopback_mem_region r = { .index = i };
+
+		ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_REGION, &r);
+		if (ret)
+			break;
+		zm.r[i].base = mmap(NULL, r.size, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+		close(r.fd);
+		if (zm.r[i].base == MAP_FAILED) {
+			ret = -1;
+			break;
+		}
+		zm.r[i].iova = r.iova;
+		zm.r[i].size = r.size;
+		zm.r[i].flags = r.flags;
+		zm.n++;
+	}
+	check(!ret && vi.ready && zm.n == 3, "zero-copy: rings and 3 regions mapped");
+	if (ret || zm.n != 3)
+		goto out;
+	rep.seq = ev.seq;
+	check(write(t.fd, &rep, sizeof(rep)) == sizeof(rep), "zero-copy: reply to DRIVER_OK");
+
+	child = fork();
+	if (child == 0) {
+		close(t.fd);
+		zc_client(ev.index);
+	}
+	end = now_ms() + 60000;
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = t.q[0].kick_fd, .events = POLLIN };
+		uint64_t cnt;
+
+		poll(&p, 1, 20);
+		if (p.revents & POLLIN)
+			eventfd_read(t.q[0].kick_fd, &cnt);
+		ret = zc_serve(&zm, &vi, &last_avail, disk, &seen);
+		if (ret < 0)
+			break;
+		if (ret)
+			eventfd_write(t.q[0].call_fd, 1);
+		if (waitpid(child, &status, WNOHANG) == child) {
+			child = -1;
+			break;
+		}
+	}
+	check(ret >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "zero-copy: 64 KiB O_DIRECT write + read from memfd buffers (child %d, serve %d)",
+	      WIFEXITED(status) ? WEXITSTATUS(status) : -1, ret);
+	check(seen.in_region[1] > 0 && seen.in_region[2] > 0,
+	      "zero-copy: data in place: %lu writable, %lu read-only, %lu bounced segments",
+	      seen.in_region[1], seen.in_region[2], seen.in_region[0]);
+	check(seen.pattern_in_place, "zero-copy: the written pattern seen in place");
+	check(seen.ro_write_refused && !seen.ro_write_allowed,
+	      "zero-copy: writes into read-only in-flight buffers refused");
+	for (i = 0; i < seen.nstale; i++)
+		refused += !readable(seen.stale[i].p, seen.stale[i].len);
+	check(seen.nstale && refused == seen.nstale,
+	      "zero-copy: %u of %u completed in-place buffers unreachable", refused,
+	      seen.nstale);
+	check(dev_attr(t.c.id, "bytes_shared") >= 2 * ZC_IO &&
+	      dev_attr(t.c.id, "backend_faults") > 0 && dev_attr(t.c.id, "revocations") > 0,
+	      "zero-copy: bytes_shared %lld backend_faults %lld revocations %lld",
+	      dev_attr(t.c.id, "bytes_shared"), dev_attr(t.c.id, "backend_faults"),
+	      dev_attr(t.c.id, "revocations"));
+out:
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	for (i = 0; i < zm.n; i++)
+		munmap(zm.r[i].base, zm.r[i].size);
+	tdev_fini(&t);
+	check(wait_devices(base, 20000), "zero-copy: device removed on close");
+out_free:
+	free(disk);
+	return 0;
+}
+
 /*
  * N processes, one device each, all at once. With @rng the devices are
  * rng devices whose owners answer DRIVER_OK, so the driver binds (and the
@@ -1318,11 +1599,13 @@ int main(int argc, char **argv)
 		test_rng();
 	if (all || !strcmp(cmd, "config"))
 		test_config();
+	if (all || !strcmp(cmd, "zero-copy"))
+		test_zerocopy();
 	if (all || !strcmp(cmd, "many"))
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0, false);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd regions timeout rng config many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd regions timeout rng config zero-copy many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;
