@@ -352,6 +352,37 @@ unsigned int vlb_dev_nr_vqs(const struct vlb_dev *dev);
  */
 struct vlb_vq *vlb_dev_vq(struct vlb_dev *dev, unsigned int qidx);
 
+/**
+ * struct vlb_mem_info - one region of the front-end's memory table
+ * @gpa: guest address of the region's first byte (what descriptors hold)
+ * @qva: front-end virtual address of that byte (what SET_VRING_ADDR holds)
+ * @size: bytes in the region
+ * @host: where that byte is mapped in this process
+ */
+struct vlb_mem_info {
+	uint64_t gpa;
+	uint64_t qva;
+	uint64_t size;
+	void *host;
+};
+
+/**
+ * vlb_dev_mem_region() - describe one region of the memory table
+ * @dev: device
+ * @i: region index, from 0 up
+ * @info: filled in on success
+ *
+ * For device programs that look at the memory itself rather than through
+ * popped elements (a test back-end that reads everything it can reach).
+ * The mapping stays valid until the memory table changes, which happens
+ * only inside vlb_dev_dispatch() and vlb_dev_detach(). Pages of a region
+ * may still be unreachable (a front-end that revokes them): read them with
+ * something that survives a fault, not with a plain load.
+ * Returns: 0, or -ENOENT when @i is past the last region
+ */
+int vlb_dev_mem_region(const struct vlb_dev *dev, unsigned int i,
+		       struct vlb_mem_info *info);
+
 /* Virtqueue --------------------------------------------------------------- */
 
 /**
@@ -375,6 +406,34 @@ unsigned int vlb_vq_index(const struct vlb_vq *vq);
  * Returns: the fd (owned by the library), or -1
  */
 int vlb_vq_kick_fd(const struct vlb_vq *vq);
+
+/**
+ * struct vlb_vq_rings - where a queue's split ring lies in this process
+ * @num: ring size (entries)
+ * @desc: descriptor table, @num entries of 16 bytes (virtio spec 2.7.5)
+ * @avail: available ring (2.7.6)
+ * @used: used ring (2.7.8)
+ *
+ * Everything in the rings is little-endian and shared with the driver.
+ */
+struct vlb_vq_rings {
+	unsigned int num;
+	void *desc;
+	void *avail;
+	void *used;
+};
+
+/**
+ * vlb_vq_rings() - the ring memory of a queue, for tests and tracing
+ * @vq: queue
+ * @rings: filled in on success
+ *
+ * The library owns the rings: a device program that writes them on its
+ * own breaks the protocol. Test back-ends use this to play a device that
+ * does exactly that.
+ * Returns: 0, or -ENODATA when the rings are not mapped
+ */
+int vlb_vq_rings(const struct vlb_vq *vq, struct vlb_vq_rings *rings);
 
 /**
  * vlb_vq_pop() - take the next available descriptor chain

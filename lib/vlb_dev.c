@@ -1150,3 +1150,29 @@ struct vlb_vq *vlb_dev_vq(struct vlb_dev *dev, unsigned int qidx)
 	assert(qidx < dev->nr_vqs);
 	return &dev->vqs[qidx];
 }
+
+int vlb_dev_mem_region(const struct vlb_dev *dev, unsigned int i,
+		       struct vlb_mem_info *info)
+{
+	const struct vlb_mem_region *r;
+
+	if (i >= dev->nregions)
+		return -ENOENT;
+	r = &dev->regions[i];
+	info->gpa = r->gpa;
+	info->qva = r->qva;
+	info->size = r->size;
+	info->host = r->host;
+	return 0;
+}
+
+int vlb_vq_rings(const struct vlb_vq *vq, struct vlb_vq_rings *rings)
+{
+	if (!vq->mapped)
+		return -ENODATA;
+	rings->num = vq->num;
+	rings->desc = vq->desc;
+	rings->avail = vq->avail;
+	rings->used = vq->used;
+	return 0;
+}
