@@ -89,6 +89,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/mutex.h>
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
@@ -215,7 +216,7 @@ struct vl_view {
  * @views: the views, in IOVA order
  * @kref: references: the device's, one per memory file, one per queued
  *        revocation work
- * @lock: protects @bitmap, @slots, @faulted, @revoking, @sweeping, @nr_faulted,
+ * @lock: protects @bitmap, @slots, @faulted, @revoking, @nr_faulted,
  *        @pending and the views' @hint and @in_use. Taken with irqsave:
  *        the DMA ops run in any context, hard IRQ included. Held only for
  *        bookkeeping, never across a copy or a zap.
@@ -226,10 +227,12 @@ struct vl_view {
  * @revoking: window heads unmapped while faulted, waiting for
  *            @revoke_work; their IOVA pages and page references are kept
  * @sweeping: window heads of completed requests a sweep is about to zap
+ * @reaping: the revocation work's snapshot of @revoking
  * @nr_faulted: bits set in @faulted (read locklessly by the transport)
  * @pending: pages of the mappings in @revoking
  * @max_pending: bound on @pending beyond which buffers are bounced
  * @revoke_work: zaps and releases the mappings in @revoking
+ * @sweep_lock: serialises sweeps (owner of @sweeping)
  * @bytes_bounced: bytes copied either way
  * @bytes_shared: bytes mapped in place
  * @maps: successful streaming mappings
@@ -239,9 +242,10 @@ struct vl_view {
  * @revocation_batches: zap passes (sweeps and revocation work runs)
  * @flags: VL_MEM_* bits (atomic bitops)
  * @revoke_sem: orders page insertion against zaps: faults hold it for read
- *              while they check the records and insert pages; sweeps,
- *              revocations and vl_mem_revoke() hold it for write, so no page
- *              is inserted between a check and its zap. Process context.
+ *              while they check the records and insert pages; sweeps and
+ *              revocations take it for write as a barrier before they zap
+ *              (vl_mem_sweep_end()), vl_mem_revoke() holds it across its
+ *              zap. Process context.
  * @revoked: the memory was taken away from the back-end (see
  *           vl_mem_revoke()); written under @revoke_sem, read locklessly
  *           where a stale value is harmless (mmap, get_fd)
@@ -262,10 +266,12 @@ struct vl_mem {
 	unsigned long *faulted;
 	unsigned long *revoking;
 	unsigned long *sweeping;
+	unsigned long *reaping;
 	unsigned long nr_faulted;
 	unsigned long pending;
 	unsigned long max_pending;
 	struct work_struct revoke_work;
+	struct mutex sweep_lock;
 
 	atomic64_t bytes_bounced;
 	atomic64_t bytes_shared;
@@ -612,19 +618,16 @@ static unsigned long vl_shared_pages(struct vl_mem *mem, unsigned long h)
 
 /*
  * Zap the mappings marked in @map run by run (a run: marked mappings
- * adjacent in IOVA, typically the segments of one request), then call
- * @done on every head of the run, under @mem->lock. The caller holds
- * @revoke_sem for write, so no fault inserts a page meanwhile; bits of
- * @map that appear behind the cursor (unmap marks @revoking without the
- * semaphore) are left for the next pass. Sleeps.
+ * adjacent in IOVA, typically the segments of one request), then clear
+ * their bits and call @done on every head of the run, under @mem->lock.
+ * The caller made sure that no fault still inserts pages of a marked
+ * mapping (see "Ordering" in vl_mem_sweep_end()). Sleeps.
  */
 static void vl_zap_runs(struct vl_mem *mem, unsigned long *map,
 			void (*done)(struct vl_mem *mem, unsigned long head))
 {
 	unsigned long lo, hi, h, nr, n, total = 0;
 	unsigned int i;
-
-	lockdep_assert_held_write(&mem->revoke_sem);
 
 	for (i = VL_VIEW_SHARED_RW; i < mem->nviews; i++) {
 		struct vl_view *v = &mem->views[i];
@@ -645,7 +648,7 @@ static void vl_zap_runs(struct vl_mem *mem, unsigned long *map,
 			hi = min(hi, end);
 
 			/* After vl_mem_revoke() nothing is mapped, nor can be. */
-			if (!mem->revoked)
+			if (!READ_ONCE(mem->revoked))
 				unmap_mapping_range(v->inode->i_mapping,
 						    (loff_t)(lo - v->first) << PAGE_SHIFT,
 						    (loff_t)(hi - lo) << PAGE_SHIFT, 1);
@@ -658,7 +661,8 @@ static void vl_zap_runs(struct vl_mem *mem, unsigned long *map,
 				if (!test_bit(h, map))
 					continue;
 				__clear_bit(h, map);
-				done(mem, h);
+				if (done)
+					done(mem, h);
 				n++;
 			}
 			spin_unlock_irq(&mem->lock);
@@ -672,17 +676,11 @@ static void vl_zap_runs(struct vl_mem *mem, unsigned long *map,
 	}
 }
 
-/* A zapped mapping no back-end maps any more: unmap may free it at once. */
+/* No PTE of @h can appear without the fault handler marking it again. */
 static void vl_unfault(struct vl_mem *mem, unsigned long h)
 {
 	if (__test_and_clear_bit(h, mem->faulted))
 		WRITE_ONCE(mem->nr_faulted, mem->nr_faulted - 1);
-}
-
-static void vl_swept(struct vl_mem *mem, unsigned long h)
-{
-	if (mem->slots[h].head == h)
-		vl_unfault(mem, h);
 }
 
 /* A zapped mapping the driver unmapped: free it and its page references. */
@@ -691,7 +689,7 @@ static void vl_revoked(struct vl_mem *mem, unsigned long h)
 	unsigned long nr = vl_shared_pages(mem, h);
 	phys_addr_t orig = mem->slots[h].orig;
 
-	if (mem->slots[h].head != h)
+	if (mem->slots[h].head != h || !__test_and_clear_bit(h, mem->revoking))
 		return;
 	vl_unfault(mem, h);
 	mem->pending -= nr;
@@ -707,7 +705,7 @@ bool vl_mem_needs_sweep(struct vl_mem *mem)
 
 void vl_mem_sweep_begin(struct vl_mem *mem)
 {
-	down_write(&mem->revoke_sem);
+	mutex_lock(&mem->sweep_lock);
 }
 
 void vl_mem_sweep_mark(struct vl_mem *mem, u64 iova, u64 len)
@@ -733,31 +731,53 @@ void vl_mem_sweep_mark(struct vl_mem *mem, u64 iova, u64 len)
 	spin_unlock_irqrestore(&mem->lock, flags);
 }
 
+/*
+ * Ordering: a fault marks a mapping faulted under @lock before it inserts
+ * pages, and inserts under @revoke_sem held for read. Taking @revoke_sem
+ * for write therefore waits for every fault that may still insert pages of
+ * the marked mappings; clearing their faulted bits in that window means
+ * that any later fault marks them again (and unmap then leaves them to the
+ * revocation work). The zap itself runs without the semaphore, so the
+ * back-end keeps faulting in other requests meanwhile.
+ */
 void vl_mem_sweep_end(struct vl_mem *mem, bool all)
 {
-	lockdep_assert_held_write(&mem->revoke_sem);
+	unsigned long h;
 
-	if (mem->faulted)
-		vl_zap_runs(mem, all ? mem->faulted : mem->sweeping, vl_swept);
-	if (all && mem->sweeping)
-		bitmap_zero(mem->sweeping, mem->npages);
-	up_write(&mem->revoke_sem);
+	if (mem->faulted) {
+		down_write(&mem->revoke_sem);
+		spin_lock_irq(&mem->lock);
+		if (all)
+			bitmap_or(mem->sweeping, mem->sweeping, mem->faulted,
+				  mem->npages);
+		for_each_set_bit(h, mem->sweeping, mem->npages)
+			vl_unfault(mem, h);
+		spin_unlock_irq(&mem->lock);
+		up_write(&mem->revoke_sem);
+		vl_zap_runs(mem, mem->sweeping, NULL);
+	}
+	mutex_unlock(&mem->sweep_lock);
 }
 
 static void vl_mem_release_kref(struct kref *kref);
 
 /*
  * Revocation: zap the mappings unmapped while faulted, then free their
- * IOVA pages and page references. Runs on vl_mem_wq with the reference
- * vl_queue_revoke() took.
+ * IOVA pages and page references. Runs on vl_mem_wq (never concurrently
+ * with itself) with the reference vl_queue_revoke() took. Only mappings
+ * marked before the barrier on @revoke_sem are handled: a fault that began
+ * later may still insert pages of one marked after it.
  */
 static void vl_revoke_work(struct work_struct *work)
 {
 	struct vl_mem *mem = container_of(work, struct vl_mem, revoke_work);
 
 	down_write(&mem->revoke_sem);
-	vl_zap_runs(mem, mem->revoking, vl_revoked);
+	spin_lock_irq(&mem->lock);
+	bitmap_copy(mem->reaping, mem->revoking, mem->npages);
+	spin_unlock_irq(&mem->lock);
 	up_write(&mem->revoke_sem);
+	vl_zap_runs(mem, mem->reaping, vl_revoked);
 	kref_put(&mem->kref, vl_mem_release_kref);
 }
 
@@ -1166,6 +1186,7 @@ struct vl_mem *vl_mem_create(u64 size, u32 mode)
 	spin_lock_init(&mem->lock);
 	init_rwsem(&mem->revoke_sem);
 	INIT_WORK(&mem->revoke_work, vl_revoke_work);
+	mutex_init(&mem->sweep_lock);
 
 	/*
 	 * Not vmalloc_user(): VM_USERMAP is only needed by
@@ -1189,7 +1210,10 @@ struct vl_mem *vl_mem_create(u64 size, u32 mode)
 					 sizeof(long), GFP_KERNEL_ACCOUNT);
 		mem->sweeping = kvcalloc(BITS_TO_LONGS(mem->npages),
 					 sizeof(long), GFP_KERNEL_ACCOUNT);
-		if (!mem->faulted || !mem->revoking || !mem->sweeping)
+		mem->reaping = kvcalloc(BITS_TO_LONGS(mem->npages),
+					sizeof(long), GFP_KERNEL_ACCOUNT);
+		if (!mem->faulted || !mem->revoking || !mem->sweeping ||
+		    !mem->reaping)
 			goto err;
 	}
 	bitmap_set(mem->bitmap, 0, VL_RESERVED_PAGES);
@@ -1210,6 +1234,7 @@ err:
 	for (i = 0; i < mem->nviews; i++)
 		if (mem->views[i].inode)
 			iput(mem->views[i].inode);
+	kvfree(mem->reaping);
 	kvfree(mem->sweeping);
 	kvfree(mem->revoking);
 	kvfree(mem->faulted);
@@ -1250,6 +1275,7 @@ static void vl_mem_release_kref(struct kref *kref)
 			leaked);
 	for (i = 0; i < mem->nviews; i++)
 		iput(mem->views[i].inode);
+	kvfree(mem->reaping);
 	kvfree(mem->sweeping);
 	kvfree(mem->revoking);
 	kvfree(mem->faulted);

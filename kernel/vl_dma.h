@@ -148,7 +148,7 @@ struct file *vl_mem_open_region(struct vl_mem *mem,
 bool vl_mem_needs_sweep(struct vl_mem *mem);
 
 /**
- * vl_mem_sweep_begin() - start a sweep: block back-end faults
+ * vl_mem_sweep_begin() - start a sweep (one at a time per region)
  * @mem: region
  *
  * A sweep zaps the back-end's PTEs of the shared mappings of completed
