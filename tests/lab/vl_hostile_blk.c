@@ -225,7 +225,10 @@ static void hblk_write_report(struct hblk *hb)
  * Copy up to @len bytes at @src into @dst through the pipe. The kernel's
  * copy from @src stops at the first page it cannot fault in and returns
  * what it copied before it (pipe_write()), so this never takes a SIGBUS.
- * @len is at most hb->chunk, what the (empty, non-blocking) pipe holds.
+ * A write that faults leaves an empty buffer in the pipe ring: drain until
+ * the pipe is empty, not just the bytes written, or the empty buffers pile
+ * up until the pipe is full. @len is at most hb->chunk; the pipe is empty
+ * on entry and holds hb->chunk; @dst holds hb->chunk + HBLK_PAGE.
  * Returns the bytes copied, 0 when the first page was refused, or -errno.
  */
 static ssize_t hblk_read_safe(struct hblk *hb, const uint8_t *src, size_t len,
@@ -234,16 +237,25 @@ static ssize_t hblk_read_safe(struct hblk *hb, const uint8_t *src, size_t len,
 	ssize_t n, got = 0;
 
 	n = write(hb->pipe[1], src, len);
-	if (n < 0)
-		return errno == EFAULT ? 0 : -errno;
-	while (got < n) {
-		ssize_t r = read(hb->pipe[0], dst + got, n - got);
-
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		got += r;
+	if (n < 0) {
+		if (errno != EFAULT)
+			return -errno;
+		n = 0;
 	}
-	return n;
+	for (;;) {
+		ssize_t r = read(hb->pipe[0], dst + got, hb->chunk + HBLK_PAGE - got);
+
+		if (r > 0) {
+			got += r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN)
+			return -errno;
+		break;
+	}
+	return got == n ? n : -EIO;
 }
 
 static void hblk_match(struct hblk *hb, const uint8_t *buf, size_t len)
@@ -275,16 +287,18 @@ static int hblk_scan_range(struct hblk *hb, const uint8_t *host, uint64_t size)
 
 		if (n < 0)
 			return n;
+		/* Faults come per page; a short copy goes on from its end. */
 		n -= n % HBLK_PAGE;
+		if (!n) {
+			/* Refused at its first byte: skip the page. */
+			hb->pages_refused++;
+			pos += HBLK_PAGE;
+			continue;
+		}
 		hblk_match(hb, hb->buf, n);
 		hb->pages_read += n / HBLK_PAGE;
 		hb->bytes_read += n;
 		pos += n;
-		if ((size_t)n < len) {
-			/* The page at pos was refused: skip it. */
-			hb->pages_refused++;
-			pos += HBLK_PAGE;
-		}
 	}
 	return 0;
 }
@@ -851,7 +865,7 @@ static int hblk_setup(struct hblk *hb, int *stop_fd)
 		return -1;
 	}
 	hb->chunk = (size > (int)HBLK_CHUNK ? HBLK_CHUNK : (size_t)size) & ~(size_t)(HBLK_PAGE - 1);
-	hb->buf = malloc(hb->chunk);
+	hb->buf = malloc(hb->chunk + HBLK_PAGE);
 	if (!hb->buf) {
 		vlb_err(NULL, "scan buffer: %s", strerror(ENOMEM));
 		return -1;
