@@ -1196,6 +1196,7 @@ static bool writable(void *p)
 }
 
 #define ZC_DISK		(4 << 20)
+#define ZC_MIN_PARAM	"/sys/module/virtio_loopback/parameters/zero_copy_min_bytes"
 #define ZC_IO		(64 << 10)
 #define ZC_MAX_SEEN	64
 
@@ -1327,6 +1328,7 @@ static int test_zerocopy(void)
 	uint16_t last_avail = 0;
 	unsigned char *disk;
 	unsigned int i, refused = 0;
+	char min_bytes[32] = "16384";
 	struct tdev t;
 	pid_t child = -1;
 	long end;
@@ -1335,6 +1337,9 @@ static int test_zerocopy(void)
 		printf("skip zero-copy: no virtio_blk driver\n");
 		return 0;
 	}
+	/* memfd pages are seldom contiguous: share single pages too. */
+	check(!read_sysfs(ZC_MIN_PARAM, min_bytes, sizeof(min_bytes)) &&
+	      !write_sysfs(ZC_MIN_PARAM, "4096"), "zero-copy: zero_copy_min_bytes := 4096");
 	disk = calloc(1, ZC_DISK);
 	if (!disk)
 		return 1;
@@ -1429,6 +1434,7 @@ out:
 	check(wait_devices(base, 20000), "zero-copy: device removed on close");
 out_free:
 	free(disk);
+	write_sysfs(ZC_MIN_PARAM, min_bytes);
 	return 0;
 }
 
