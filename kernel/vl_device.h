@@ -88,6 +88,8 @@ struct vl_shadow {
  * @used: kernel address of the used ring
  * @shadow: in-flight tracking
  * @swept_used: used index up to which completed chains were swept (zero-copy)
+ * @garbage: the back-end wrote a used entry no device may write; the shadow
+ *           stops before it and the driver never gets to see it
  * @dead: teardown mode: vl_notify() completes new chains with an error
  * @kicks: notifications from the driver (sysfs)
  * @interrupts: vring_interrupt() calls (sysfs)
@@ -121,6 +123,7 @@ struct vl_vq {
 	struct vring_used *used;
 	struct vl_shadow shadow;
 	u16 swept_used;
+	bool garbage;
 	bool dead;
 	u64 kicks;
 	u64 interrupts;
@@ -152,6 +155,7 @@ enum vl_broken {
 	VL_BROKEN_TIMEOUT,	/* the adapter did not answer in time */
 	VL_BROKEN_REFUSED,	/* the adapter answered with an error */
 	VL_BROKEN_RING,		/* ring state we cannot trust */
+	VL_BROKEN_BACKEND,	/* the back-end wrote an invalid used entry */
 };
 
 /**
@@ -193,6 +197,8 @@ enum vl_broken {
  * @register_work: registers @vdev outside the CREATE ioctl
  * @break_work: breaks the device from process context (ring errors are
  *              found in atomic context, virtio_break_device() wants none)
+ * @garbage_work: fails the device (memory revoked, requests completed with
+ *                errors) after the back-end wrote an invalid used entry
  * @registered: @vdev is registered (set by @register_work, cleared by
  *              teardown; read locklessly with acquire semantics)
  * @core_live: the virtio core has initialised @vdev (index assigned,
@@ -235,6 +241,7 @@ struct vl_device {
 
 	struct work_struct register_work;
 	struct work_struct break_work;
+	struct work_struct garbage_work;
 	bool registered;
 	bool core_live;
 	bool dead;

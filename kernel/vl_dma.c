@@ -846,8 +846,7 @@ static int vl_map(struct device *dev, phys_addr_t phys, size_t size,
 
 /*
  * Unmap the streaming mapping at @addr, copying the data back first when
- * the device may have written it. A bad @addr is a driver bug: warn once
- * and leave everything as it is.
+ * the device may have written it. A bad @addr is logged and ignored.
  */
 static void vl_unmap(struct device *dev, dma_addr_t addr,
 		     enum dma_data_direction dir, unsigned long attrs)
@@ -874,9 +873,16 @@ static void vl_unmap(struct device *dev, dma_addr_t addr,
 	}
 	spin_unlock_irqrestore(&mem->lock, flags);
 
-	if (dev_WARN_ONCE(dev, !slot, "unmap of %pad: not a mapped DMA address\n",
-			  &addr))
+	/*
+	 * Not a WARN: the device can cause it. virtio_ring follows the NEXT
+	 * flags of the shared descriptor table when it unmaps a chain, so a
+	 * back-end that forges one makes the driver unmap a stale address.
+	 */
+	if (!slot) {
+		dev_err_ratelimited(dev, "unmap of %pad: not a mapped DMA address (ignored)\n",
+				    &addr);
 		return;
+	}
 
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL))

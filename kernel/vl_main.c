@@ -235,7 +235,8 @@ void vl_device_break(struct vl_device *vl, int why)
 		virtio_break_device(&vl->vdev);
 	else
 		vl_transport_fail(vl, why == VL_BROKEN_TIMEOUT ? "adapter timed out" :
-				  "adapter refused");
+				  why == VL_BROKEN_REFUSED ? "adapter refused" :
+				  "back-end wrote an invalid used entry");
 }
 
 static void vl_break_work(struct work_struct *work)
@@ -243,6 +244,13 @@ static void vl_break_work(struct work_struct *work)
 	struct vl_device *vl = container_of(work, struct vl_device, break_work);
 
 	vl_device_break(vl, VL_BROKEN_RING);
+}
+
+static void vl_garbage_work(struct work_struct *work)
+{
+	struct vl_device *vl = container_of(work, struct vl_device, garbage_work);
+
+	vl_device_break(vl, VL_BROKEN_BACKEND);
 }
 
 /* The session is closing: nothing is queued or waited for any more. */
@@ -744,6 +752,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	init_waitqueue_head(&vl->ev_wq);
 	INIT_WORK(&vl->register_work, vl_register_work);
 	INIT_WORK(&vl->break_work, vl_break_work);
+	INIT_WORK(&vl->garbage_work, vl_garbage_work);
 
 	ret = -ENOMEM;
 	vl->vqs = kcalloc(c->num_queues, sizeof(*vl->vqs), GFP_KERNEL);
@@ -838,6 +847,7 @@ static void vl_device_destroy(struct vl_device *vl)
 		vl_set_registered(vl, false);
 	}
 	cancel_work_sync(&vl->break_work);
+	cancel_work_sync(&vl->garbage_work);
 	vl_sysfs_del_queues(vl);
 	device_del(&vl->parent);
 	put_device(&vl->parent);

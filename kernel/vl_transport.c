@@ -122,6 +122,14 @@ static void vl_shadow_lose(struct vl_vq *q, const char *why)
 	q->shadow.lost = true;
 }
 
+static void vl_shadow_garbage(struct vl_vq *q, const char *why)
+{
+	if (!q->garbage)
+		dev_err_ratelimited(&q->vl->parent, "queue %u: %s: failing the device\n",
+				    q->index, why);
+	q->garbage = true;
+}
+
 /*
  * Bring the shadow up to date with the ring.
  *
@@ -155,16 +163,19 @@ static void vl_shadow_scan(struct vl_vq *q)
 			vl_shadow_reset(s, used_idx);
 		return;
 	}
-	if ((u16)(used_idx - s->last_used) > s->num) {
-		vl_shadow_lose(q, "used ring wrapped");
-		return;
-	}
-	for (; s->last_used != used_idx; s->last_used++) {
+	/*
+	 * Garbage from the back-end is not a reason to lose track: the shadow
+	 * stops before it, the driver is kept from seeing it, and the device
+	 * fails (vl_irq_work()), which completes what is outstanding.
+	 */
+	if (!q->garbage && (u16)(used_idx - s->last_used) > s->num)
+		vl_shadow_garbage(q, "used ring index moved past the ring");
+	for (; !q->garbage && s->last_used != used_idx; s->last_used++) {
 		u32 id = le32_to_cpu(READ_ONCE(q->used->ring[s->last_used & mask].id));
 
 		if (id >= s->num) {
-			vl_shadow_lose(q, "used id out of range");
-			return;
+			vl_shadow_garbage(q, "used id out of range");
+			break;
 		}
 		vl_shadow_count(s, id, -1);
 	}
@@ -382,9 +393,9 @@ static void vl_irq_work(struct irq_work *work)
 {
 	struct vl_vq *q = container_of(work, struct vl_vq, irq_work);
 	bool swept = test_and_clear_bit(VL_VQ_SWEPT, &q->flags);
+	bool ok = true, garbage = false;
 	struct virtqueue *vq;
 	unsigned long flags;
-	bool ok = true;
 
 	/*
 	 * Zero-copy: the back-end may still map pages of buffers it completed;
@@ -405,12 +416,16 @@ static void vl_irq_work(struct irq_work *work)
 			ok = vl_vq_dead_process(q);
 		else
 			vl_shadow_scan(q);
+		/* Until dead mode rewrites the ring, the driver must not look. */
+		garbage = q->garbage && !q->dead;
 		q->interrupts++;
 	}
 	spin_unlock_irqrestore(&q->lock, flags);
 	if (!ok)
 		queue_work(system_wq, &q->vl->break_work);
-	if (vq)
+	if (garbage)
+		queue_work(system_wq, &q->vl->garbage_work);
+	else if (vq)
 		vring_interrupt(0, vq);
 }
 
@@ -785,6 +800,7 @@ static int vl_setup_vq(struct vl_device *vl, u32 index, vq_callback_t *callback,
 	q->shadow.count = count;
 	q->shadow.num = num;
 	q->swept_used = 0;
+	q->garbage = false;
 	vl_shadow_reset(&q->shadow, 0);
 	q->dead = READ_ONCE(vl->dead);
 	q->vq = vq;
