@@ -533,6 +533,22 @@ int vlb_listen_unix(const char *path, int *fdp);
 int vlb_accept(int lfd, int stop_fd, int *connp);
 
 /**
+ * vlb_serve() - serve front-ends until @stop_fd or an error
+ * @dev: the device, not attached
+ * @lfd: listening socket: a front-end that leaves (or breaks the protocol)
+ *       is dropped and the next one accepted; or -1 to serve @conn only
+ * @conn: with @lfd -1, the one connection (the --fd convention)
+ * @stop_fd: fd that ends serving when readable (a signalfd), or -1
+ * @obj: name used in log lines (the socket path)
+ *
+ * Logs each connection, departure and failure in one line.
+ * Returns: 0 when stopped or the front-end left, -EPROTO when the only
+ * connection broke the protocol, another -errno on failure.
+ */
+int vlb_serve(struct vlb_dev *dev, int lfd, int conn, int stop_fd,
+	      const char *obj);
+
+/**
  * struct vlb_backend - a back-end program for vlb_backend_main()
  * @name: program name for messages and --version ("vhost-user-rng")
  * @type: vhost-user.json back-end type for --print-capabilities ("rng")

@@ -144,13 +144,8 @@ static int vlb_stop_fd(int *fdp)
 	return 0;
 }
 
-/*
- * Serve front-ends until a signal or an error. With a listening socket a
- * front-end that leaves (or breaks the protocol) is dropped and the next one
- * accepted; with --fd the one connection is all there is.
- */
-static int vlb_serve(struct vlb_dev *dev, int lfd, int conn, int stop_fd,
-		     const char *obj)
+int vlb_serve(struct vlb_dev *dev, int lfd, int conn, int stop_fd,
+	      const char *obj)
 {
 	int ret;
 

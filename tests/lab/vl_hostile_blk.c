@@ -356,52 +356,48 @@ static size_t hblk_iov_size(const struct iovec *iov, unsigned int n)
 	return len;
 }
 
-/* Copy @len bytes from offset @off of @iov into @buf; returns bytes copied. */
-static size_t hblk_from_iov(const struct iovec *iov, unsigned int n, size_t off,
-			    void *buf, size_t len)
+/*
+ * Copy @len bytes between @buf and offset @off of @iov: into @iov if
+ * @to_iov, else out of it. Returns bytes copied.
+ */
+static size_t hblk_iov_copy(const struct iovec *iov, unsigned int n, size_t off,
+			    void *buf, size_t len, bool to_iov)
 {
 	size_t done = 0;
 	unsigned int i;
 
 	for (i = 0; i < n && done < len; i++) {
 		size_t chunk;
+		uint8_t *p;
 
 		if (off >= iov[i].iov_len) {
 			off -= iov[i].iov_len;
 			continue;
 		}
+		p = (uint8_t *)iov[i].iov_base + off;
 		chunk = iov[i].iov_len - off;
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, chunk);
+		if (to_iov)
+			memcpy(p, (uint8_t *)buf + done, chunk);
+		else
+			memcpy((uint8_t *)buf + done, p, chunk);
 		done += chunk;
 		off = 0;
 	}
 	return done;
 }
 
-/* Copy @len bytes from @buf to offset @off of @iov; returns bytes copied. */
+static size_t hblk_from_iov(const struct iovec *iov, unsigned int n, size_t off,
+			    void *buf, size_t len)
+{
+	return hblk_iov_copy(iov, n, off, buf, len, false);
+}
+
 static size_t hblk_to_iov(const struct iovec *iov, unsigned int n, size_t off,
 			  const void *buf, size_t len)
 {
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t chunk;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
+	return hblk_iov_copy(iov, n, off, (void *)buf, len, true);
 }
 
 /* Whether @len bytes at @sector lie on the disk; sets *@off. */
@@ -911,38 +907,6 @@ static int hblk_setup(struct hblk *hb, int *stop_fd)
 	return 0;
 }
 
-/* One front-end at a time until SIGINT/SIGTERM; 0 or -errno. */
-static int hblk_serve_all(struct vlb_dev *dev, int lfd, int stop_fd, const char *path)
-{
-	int conn, ret;
-
-	for (;;) {
-		ret = vlb_accept(lfd, stop_fd, &conn);
-		if (ret == -ECANCELED)
-			return 0;
-		if (ret) {
-			vlb_err(path, "accept: %s", strerror(-ret));
-			return ret;
-		}
-		vlb_log(path, "front-end connected");
-		ret = vlb_dev_attach(dev, conn);
-		if (ret) {
-			vlb_err(path, "attach: %s", strerror(-ret));
-			return ret;
-		}
-		ret = vlb_dev_run(dev, stop_fd);
-		vlb_dev_detach(dev);
-		if (ret == -ECANCELED)
-			return 0;
-		if (ret == 0)
-			vlb_log(path, "front-end disconnected");
-		else if (ret == -EPROTO)
-			vlb_log(path, "front-end dropped after a protocol error");
-		else
-			vlb_err(path, "serving the front-end: %s", strerror(-ret));
-	}
-}
-
 int main(int argc, char **argv)
 {
 	enum {
@@ -1093,7 +1057,7 @@ int main(int argc, char **argv)
 	vlb_log(path, "listening (%llu-byte disk, garbage %s after %llu requests)",
 		(unsigned long long)hb.size, hblk_garbage_names[hb.garbage],
 		(unsigned long long)hb.garbage_after);
-	ret = hblk_serve_all(dev, lfd, stop_fd, path) ? 1 : 0;
+	ret = vlb_serve(dev, lfd, -1, stop_fd, path) ? 1 : 0;
 out:
 	vlb_dev_free(dev);
 	if (lfd >= 0) {
