@@ -548,6 +548,21 @@ int vlb_accept(int lfd, int stop_fd, int *connp);
 int vlb_serve(struct vlb_dev *dev, int lfd, int conn, int stop_fd,
 	      const char *obj);
 
+/* Most options a device program may add to vlb_backend_main()'s own. */
+#define VLB_MAX_BACKEND_OPTIONS	16
+
+/**
+ * struct vlb_backend_option - a device program's own command-line option
+ * @name: long option name without the dashes ("evdev")
+ * @arg: name of its argument in --help ("PATH"), or NULL for a flag
+ * @help: one line for --help
+ */
+struct vlb_backend_option {
+	const char *name;
+	const char *arg;
+	const char *help;
+};
+
 /**
  * struct vlb_backend - a back-end program for vlb_backend_main()
  * @name: program name for messages and --version ("vhost-user-rng")
@@ -556,6 +571,20 @@ int vlb_serve(struct vlb_dev *dev, int lfd, int conn, int stop_fd,
  * @iface: device callbacks
  * @nr_vqs: number of queues
  * @priv: passed to vlb_dev_new()
+ * @options: the program's own options, ended by an entry with a NULL
+ *	@name; or NULL
+ * @parse_option: called for each of @options given, in command-line order,
+ *	with @priv, the option's name and its argument (NULL for a flag);
+ *	logs one line and returns a negative errno when the value is bad
+ *	(the program then exits 2)
+ * @setup: called once after the options and before listening, with the
+ *	device (vlb_dev_priv() is @priv): check the options as a whole, open
+ *	files, add watches; logs one line and returns a negative errno on
+ *	failure (the program then exits 1); or NULL
+ * @queues: if set, the number of queues, decided by the options (called
+ *	after the last @parse_option); overrides @nr_vqs
+ * @teardown: called before the device is freed when @setup succeeded;
+ *	or NULL
  */
 struct vlb_backend {
 	const char *name;
@@ -564,6 +593,11 @@ struct vlb_backend {
 	const struct vlb_dev_iface *iface;
 	unsigned int nr_vqs;
 	void *priv;
+	const struct vlb_backend_option *options;
+	int (*parse_option)(void *priv, const char *name, const char *arg);
+	unsigned int (*queues)(void *priv);
+	int (*setup)(struct vlb_dev *dev);
+	void (*teardown)(struct vlb_dev *dev);
 };
 
 /**

@@ -11,6 +11,7 @@
  *
  * Copyright (C) 2026 The virtio-loopback authors
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "vlb.h"
+#include "vlb_compiler.h"
 
 int vlb_listen_unix(const char *path, int *fdp)
 {
@@ -92,6 +94,8 @@ int vlb_accept(int lfd, int stop_fd, int *connp)
 
 static void vlb_usage(const struct vlb_backend *be, FILE *f)
 {
+	const struct vlb_backend_option *o;
+
 	fprintf(f,
 		"Usage: %s (--socket-path PATH | --fd FD) [--verbose]\n"
 		"       %s --print-capabilities | --help | --version\n"
@@ -105,6 +109,12 @@ static void vlb_usage(const struct vlb_backend *be, FILE *f)
 		"  --help                show this help\n"
 		"  --version             show the version\n",
 		be->name, be->name, be->type);
+	for (o = be->options; o && o->name; o++) {
+		int n = fprintf(f, "  --%s%s%s", o->name, o->arg ? " " : "",
+				o->arg ? o->arg : "");
+
+		fprintf(f, "%*s%s\n", n < 24 ? 24 - n : 1, "", o->help);
+	}
 }
 
 /* --fd must name an open socket we may serve. */
@@ -182,16 +192,19 @@ int vlb_serve(struct vlb_dev *dev, int lfd, int conn, int stop_fd,
 
 int vlb_backend_main(const struct vlb_backend *be, int argc, char **argv)
 {
-	enum { OPT_SOCKET = 256, OPT_FD, OPT_CAPS, OPT_HELP, OPT_VERSION, OPT_VERBOSE };
-	static const struct option opts[] = {
+	enum { OPT_SOCKET = 256, OPT_FD, OPT_CAPS, OPT_HELP, OPT_VERSION, OPT_VERBOSE,
+	       OPT_DEVICE = 512 };
+	static const struct option lib_opts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET },
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ "print-capabilities", no_argument, NULL, OPT_CAPS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
-		{ NULL, 0, NULL, 0 },
 	};
+	struct option opts[ARRAY_SIZE(lib_opts) + VLB_MAX_BACKEND_OPTIONS + 1] = { 0 };
+	unsigned int nr_vqs = be->nr_vqs, nopts = 0;
+	bool set_up = false;
 	const char *path = NULL, *fd_arg = NULL;
 	bool caps = false, help = false, version = false;
 	unsigned int dbg = 0;
@@ -201,6 +214,15 @@ int vlb_backend_main(const struct vlb_backend *be, int argc, char **argv)
 	int opt, ret;
 
 	vlb_log_init(be->name, 0);
+	memcpy(opts, lib_opts, sizeof(lib_opts));
+	for (; be->options && be->options[nopts].name; nopts++) {
+		assert(nopts < VLB_MAX_BACKEND_OPTIONS && be->parse_option);
+		opts[ARRAY_SIZE(lib_opts) + nopts] = (struct option){
+			.name = be->options[nopts].name,
+			.has_arg = be->options[nopts].arg ? required_argument : no_argument,
+			.val = OPT_DEVICE + nopts,
+		};
+	}
 	/* The conventions: --print-capabilities ignores everything else. */
 	for (opt = 1; opt < argc; opt++)
 		if (!strcmp(argv[opt], "--print-capabilities"))
@@ -230,6 +252,12 @@ int vlb_backend_main(const struct vlb_backend *be, int argc, char **argv)
 			vlb_err(argv[optind - 1], "missing argument (see --help)");
 			return 2;
 		default:
+			if (opt >= OPT_DEVICE && opt < OPT_DEVICE + (int)nopts) {
+				if (be->parse_option(be->priv, be->options[opt - OPT_DEVICE].name,
+						     optarg) < 0)
+					return 2;
+				break;
+			}
 			vlb_err(argv[optind - 1], "unknown option (see --help)");
 			return 2;
 		}
@@ -280,16 +308,26 @@ int vlb_backend_main(const struct vlb_backend *be, int argc, char **argv)
 			goto out;
 		}
 	}
-	ret = vlb_dev_new(be->iface, be->nr_vqs, be->priv, path ? path : obj, &dev);
+	if (be->queues)
+		nr_vqs = be->queues(be->priv);
+	ret = vlb_dev_new(be->iface, nr_vqs, be->priv, path ? path : obj, &dev);
 	if (ret) {
 		vlb_err(path ? path : obj, "device: %s", strerror(-ret));
 		goto out;
+	}
+	if (be->setup) {
+		ret = be->setup(dev);
+		if (ret)
+			goto out;
+		set_up = true;
 	}
 	if (path)
 		vlb_log(path, "listening");
 	ret = vlb_serve(dev, lfd, conn, stop_fd, path ? path : obj);
 	conn = -1;	/* owned by the device since vlb_dev_attach() */
 out:
+	if (set_up && be->teardown)
+		be->teardown(dev);
 	vlb_dev_free(dev);
 	if (lfd >= 0) {
 		close(lfd);
