@@ -609,35 +609,12 @@ static int vla_reset(struct vla *a)
 	return ret;
 }
 
-static int vla_config_write(struct vla *a,
-			    const struct virtio_loopback_event *ev)
+/*
+ * Re-read the back-end's config space into the kernel's copy; with @notify
+ * the driver gets a config-change interrupt.
+ */
+static int vla_config_refresh(struct vla *a, bool notify)
 {
-	int ret;
-
-	if (ev->config_len == 0 ||
-	    ev->config_len > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE ||
-	    ev->config_offset > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE - ev->config_len) {
-		vlb_err(VLA_CONTROL_NODE, "config write event with offset %u length %u",
-			ev->config_offset, ev->config_len);
-		return -EINVAL;
-	}
-	/* Offset of the driver's bytes in the event's buffer. */
-	if (!vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG)) {
-		vlb_dbg(VLB_DBG_DEV, a->opts.socket, "config write at %u (%u bytes) not forwarded: no CONFIG protocol feature",
-			ev->config_offset, ev->config_len);
-		return 0;
-	}
-	ret = vuf_set_config(&a->fe, ev->config_offset, ev->config,
-			     ev->config_len);
-	if (ret)
-		vlb_err(NULL, "%s", a->fe.err);
-	return ret;
-}
-
-/* VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: fetch it, tell the driver. */
-static int vla_config_changed(void *opaque)
-{
-	struct vla *a = opaque;
 	struct virtio_loopback_config cfg;
 	uint8_t buf[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
 	uint32_t got = 0;
@@ -656,7 +633,7 @@ static int vla_config_changed(void *opaque)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.offset = 0;
 	cfg.len = got;
-	cfg.flags = VIRTIO_LOOPBACK_CONFIG_F_NOTIFY;
+	cfg.flags = notify ? VIRTIO_LOOPBACK_CONFIG_F_NOTIFY : 0;
 	cfg.data = (uintptr_t)buf;
 	if (ioctl(a->ctl, VIRTIO_LOOPBACK_SET_CONFIG, &cfg)) {
 		ret = -errno;
@@ -664,9 +641,55 @@ static int vla_config_changed(void *opaque)
 			got, strerror(-ret));
 		return ret;
 	}
-	vlb_dbg(VLB_DBG_DEV, a->opts.socket, "config changed (%u bytes), driver notified",
-		got);
 	return 0;
+}
+
+/*
+ * The driver waits for our answer and may read the config right after
+ * (virtio-input selects what the rest shows): forward the write, then
+ * refresh the kernel's copy from the back-end. A back-end that refuses
+ * the write is logged, not fatal (as in QEMU); the refresh then shows the
+ * driver what the device kept.
+ */
+static int vla_config_write(struct vla *a,
+			    const struct virtio_loopback_event *ev)
+{
+	int ret;
+
+	if (ev->config_len == 0 ||
+	    ev->config_len > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE ||
+	    ev->config_offset > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE - ev->config_len) {
+		vlb_err(VLA_CONTROL_NODE, "config write event with offset %u length %u",
+			ev->config_offset, ev->config_len);
+		return -EINVAL;
+	}
+	if (!vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG)) {
+		vlb_dbg(VLB_DBG_DEV, a->opts.socket, "config write at %u (%u bytes) not forwarded: no CONFIG protocol feature",
+			ev->config_offset, ev->config_len);
+		return 0;
+	}
+	ret = vuf_set_config(&a->fe, ev->config_offset, ev->config,
+			     ev->config_len);
+	if (ret == -EIO) {
+		vlb_log(a->opts.socket, "back-end refused the driver's config write at %u (%u bytes)",
+			ev->config_offset, ev->config_len);
+	} else if (ret) {
+		vlb_err(NULL, "%s", a->fe.err);
+		return ret;
+	}
+	return vla_config_refresh(a, false);
+}
+
+/* VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: fetch it, tell the driver. */
+static int vla_config_changed(void *opaque)
+{
+	struct vla *a = opaque;
+	int ret = vla_config_refresh(a, true);
+
+	if (!ret)
+		vlb_dbg(VLB_DBG_DEV, a->opts.socket, "config changed (%u bytes), driver notified",
+			a->config_size);
+	return ret;
 }
 
 static int vla_handle_event(struct vla *a)

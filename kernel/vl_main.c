@@ -161,7 +161,7 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 
 	e = kmalloc(sizeof(*e), gfp);
 	if (!e) {
-		/* Atomic context (config write): the adapter misses this one. */
+		/* GFP_ATOMIC callers (FAILED status): the adapter misses this one. */
 		dev_warn_ratelimited(&vl->parent, "event %s dropped\n",
 				     vl_event_name(ev->type));
 		return -ENOMEM;

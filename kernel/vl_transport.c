@@ -609,8 +609,11 @@ static void vl_get(struct virtio_device *vdev, unsigned int offset, void *buf,
 }
 
 /*
- * May run in atomic context: the event is allocated GFP_ATOMIC and dropped
- * (with a message) if that fails; the kernel's copy is updated regardless.
+ * A config write waits (bounded) until the adapter has passed it to the
+ * back-end and refreshed our copy from it: a driver may read right after
+ * writing and expect the device's answer (virtio-input's select/subsel).
+ * Config accessors may sleep: virtio-ccw's wait for channel I/O too, and
+ * every driver writes config from process context (probe, work, sysfs).
  */
 static void vl_set(struct virtio_device *vdev, unsigned int offset,
 		   const void *buf, unsigned int len)
@@ -618,11 +621,13 @@ static void vl_set(struct virtio_device *vdev, unsigned int offset,
 	struct vl_device *vl = vl_from_vdev(vdev);
 	struct virtio_loopback_event ev = {
 		.type = VIRTIO_LOOPBACK_EV_CONFIG_WRITE,
+		.flags = VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY,
 		.index = vdev->index,
 	};
 	unsigned long flags;
 	unsigned int n = 0;
 
+	might_sleep();
 	spin_lock_irqsave(&vl->config_lock, flags);
 	if (offset < vl->config_size) {
 		n = min(len, vl->config_size - offset);
@@ -639,7 +644,7 @@ static void vl_set(struct virtio_device *vdev, unsigned int offset,
 	ev.config_offset = offset;
 	ev.config_len = n;
 	memcpy(ev.config, buf, n);
-	vl_event_send(vl, &ev, GFP_ATOMIC);
+	vl_event_send(vl, &ev, GFP_KERNEL);
 }
 
 static u32 vl_generation(struct virtio_device *vdev)

@@ -1038,8 +1038,9 @@ static int test_config(void)
 	char name[64] = "", path[128], buf[64];
 	__u64 capacity = 4096;
 	struct tdev t;
-	pid_t server = -1;
+	pid_t server = -1, writer;
 	int ret, mfd, status;
+	__u8 wce;
 	long end;
 
 	if (system("modprobe virtio_blk >/dev/null 2>&1")) {
@@ -1100,20 +1101,40 @@ static int test_config(void)
 	check(!ret && blk_attr(name, "size") == 4096,
 	      "config: SET_CONFIG capacity + NOTIFY -> %lld sectors", blk_attr(name, "size"));
 
-	/* Driver side: turning the write cache off writes wce. */
+	/*
+	 * Driver side: turning the write cache off writes wce, and the write
+	 * waits for our answer. We answer as a device that keeps its write
+	 * cache on: refresh the kernel's copy (wce 1), then reply; the driver
+	 * must read back what the device kept.
+	 */
 	snprintf(path, sizeof(path), "/sys/block/%s/cache_type", name);
-	ret = write_sysfs(path, "write through");
-	check(!ret, "config: cache_type := write through (%s)", strerror(-ret));
+	writer = fork();
+	if (writer == 0)
+		_exit(write_sysfs(path, "write through") ? 1 : 0);
 	do {
 		ret = read_event(t.fd, &ev, 10000);
 	} while (!ret && ev.type != VIRTIO_LOOPBACK_EV_CONFIG_WRITE);
 	check(!ret && ev.config_offset == offsetof(struct virtio_blk_config, wce) &&
 	      ev.config_len == 1 && ev.config[0] == 0 &&
-	      !(ev.flags & VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY),
-	      "config: EV_CONFIG_WRITE offset %u len %u value %u", ev.config_offset,
-	      ev.config_len, ev.config[0]);
-	check(!read_sysfs(path, buf, sizeof(buf)) && !strcmp(buf, "write through"),
-	      "config: cache_type reads back '%s'", buf);
+	      (ev.flags & VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY),
+	      "config: EV_CONFIG_WRITE offset %u len %u value %u, waits for a reply",
+	      ev.config_offset, ev.config_len, ev.config[0]);
+	/* Not answered yet: the writer must still be waiting. */
+	usleep(200000);
+	check(waitpid(writer, &status, WNOHANG) == 0, "config: the write waits for the answer");
+	wce = 1;
+	cfg.offset = offsetof(struct virtio_blk_config, wce);
+	cfg.len = 1;
+	cfg.flags = 0;
+	cfg.data = (uintptr_t)&wce;
+	check(!ioctl(t.fd, VIRTIO_LOOPBACK_SET_CONFIG, &cfg), "config: refresh wce := 1");
+	r.seq = ev.seq;
+	r.result = 0;
+	check(write(t.fd, &r, sizeof(r)) == sizeof(r), "config: reply to CONFIG_WRITE");
+	check(waitpid(writer, &status, 0) == writer && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "config: the write returned");
+	check(!read_sysfs(path, buf, sizeof(buf)) && !strcmp(buf, "write back"),
+	      "config: cache_type reads back '%s' (the device kept its cache)", buf);
 	munmap(m.mem, m.size);
 
 	/*

@@ -141,9 +141,11 @@ struct virtio_loopback_event {
  */
 #define VIRTIO_LOOPBACK_EV_RESET	2
 /*
- * The driver wrote the config space; forward it (VHOST_USER_SET_CONFIG).
- * Queued from atomic context: under memory pressure it may be dropped
- * (the kernel logs it); the kernel's copy is updated regardless.
+ * The driver wrote the config space; forward it (VHOST_USER_SET_CONFIG),
+ * refresh the kernel's copy from the back-end (VIRTIO_LOOPBACK_SET_CONFIG
+ * without NOTIFY) where the write may have changed what reads return, then
+ * reply. The driver waits (bounded) for the reply; the kernel's copy
+ * already holds the bytes written.
  */
 #define VIRTIO_LOOPBACK_EV_CONFIG_WRITE	3
 /* The driver set FAILED. Informational. */
