@@ -13,7 +13,8 @@
  * Queue 0 (eventq) carries the device's events to the driver, one
  * struct virtio_input_event per device-writable buffer. Queue 1 (statusq)
  * carries the driver's events (LED, sound) back: they are written to the
- * evdev device, which passes them to the hardware (or to the uinput owner).
+ * evdev device, which passes them to the hardware (or to the uinput owner);
+ * their echo from evdev is not sent back to the driver.
  * Usage follows the vhost-user back-end program conventions:
  *
  *	vhost-user-input --socket-path /run/kbd.sock --evdev /dev/input/event3 --grab
@@ -104,6 +105,7 @@
  * @head: oldest queued event
  * @count: queued events
  * @batch: queued events of the batch not yet ended by SYN_REPORT (the tail)
+ * @batch_empty: no event was queued since the last SYN_REPORT
  * @dropping: the rest of the current batch is being dropped
  * @dropped: events dropped since the last report
  * @dropped_total: events dropped since start
@@ -133,13 +135,14 @@ struct input {
 	unsigned int head;
 	unsigned int count;
 	unsigned int batch;
+	bool batch_empty;
 	bool dropping;
 	unsigned long long dropped;
 	unsigned long long dropped_total;
 	unsigned long long malformed;
 };
 
-static struct input input = { .fd = -1, .timer_fd = -1 };
+static struct input input = { .fd = -1, .timer_fd = -1, .batch_empty = true };
 
 /* Helpers ----------------------------------------------------------------- */
 
@@ -359,6 +362,16 @@ static void input_queue_event(struct vlb_dev *dev, uint16_t type, uint16_t code,
 		input_drop_batch(dev, "evdev reported SYN_DROPPED");
 		return;
 	}
+	/*
+	 * LED and sound state belongs to the driver (statusq); what evdev
+	 * reports of it is the echo of our own writes, and sending it back
+	 * could undo a newer change the driver made meanwhile. A batch left
+	 * empty by that is not sent either.
+	 */
+	if (type == EV_LED || type == EV_SND)
+		return;
+	if (report && in->batch_empty && !in->dropping)
+		return;
 	if (!in->dropping && in->count == INPUT_MAX_QUEUED)
 		input_drop_batch(dev, "event queue full (the driver posts no buffers)");
 	if (in->dropping) {
@@ -366,6 +379,7 @@ static void input_queue_event(struct vlb_dev *dev, uint16_t type, uint16_t code,
 		in->dropped_total++;
 		if (report) {
 			in->dropping = false;
+			in->batch_empty = true;
 			input_report_drops(dev);
 		}
 		return;
@@ -376,6 +390,7 @@ static void input_queue_event(struct vlb_dev *dev, uint16_t type, uint16_t code,
 	e->value = htole32((uint32_t)value);
 	in->count++;
 	in->batch = report ? 0 : in->batch + 1;
+	in->batch_empty = report;
 }
 
 static void input_maybe_stop(struct vlb_dev *dev)
@@ -466,6 +481,7 @@ static void input_evdev_gone(struct vlb_dev *dev, int err)
 	if (in->batch)
 		input_drop_batch(dev, "incomplete batch from the vanished device");
 	in->dropping = false;
+	in->batch_empty = true;
 	input_report_drops(dev);
 	if (in->count) {
 		in->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -610,6 +626,7 @@ static void input_reset(struct vlb_dev *dev)
 	in->head = 0;
 	in->count = 0;
 	in->batch = 0;
+	in->batch_empty = true;
 	in->cfg.select = 0;
 	in->cfg.subsel = 0;
 	input_cfg_fill(in);
