@@ -39,9 +39,11 @@
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_loopback.h>
 
 #include "device_types.h"
+#include "vlb_compiler.h"
 #include "vhost_user_frontend.h"
 #include "vlb_log.h"
 
@@ -69,6 +71,9 @@ struct vla_opts {
 	uint64_t mem_size;		/* 0: kernel default */
 	int timeout_ms;
 	bool verbose;
+	/* Per-type config fields given on the command line, parsed. */
+	bool field_set[VLA_NUM_CONFIG_FIELDS];
+	uint8_t field_val[VLA_NUM_CONFIG_FIELDS][VLA_FIELD_MAX_SIZE];
 };
 
 /**
@@ -79,6 +84,7 @@ struct vla_opts {
  * @ctl: the /dev/virtio-loopback session fd (owns the kernel device)
  * @sig: signalfd for SIGINT/SIGTERM
  * @mem: the memory regions (fds -1 until the first DRIVER_OK)
+ * @features: device features the driver is offered
  * @nqueues: queues of the device
  * @kick: kick eventfd per queue
  * @call: call eventfd per queue
@@ -93,6 +99,7 @@ struct vla {
 	int ctl;
 	int sig;
 	struct vuf_mem mem;
+	uint64_t features;
 	unsigned int nqueues;
 	int kick[VIRTIO_LOOPBACK_MAX_QUEUES];
 	int call[VIRTIO_LOOPBACK_MAX_QUEUES];
@@ -103,7 +110,9 @@ struct vla {
 
 static void vla_usage(FILE *out)
 {
+	const struct vla_config_field *f;
 	char types[512];
+	unsigned int i;
 
 	vla_device_types_list(types, sizeof(types));
 	fprintf(out,
@@ -123,11 +132,19 @@ static void vla_usage(FILE *out)
 		"  -h, --help                 this text\n"
 		"  -V, --version              the version\n"
 		"\n"
-		"Prints \"ready virtioN\" on stdout when the driver has started the device.\n"
-		"SIGINT/SIGTERM remove the device and exit 0.\n",
+		"Config space for back-ends that supply none (as a VMM would):\n",
 		VLA_PROG, types, VLA_DEFAULT_QUEUE_SIZE,
 		(unsigned long long)(VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE >> 20),
 		VUF_DEFAULT_TIMEOUT_MS / 1000);
+	for (i = 0; (f = vla_config_field(i)); i++) {
+		int n = fprintf(out, "      --%s %s", f->option, f->metavar);
+
+		fprintf(out, "%*s%s\n", n < 29 ? 29 - n : 1, "", f->help);
+	}
+	fprintf(out,
+		"\n"
+		"Prints \"ready virtioN\" on stdout when the driver has started the device.\n"
+		"SIGINT/SIGTERM remove the device and exit 0.\n");
 }
 
 /* Strict unsigned parse: digits only (0x allowed), whole string, no sign. */
@@ -185,8 +202,8 @@ static int vla_parse_size(const char *s, uint64_t *val)
 
 static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 {
-	enum { OPT_QUEUE_SIZE = 256, OPT_MEM_SIZE, OPT_TIMEOUT };
-	static const struct option longopts[] = {
+	enum { OPT_QUEUE_SIZE = 256, OPT_MEM_SIZE, OPT_TIMEOUT, OPT_FIELD = 512 };
+	static const struct option base_opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "memory", required_argument, NULL, 'm' },
@@ -197,10 +214,20 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
 	};
+	struct option longopts[ARRAY_SIZE(base_opts) + VLA_NUM_CONFIG_FIELDS + 1];
+	const struct vla_config_field *f;
+	unsigned int i;
 	uint64_t v;
 	int c;
+
+	memset(longopts, 0, sizeof(longopts));
+	memcpy(longopts, base_opts, sizeof(base_opts));
+	for (i = 0; (f = vla_config_field(i)); i++)
+		longopts[ARRAY_SIZE(base_opts) + i] = (struct option){
+			.name = f->option, .has_arg = required_argument,
+			.val = OPT_FIELD + i,
+		};
 
 	*o = (struct vla_opts) {
 		.mem_mode = VIRTIO_LOOPBACK_MEM_ISOLATED,
@@ -283,9 +310,21 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 				argv[optind - 1]);
 			return -EINVAL;
 		default:
-			vlb_err(NULL, "unknown option '%s' (see --help)",
-				argv[optind - 1]);
-			return -EINVAL;
+			f = c >= OPT_FIELD ? vla_config_field(c - OPT_FIELD) : NULL;
+			if (!f) {
+				vlb_err(NULL, "unknown option '%s' (see --help)",
+					argv[optind - 1]);
+				return -EINVAL;
+			}
+			if (vla_config_field_parse(f, optarg, o->field_val[c - OPT_FIELD])) {
+				vlb_err(NULL, "--%s: '%s' is not %s", f->option, optarg,
+					f->kind == VLA_FIELD_MAC ? "a unicast MAC address XX:XX:XX:XX:XX:XX" :
+					f->kind == VLA_FIELD_STRING ? "a string of the allowed length" :
+					"a number in range");
+				return -EINVAL;
+			}
+			o->field_set[c - OPT_FIELD] = true;
+			break;
 		}
 	}
 	if (optind < argc) {
@@ -352,6 +391,79 @@ static int vla_open_control(struct vla *a)
 	return 0;
 }
 
+/*
+ * Queue counts a VMM decides: net gets one pair (multiqueue needs the
+ * control queue, which we hide), virtio-fs one hiprio queue and
+ * --request-queues request queues.
+ */
+static int vla_type_queues(struct vla *a)
+{
+	unsigned int fs_rq = 0, i;
+
+	if (a->type.id == VIRTIO_ID_NET) {
+		a->nqueues = a->type.num_queues;
+		return 0;
+	}
+	for (i = 0; i < VLA_NUM_CONFIG_FIELDS; i++) {
+		const struct vla_config_field *f = vla_config_field(i);
+
+		if (a->opts.field_set[i] && f->type_id == VIRTIO_ID_FS &&
+		    f->kind == VLA_FIELD_LE32)
+			fs_rq = a->opts.field_val[i][0] | a->opts.field_val[i][1] << 8;
+	}
+	if (!fs_rq)
+		return 0;
+	if (a->fe.queue_num && fs_rq + 1 > a->fe.queue_num) {
+		vlb_err(a->opts.socket, "--request-queues %u: the back-end has %u queues (1 + %u request queues at most)",
+			fs_rq, a->fe.queue_num, a->fe.queue_num - 1);
+		return -EINVAL;
+	}
+	a->nqueues = fs_rq + 1;
+	return 0;
+}
+
+/* The back-end's config space wins over the command line's. */
+static void vla_fields_ignored(struct vla *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < VLA_NUM_CONFIG_FIELDS; i++)
+		if (a->opts.field_set[i])
+			vlb_log(a->opts.socket, "--%s ignored: the back-end supplies the config space",
+				vla_config_field(i)->option);
+}
+
+/*
+ * No config space from the back-end: build it as a VMM would, from the
+ * command line and the type's defaults, and offer the feature bits that
+ * say the fields are valid.
+ */
+static void vla_fill_config(struct vla *a)
+{
+	uint32_t size;
+	unsigned int i;
+
+	for (i = 0; i < VLA_NUM_CONFIG_FIELDS; i++) {
+		const struct vla_config_field *f = vla_config_field(i);
+
+		if (a->opts.field_set[i] && f->feature >= 0)
+			a->features |= 1ULL << f->feature;
+	}
+	size = vla_device_type_config_size(&a->type, a->features);
+	if (size == VLA_CONFIG_SIZE_UNKNOWN)
+		return;
+	if (size > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE)
+		size = VIRTIO_LOOPBACK_MAX_CONFIG_SIZE;
+	a->config_size = size;
+	for (i = 0; i < VLA_NUM_CONFIG_FIELDS; i++) {
+		const struct vla_config_field *f = vla_config_field(i);
+
+		if (a->opts.field_set[i] && f->offset + f->size <= size)
+			memcpy(a->config + f->offset, a->opts.field_val[i], f->size);
+	}
+	vla_device_type_defaults(&a->type, a->features, a->nqueues, a->config);
+}
+
 /* Learn features, queue count and config space from the back-end. */
 static int vla_handshake(struct vla *a)
 {
@@ -371,10 +483,16 @@ static int vla_handshake(struct vla *a)
 		return -EPROTONOSUPPORT;
 	}
 
+	a->features = a->fe.features & ~VUF_VHOST_ONLY_FEATURES &
+		      ~vla_device_type_vmm_features(&a->type);
+
 	if (a->fe.queue_num)
 		a->nqueues = a->fe.queue_num;
 	else
 		a->nqueues = a->type.num_queues;
+	ret = vla_type_queues(a);
+	if (ret)
+		return ret;
 	if (a->opts.queues && a->opts.queues < a->nqueues)
 		a->nqueues = a->opts.queues;
 	if (a->nqueues > VIRTIO_LOOPBACK_MAX_QUEUES) {
@@ -383,27 +501,28 @@ static int vla_handshake(struct vla *a)
 		a->nqueues = VIRTIO_LOOPBACK_MAX_QUEUES;
 	}
 
-	size = vla_device_type_config_size(&a->type, a->fe.features);
-	if (size != VLA_CONFIG_SIZE_UNKNOWN &&
-	    size > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE)
-		size = VIRTIO_LOOPBACK_MAX_CONFIG_SIZE;
-	if (vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG) &&
-	    size) {
-		bool exact = size != VLA_CONFIG_SIZE_UNKNOWN;
+	if (vuf_has_protocol_feature(&a->fe, VHOST_USER_PROTOCOL_F_CONFIG)) {
+		size = vla_device_type_config_size(&a->type, a->features);
+		if (size != VLA_CONFIG_SIZE_UNKNOWN &&
+		    size > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE)
+			size = VIRTIO_LOOPBACK_MAX_CONFIG_SIZE;
+		if (size) {
+			bool exact = size != VLA_CONFIG_SIZE_UNKNOWN;
 
-		if (!exact)
-			size = VHOST_USER_MAX_CONFIG_SIZE;
-		ret = vuf_get_config(&a->fe, a->config, size, exact, &got);
-		if (ret)
-			goto fail;
-		a->config_size = got;
-	} else if (size != VLA_CONFIG_SIZE_UNKNOWN) {
-		/* No config from the back-end: zeros of the type's size. */
-		a->config_size = size;
+			if (!exact)
+				size = VHOST_USER_MAX_CONFIG_SIZE;
+			ret = vuf_get_config(&a->fe, a->config, size, exact, &got);
+			if (ret)
+				goto fail;
+			a->config_size = got;
+		}
+		vla_fields_ignored(a);
+	} else {
+		vla_fill_config(a);
 	}
 	vlb_dbg(VLB_DBG_DEV, a->opts.socket, "%s device, features 0x%llx, protocol features 0x%llx, %u queues, %u config bytes",
 		vla_device_type_name(&a->type),
-		(unsigned long long)a->fe.features,
+		(unsigned long long)a->features,
 		(unsigned long long)a->fe.protocol_features, a->nqueues,
 		a->config_size);
 	return 0;
@@ -438,7 +557,7 @@ static int vla_create(struct vla *a)
 	c.device_id = a->type.id;
 	c.vendor_id = VLA_VENDOR_ID;
 	c.num_queues = a->nqueues;
-	c.device_features = a->fe.features & ~VUF_VHOST_ONLY_FEATURES;
+	c.device_features = a->features;
 	c.queues = (uintptr_t)qi;
 	c.config = (uintptr_t)a->config;
 	c.config_size = a->config_size;
@@ -591,8 +710,9 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 	if (ret)
 		return ret;
 
-	ret = vuf_start(&a->fe, ev->features, ev->status, &a->mem, vr,
-			a->nqueues);
+	/* Feature bits we added for our own config fields are not the back-end's. */
+	ret = vuf_start(&a->fe, ev->features & a->fe.features, ev->status,
+			&a->mem, vr, a->nqueues);
 	if (ret) {
 		vlb_err(NULL, "%s", a->fe.err);
 		return ret;
@@ -883,6 +1003,15 @@ int main(int argc, char **argv)
 		vlb_err("--device", "unknown device type '%s' (see --help)",
 			a.opts.device);
 		return VLA_EXIT_USAGE;
+	}
+	for (i = 0; i < VLA_NUM_CONFIG_FIELDS; i++) {
+		const struct vla_config_field *f = vla_config_field(i);
+
+		if (a.opts.field_set[i] && f->type_id != a.type.id) {
+			vlb_err(NULL, "--%s is not an option of %s devices (see --help)",
+				f->option, vla_device_type_name(&a.type));
+			return VLA_EXIT_USAGE;
+		}
 	}
 
 	/* A write to a back-end that is gone must be an error, not death. */

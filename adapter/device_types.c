@@ -8,6 +8,7 @@
  *
  * Copyright (C) 2026 The virtio-loopback authors
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include <linux/virtio_scsi.h>
 #include <linux/virtio_snd.h>
 #include <linux/virtio_vsock.h>
+#include <linux/virtio_loopback.h>
 
 #include "device_types.h"
 #include "vlb_compiler.h"
@@ -86,11 +88,24 @@ static uint32_t vla_net_config_size(uint64_t features)
 }
 
 /*
+ * virtio-net features that QEMU implements in the front-end, not in a
+ * vhost-user back-end: the control queue and every feature that needs it.
+ */
+#define VLA_NET_VMM_FEATURES \
+	(VLA_F(VIRTIO_NET_F_CTRL_VQ) | VLA_F(VIRTIO_NET_F_CTRL_RX) | \
+	 VLA_F(VIRTIO_NET_F_CTRL_VLAN) | VLA_F(VIRTIO_NET_F_CTRL_RX_EXTRA) | \
+	 VLA_F(VIRTIO_NET_F_GUEST_ANNOUNCE) | VLA_F(VIRTIO_NET_F_MQ) | \
+	 VLA_F(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
+	 VLA_F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | VLA_F(VIRTIO_NET_F_RSS) | \
+	 VLA_F(VIRTIO_NET_F_HASH_REPORT))
+
+/*
  * The table. Sorted by virtio id. Types the kernel headers have no config
  * struct for use the spec's layout size (can) or 0 where the spec defines
  * no config space (rng, i2c, scmi).
  */
 static const struct vla_device_type vla_device_types[] = {
+	/* One queue pair: multiqueue needs the control queue (a VMM's). */
 	{ "net", VIRTIO_ID_NET, 0, vla_net_config_size, 2 },
 	{ "blk", VIRTIO_ID_BLOCK, 0, vla_blk_config_size, 1 },
 	{ "console", VIRTIO_ID_CONSOLE,
@@ -160,6 +175,131 @@ int vla_device_type_parse(const char *s, struct vla_device_type *out)
 		.num_queues = 1,
 	};
 	return 0;
+}
+
+#define VLA_FIELD(type, member)	\
+	.offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+
+static const struct vla_config_field vla_config_fields[VLA_NUM_CONFIG_FIELDS] = {
+	{ "mac", "MAC", "net: the MAC address (when the back-end has none)",
+	  VIRTIO_ID_NET, VLA_FIELD_MAC, VLA_FIELD(struct virtio_net_config, mac),
+	  0, 0, VIRTIO_NET_F_MAC },
+	/* 68: the IPv4 minimum (RFC 791); the driver refuses less. */
+	{ "mtu", "N", "net: the MTU the device reports (68..65535)",
+	  VIRTIO_ID_NET, VLA_FIELD_LE16, VLA_FIELD(struct virtio_net_config, mtu),
+	  68, 65535, VIRTIO_NET_F_MTU },
+	{ "tag", "TAG", "fs: the mount tag (1..36 bytes)",
+	  VIRTIO_ID_FS, VLA_FIELD_STRING, VLA_FIELD(struct virtio_fs_config, tag),
+	  1, 36, -1 },
+	{ "request-queues", "N", "fs: request queues (default: all the back-end has)",
+	  VIRTIO_ID_FS, VLA_FIELD_LE32,
+	  VLA_FIELD(struct virtio_fs_config, num_request_queues),
+	  1, VIRTIO_LOOPBACK_MAX_QUEUES - 1, -1 },
+	{ "cols", "N", "console: columns of the console (1..65535)",
+	  VIRTIO_ID_CONSOLE, VLA_FIELD_LE16,
+	  VLA_FIELD(struct virtio_console_config, cols), 1, 65535,
+	  VIRTIO_CONSOLE_F_SIZE },
+	{ "rows", "N", "console: rows of the console (1..65535)",
+	  VIRTIO_ID_CONSOLE, VLA_FIELD_LE16,
+	  VLA_FIELD(struct virtio_console_config, rows), 1, 65535,
+	  VIRTIO_CONSOLE_F_SIZE },
+};
+
+const struct vla_config_field *vla_config_field(unsigned int i)
+{
+	return i < VLA_NUM_CONFIG_FIELDS ? &vla_config_fields[i] : NULL;
+}
+
+static int vla_parse_mac(const char *s, uint8_t *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < 6; i++) {
+		char hex[3] = { 0 };
+		char *end;
+
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -EINVAL;
+		hex[0] = s[0];
+		hex[1] = s[1];
+		out[i] = strtoul(hex, &end, 16);
+		s += 2;
+		if (i < 5 && *s++ != ':')
+			return -EINVAL;
+	}
+	if (*s)
+		return -EINVAL;
+	/* A multicast address cannot be a station's (IEEE 802 I/G bit). */
+	return out[0] & 1 ? -EINVAL : 0;
+}
+
+int vla_config_field_parse(const struct vla_config_field *f, const char *s,
+			   uint8_t *out)
+{
+	unsigned long long v;
+	size_t len;
+	char *end;
+
+	memset(out, 0, f->size);
+	switch (f->kind) {
+	case VLA_FIELD_MAC:
+		return vla_parse_mac(s, out);
+	case VLA_FIELD_STRING:
+		len = strlen(s);
+		if (len < f->min || len > f->max || len > f->size)
+			return -EINVAL;
+		memcpy(out, s, len);
+		return 0;
+	case VLA_FIELD_LE16:
+	case VLA_FIELD_LE32:
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (errno || *end || v < f->min || v > f->max)
+			return -EINVAL;
+		out[0] = v;
+		out[1] = v >> 8;
+		if (f->kind == VLA_FIELD_LE32) {
+			out[2] = v >> 16;
+			out[3] = v >> 24;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+uint64_t vla_device_type_vmm_features(const struct vla_device_type *type)
+{
+	return type->id == VIRTIO_ID_NET ? VLA_NET_VMM_FEATURES : 0;
+}
+
+void vla_device_type_defaults(const struct vla_device_type *type,
+			      uint64_t features, unsigned int num_queues,
+			      uint8_t *config)
+{
+	switch (type->id) {
+	case VIRTIO_ID_NET:
+		/* Without a status the link is up; with one, say so. */
+		if (features & VLA_F(VIRTIO_NET_F_STATUS))
+			config[offsetof(struct virtio_net_config, status)] |=
+				VIRTIO_NET_S_LINK_UP;
+		break;
+	case VIRTIO_ID_FS: {
+		size_t off = offsetof(struct virtio_fs_config, num_request_queues);
+		uint32_t n = num_queues > 1 ? num_queues - 1 : 1;
+
+		/* One hiprio queue, the rest carry requests (spec 5.11.2). */
+		if (!config[off] && !config[off + 1] && !config[off + 2] &&
+		    !config[off + 3]) {
+			config[off] = n;
+			config[off + 1] = n >> 8;
+		}
+		break;
+	}
+	default:
+		break;
+	}
 }
 
 uint32_t vla_device_type_config_size(const struct vla_device_type *type,

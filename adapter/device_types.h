@@ -74,4 +74,90 @@ const char *vla_device_type_name(const struct vla_device_type *type);
  */
 void vla_device_types_list(char *buf, unsigned long size);
 
+/**
+ * vla_device_type_vmm_features() - features a VMM implements, not a back-end
+ * @type: the device type
+ *
+ * QEMU handles net's control queue (and what needs it) itself; we do not,
+ * so the driver is never offered these even when the back-end lists them.
+ * Returns: the feature bits to hide
+ */
+uint64_t vla_device_type_vmm_features(const struct vla_device_type *type);
+
+/* Kinds of config fields the front-end can fill in. */
+enum vla_field_kind {
+	VLA_FIELD_MAC,		/* 6 bytes, "52:54:00:12:34:56" */
+	VLA_FIELD_LE16,		/* a number in [min, max] */
+	VLA_FIELD_LE32,
+	VLA_FIELD_STRING,	/* min..max bytes, zero-padded to the size */
+};
+
+/* Longest config field the front-end fills in (virtio-fs tag). */
+#define VLA_FIELD_MAX_SIZE	36
+
+/**
+ * struct vla_config_field - a config field a VMM normally supplies
+ * @option: long option of the adapter ("mac")
+ * @metavar: its argument in --help
+ * @help: one line for --help
+ * @type_id: the device type it belongs to (VIRTIO_ID_*)
+ * @kind: how the argument is parsed and stored
+ * @offset: where it lies in the config space
+ * @size: bytes
+ * @min: least value (numbers) or length (strings)
+ * @max: largest value or length
+ * @feature: feature bit that tells the driver the field is valid, or -1
+ *
+ * Many back-ends leave these to the VMM (virtiofsd has no tag, DPDK no
+ * MAC): they are used only when the back-end supplies no config space.
+ */
+struct vla_config_field {
+	const char *option;
+	const char *metavar;
+	const char *help;
+	uint32_t type_id;
+	enum vla_field_kind kind;
+	uint16_t offset;
+	uint16_t size;
+	uint32_t min;
+	uint32_t max;
+	int feature;
+};
+
+/* Number of entries in the config field table. */
+#define VLA_NUM_CONFIG_FIELDS	6
+
+/**
+ * vla_config_field() - an entry of the config field table
+ * @i: index, 0..VLA_NUM_CONFIG_FIELDS - 1
+ * Returns: the field, or NULL past the end
+ */
+const struct vla_config_field *vla_config_field(unsigned int i);
+
+/**
+ * vla_config_field_parse() - parse an option's argument into field bytes
+ * @f: the field
+ * @s: the argument
+ * @out: @f->size bytes, as they go into the config space (little-endian)
+ *
+ * Returns: 0, or -EINVAL for a malformed or out-of-range argument.
+ */
+int vla_config_field_parse(const struct vla_config_field *f, const char *s,
+			   uint8_t *out);
+
+/**
+ * vla_device_type_defaults() - config a VMM fills in without being asked
+ * @type: the device type
+ * @features: features the driver is offered
+ * @num_queues: queues the device has
+ * @config: the config space, at least the type's size for @features;
+ *          fields already set (by options) are kept
+ *
+ * For a back-end with no config space: net's link is up, virtio-fs counts
+ * its request queues.
+ */
+void vla_device_type_defaults(const struct vla_device_type *type,
+			      uint64_t features, unsigned int num_queues,
+			      uint8_t *config);
+
 #endif /* VLA_DEVICE_TYPES_H */

@@ -7,6 +7,6 @@ FRONTEND_SRCS := \
 	$(TOP)/adapter/vhost_user_frontend.c \
 	# EOL
 # Where their headers are, for tests that include them.
-FRONTEND_CFLAGS := -I$(TOP)/adapter
+FRONTEND_CFLAGS := -I$(TOP)/adapter -I$(TOP)/include/uapi
 # Libraries they need: libpng for the gpu display's screenshots.
 FRONTEND_LDLIBS := -lpng -pthread

@@ -684,7 +684,13 @@ static void vl_set_status(struct virtio_device *vdev, u8 status)
 	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		ev.type = VIRTIO_LOOPBACK_EV_DRIVER_OK;
 		ev.flags = VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY;
-		ev.features = vdev->features & vl->device_features;
+		/*
+		 * Only what the back-end offered and the driver was offered:
+		 * ACCESS_PLATFORM is ours (a back-end that offers it too must
+		 * not be told the driver expects an IOMMU from it).
+		 */
+		ev.features = vdev->features & vl->device_features &
+			      (~VL_TRANSPORT_F_MASK | VL_TRANSPORT_F_KEEP);
 		vl->started = true;
 		vl_event_send(vl, &ev, GFP_KERNEL);
 	}
