@@ -6,6 +6,7 @@
  *   virtio-loopback-adapter --socket PATH --device TYPE [--memory MODE]
  *                           [--queues N] [--queue-size N] [--mem-size SIZE]
  *                           [--backend-timeout S] [--verbose]
+ *                           [--gpu-mode WxH] [--screenshot PATH]
  *
  * It learns the device from the back-end (features, protocol features, queue
  * count, config space), creates the kernel device through
@@ -43,6 +44,7 @@
 #include <linux/virtio_loopback.h>
 
 #include "device_types.h"
+#include "gpu_display.h"
 #include "vlb_compiler.h"
 #include "vhost_user_frontend.h"
 #include "vlb_log.h"
@@ -71,6 +73,9 @@ struct vla_opts {
 	uint64_t mem_size;		/* 0: kernel default */
 	int timeout_ms;
 	bool verbose;
+	uint32_t gpu_width;		/* 0: VLA_GPU_DEFAULT_WIDTH */
+	uint32_t gpu_height;
+	const char *screenshot;		/* gpu: PNG of scanout 0, or NULL */
 	/* Per-type config fields given on the command line, parsed. */
 	bool field_set[VLA_NUM_CONFIG_FIELDS];
 	uint8_t field_val[VLA_NUM_CONFIG_FIELDS][VLA_FIELD_MAX_SIZE];
@@ -91,6 +96,7 @@ struct vla_opts {
  * @config: config space given at CREATE
  * @config_size: its size
  * @announced: "ready" was printed
+ * @gpu: the vhost-user-gpu display (gpu devices), or NULL
  */
 struct vla {
 	struct vla_opts opts;
@@ -106,6 +112,7 @@ struct vla {
 	uint8_t config[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
 	uint32_t config_size;
 	bool announced;
+	struct vla_gpu *gpu;
 };
 
 static void vla_usage(FILE *out)
@@ -129,13 +136,16 @@ static void vla_usage(FILE *out)
 		"      --mem-size SIZE        memory region size, K/M/G suffix (default %llu M)\n"
 		"      --backend-timeout S    seconds to wait for each back-end reply (default %d)\n"
 		"  -v, --verbose              log each vhost-user message\n"
+		"      --gpu-mode WxH         gpu: the display mode offered (default %ux%u)\n"
+		"      --screenshot PATH      gpu: write scanout 0 as PNG on SIGUSR1 and at exit\n"
 		"  -h, --help                 this text\n"
 		"  -V, --version              the version\n"
 		"\n"
 		"Config space for back-ends that supply none (as a VMM would):\n",
 		VLA_PROG, types, VLA_DEFAULT_QUEUE_SIZE,
 		(unsigned long long)(VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE >> 20),
-		VUF_DEFAULT_TIMEOUT_MS / 1000);
+		VUF_DEFAULT_TIMEOUT_MS / 1000, VLA_GPU_DEFAULT_WIDTH,
+		VLA_GPU_DEFAULT_HEIGHT);
 	for (i = 0; (f = vla_config_field(i)); i++) {
 		int n = fprintf(out, "      --%s %s", f->option, f->metavar);
 
@@ -202,7 +212,8 @@ static int vla_parse_size(const char *s, uint64_t *val)
 
 static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 {
-	enum { OPT_QUEUE_SIZE = 256, OPT_MEM_SIZE, OPT_TIMEOUT, OPT_FIELD = 512 };
+	enum { OPT_QUEUE_SIZE = 256, OPT_MEM_SIZE, OPT_TIMEOUT, OPT_GPU_MODE,
+	       OPT_SCREENSHOT, OPT_FIELD = 512 };
 	static const struct option base_opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
@@ -211,6 +222,8 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
 		{ "mem-size", required_argument, NULL, OPT_MEM_SIZE },
 		{ "backend-timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "gpu-mode", required_argument, NULL, OPT_GPU_MODE },
+		{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -298,6 +311,17 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 			break;
 		case 'v':
 			o->verbose = true;
+			break;
+		case OPT_GPU_MODE:
+			if (vla_gpu_parse_mode(optarg, &o->gpu_width,
+					       &o->gpu_height)) {
+				vlb_err("--gpu-mode", "'%s' is not WIDTHxHEIGHT with each in 1..%u",
+					optarg, VLA_GPU_MAX_DIM);
+				return -EINVAL;
+			}
+			break;
+		case OPT_SCREENSHOT:
+			o->screenshot = optarg;
 			break;
 		case 'h':
 			vla_usage(stdout);
@@ -520,6 +544,8 @@ static int vla_handshake(struct vla *a)
 	} else {
 		vla_fill_config(a);
 	}
+	if (a->type.id == VIRTIO_ID_GPU)
+		vla_gpu_fixup_config(a->config, a->config_size);
 	vlb_dbg(VLB_DBG_DEV, a->opts.socket, "%s device, features 0x%llx, protocol features 0x%llx, %u queues, %u config bytes",
 		vla_device_type_name(&a->type),
 		(unsigned long long)a->features,
@@ -895,7 +921,8 @@ static int vla_setup_signals(struct vla *a)
 	return 0;
 }
 
-enum { VLA_PFD_CTL, VLA_PFD_SOCK, VLA_PFD_SIG, VLA_PFD_BACKEND, VLA_NPFD };
+enum { VLA_PFD_CTL, VLA_PFD_SOCK, VLA_PFD_SIG, VLA_PFD_BACKEND, VLA_PFD_GPU,
+       VLA_NPFD };
 
 /* Returns 0 on a signal (clean stop), else a negative errno. */
 static int vla_loop(struct vla *a)
@@ -907,6 +934,8 @@ static int vla_loop(struct vla *a)
 			[VLA_PFD_SIG] = { .fd = a->sig, .events = POLLIN },
 			[VLA_PFD_BACKEND] = { .fd = a->fe.backend_fd,
 					      .events = POLLIN },
+			[VLA_PFD_GPU] = { .fd = a->gpu ? vla_gpu_fd(a->gpu) : -1,
+					  .events = POLLIN },
 		};
 		int ret;
 
@@ -927,6 +956,11 @@ static int vla_loop(struct vla *a)
 				vlb_dbg(VLB_DBG_DEV, NULL, "signal %u: removing the device",
 					si.ssi_signo);
 			return 0;
+		}
+		/* The display thread stopped; it printed why. */
+		if (pfd[VLA_PFD_GPU].revents) {
+			ret = vla_gpu_error(a->gpu);
+			return ret ? ret : -EIO;
 		}
 		if (pfd[VLA_PFD_SOCK].revents) {
 			ret = vuf_check_idle(&a->fe);
@@ -959,6 +993,25 @@ static int vla_loop(struct vla *a)
 	}
 }
 
+/* gpu: hand the back-end its display socket (VHOST_USER_GPU_SET_SOCKET). */
+static int vla_open_gpu(struct vla *a)
+{
+	struct vla_gpu_opts o = {
+		.width = a->opts.gpu_width,
+		.height = a->opts.gpu_height,
+		.screenshot = a->opts.screenshot,
+		.name = a->opts.socket,
+		.timeout_ms = a->opts.timeout_ms,
+	};
+
+	if (a->type.id != VIRTIO_ID_GPU)
+		return 0;
+	a->gpu = vla_gpu_new(&o);
+	if (!a->gpu)
+		return -ENOMEM;
+	return vla_gpu_open(a->gpu, a->fe.sock);
+}
+
 static void vla_cleanup(struct vla *a)
 {
 	unsigned int i;
@@ -967,6 +1020,9 @@ static void vla_cleanup(struct vla *a)
 	if (a->ctl >= 0)
 		close(a->ctl);
 	a->ctl = -1;
+	/* After the device: the display serves the back-end to the end. */
+	vla_gpu_close(a->gpu);
+	a->gpu = NULL;
 	vuf_close(&a->fe);
 	vla_put_mem(a);
 	for (i = 0; i < VIRTIO_LOOPBACK_MAX_QUEUES; i++) {
@@ -1014,6 +1070,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if ((a.opts.gpu_width || a.opts.screenshot) && a.type.id != VIRTIO_ID_GPU) {
+		vlb_err(NULL, "--gpu-mode and --screenshot are options of gpu devices (see --help)");
+		return VLA_EXIT_USAGE;
+	}
+
 	/* A write to a back-end that is gone must be an error, not death. */
 	signal(SIGPIPE, SIG_IGN);
 	vuf_init(&a.fe, a.opts.timeout_ms);
@@ -1025,6 +1086,8 @@ int main(int argc, char **argv)
 		ret = vla_handshake(&a);
 	if (!ret)
 		ret = vla_setup_signals(&a);
+	if (!ret)
+		ret = vla_open_gpu(&a);
 	if (!ret)
 		ret = vla_create(&a);
 	if (!ret)

@@ -1253,7 +1253,7 @@ static void *vla_gpu_thread(void *arg)
 int vla_gpu_open(struct vla_gpu *g, int vhost_sock)
 {
 	struct vhost_user_msg msg;
-	sigset_t set;
+	sigset_t set, old;
 	int sv[2], ret;
 
 	g->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1312,7 +1312,19 @@ int vla_gpu_open(struct vla_gpu *g, int vhost_sock)
 		return ret;
 	}
 
+	/*
+	 * The thread takes no signal: SIGINT/SIGTERM belong to the adapter's
+	 * signalfd, SIGUSR1 reaches the thread through its own.
+	 */
+	sigfillset(&set);
+	ret = -pthread_sigmask(SIG_SETMASK, &set, &old);
+	if (ret) {
+		vlb_err(vla_gpu_name(g), "display: pthread_sigmask: %s",
+			strerror(-ret));
+		return ret;
+	}
 	ret = -pthread_create(&g->thread, NULL, vla_gpu_thread, g);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		vlb_err(vla_gpu_name(g), "display: pthread_create: %s",
 			strerror(-ret));
