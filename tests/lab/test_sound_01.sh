@@ -88,8 +88,12 @@ done
 _play() {
 	local t0 ms out
 	t0=$(_now_ms)
-	timeout 60 aplay -q -D "$pcm" "$1" 2>"$d/aplay.err" ||
+	if ! timeout 60 aplay -q -D "$pcm" "$1" 2>"$d/aplay.err"; then
+		# What the driver and the back-end saw, for the report.
+		dmesg | tail -n 15
+		tail -n 5 "$d/sound.log"
 		_fail "aplay $(basename "$1"): $(cat "$d/aplay.err")"
+	fi
 	ms=$(($(_now_ms) - t0))
 	_elapsed_ok "$ms" "$2" "aplay $(basename "$1")"
 	out=$(python3 "$wav" check-play "$1" "$d/out.wav") || _fail "playback: $out"
