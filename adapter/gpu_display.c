@@ -1038,13 +1038,12 @@ int vla_gpu_handle(struct vla_gpu *g)
 	}
 	vlb_dbg(VLB_DBG_MSG, vla_gpu_name(g), "display <- %s flags 0x%x size %u fds %u",
 		vla_gpu_request_name(hdr.request), hdr.flags, hdr.size, g->nfds);
-	if (hdr.flags & VLA_GPU_FLAG_REPLY) {
-		ret = vla_gpu_skip(g, hdr.size);
-		if (!ret)
-			vla_gpu_drop(g, &hdr, "a reply nobody asked for");
-	} else {
-		ret = vla_gpu_dispatch(g, &hdr);
-	}
+	/*
+	 * The flags of a request mean nothing: QEMU's vhost-user-gpu leaves
+	 * them uninitialised in UPDATE (7.2 sends 0x5 and the like), and
+	 * QEMU's front-end ignores them.
+	 */
+	ret = vla_gpu_dispatch(g, &hdr);
 	/* fds a handler did not take (it sets them to -1) are closed here. */
 	vla_gpu_close_fds(g);
 	if (ret) {

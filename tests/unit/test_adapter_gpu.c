@@ -7,8 +7,7 @@
  * DMABUF_SCANOUT + DMABUF_UPDATE (a memfd stands in for the dmabuf),
  * cursor; the PNG screenshot read back with libpng must equal the
  * framebuffer. Bad traffic: every size, offset and id out of range, wrong
- * payload sizes, missing or extra fds, unknown requests, replies nobody
- * asked for; each is dropped, counted, leaves the picture alone, keeps the
+ * payload sizes, missing or extra fds, unknown requests; each is dropped, counted, leaves the picture alone, keeps the
  * stream in step and gets its reply when one is due. Then the threaded
  * mode: SET_SOCKET on the vhost-user socket, a full-screen UPDATE larger
  * than a socket buffer, SIGUSR1 screenshot, the back-end closing the
@@ -444,6 +443,13 @@ static int test_scanout_update(void)
 		t_fail("scanout is %ux%u after SCANOUT 64x48", st.width, st.height);
 		goto out;
 	}
+	/* Flags of a request are ignored (QEMU 7.2 leaves them uninitialised). */
+	u = make_update(0, 0, 0, 1, 1, 0x0000ff, &size);
+	ret = serve(g, sv[1], UPDATE, 0xdeadbeef, u, size, -1);
+	free(u);
+	if (ret || pixel_is(g, 0, 0, 0x0000ff, "UPDATE with garbage flags"))
+		goto out;
+	ret = T_EXIT_FAIL;
 	if (send_update(g, sv[1], 0, 0, 64, 48, 0) ||
 	    send_update(g, sv[1], 5, 6, 10, 3, 0x00ff00) ||
 	    pixel_is(g, 5, 6, 0x00ff00, "rect") ||
@@ -509,8 +515,6 @@ static int test_scanout_update(void)
 	    serve_bad(g, sv[1], "SCANOUT 8 bytes", SCANOUT, 0, &so, 8, -1) ||
 	    serve_bad(g, sv[1], "CURSOR_POS 16 bytes", CURSOR_POS, 0, buf, 16, -1) ||
 	    serve_bad(g, sv[1], "unknown request 99", 99, 0, buf, sizeof(buf), -1) ||
-	    serve_bad(g, sv[1], "a reply from the back-end", GET_DISPLAY_INFO,
-		      REPLY, buf, 24, -1) ||
 	    serve_bad(g, sv[1], "DMABUF_UPDATE without dmabuf", DMABUF_UPDATE, 0,
 		      buf, 20, -1) ||
 	    recv_reply(sv[1], DMABUF_UPDATE, NULL, 0) ||
