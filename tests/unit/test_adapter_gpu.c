@@ -7,12 +7,13 @@
  * DMABUF_SCANOUT + DMABUF_UPDATE (a memfd stands in for the dmabuf),
  * cursor; the PNG screenshot read back with libpng must equal the
  * framebuffer. Bad traffic: every size, offset and id out of range, wrong
- * payload sizes, missing or extra fds, unknown requests; each is dropped, counted, leaves the picture alone, keeps the
- * stream in step and gets its reply when one is due. Then the threaded
- * mode: SET_SOCKET on the vhost-user socket, a full-screen UPDATE larger
- * than a socket buffer, SIGUSR1 screenshot, the back-end closing the
- * display socket (the failure fd fires), a message stopping midway, and no
- * fd leaks.
+ * payload sizes, missing or extra fds, unknown requests; each is dropped,
+ * counted, leaves the picture alone, keeps the stream in step and gets its
+ * reply when one is due; request flags are ignored (QEMU 7.2 sends
+ * garbage). Then the threaded mode: SET_SOCKET on the vhost-user socket, a
+ * full-screen UPDATE larger than a socket buffer, SIGUSR1 screenshot, the
+ * back-end closing the display socket (the failure fd fires), a message
+ * stopping midway, and no fd leaks.
  */
 #include <errno.h>
 #include <poll.h>
