@@ -540,7 +540,7 @@ static void input_write_event(struct input *in, uint16_t type, uint16_t code,
 /*
  * The driver's events (LED, sound) go to the real device. Each buffer is
  * one struct virtio_input_event, device-readable; anything else is logged
- * and returned unused. A SYN_REPORT after them lets other readers of the
+ * and returned unused. Only LED and sound events are the driver's to set. A SYN_REPORT after them lets other readers of the
  * device see them at once.
  */
 static void input_statusq_kick(struct vlb_dev *dev)
@@ -568,6 +568,14 @@ static void input_statusq_kick(struct vlb_dev *dev)
 			if (type == EV_SYN || type > EV_MAX) {
 				input_malformed(dev, INPUT_STATUSQ, "status event of a bad type",
 						len);
+			} else if (type != EV_LED && type != EV_SND) {
+				/*
+				 * The input core hands the driver every EV_MSC
+				 * it passes on: the echo of our own events.
+				 * Written back, it would come round for ever.
+				 */
+				vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "status type %u code %u ignored",
+					type, code);
 			} else {
 				vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "status type %u code %u value %d",
 					type, code, (int32_t)le32toh(e.value));
