@@ -57,6 +57,8 @@ printf 'led 1 1\nled 0 1\nled 1 0\n' >"$TEST_DIR/led.expect"
 _wait_for 30 _led_seen "$TEST_DIR/led.expect" ||
 	_fail "LED events at the source: $(grep '^led' "$SRC_OUT" | tr '\n' ' ')"
 
+grep -q '^ev ' "$SRC_OUT" && _fail "events echoed back to the source: $(grep -m3 '^ev ' "$SRC_OUT" | tr '\n' ' ')"
+
 # The source disappears after a last batch: the batch still arrives, the
 # back-end says why it stops and exits 1, the device is unplugged.
 vl-input-test read "$dst" >"$TEST_DIR/read2.out" 2>&1 &
