@@ -57,7 +57,10 @@ printf 'led 1 1\nled 0 1\nled 1 0\n' >"$TEST_DIR/led.expect"
 _wait_for 30 _led_seen "$TEST_DIR/led.expect" ||
 	_fail "LED events at the source: $(grep '^led' "$SRC_OUT" | tr '\n' ' ')"
 
-grep -q '^ev ' "$SRC_OUT" && _fail "events echoed back to the source: $(grep -m3 '^ev ' "$SRC_OUT" | tr '\n' ' ')"
+# uinput shows its owner each EV_MSC it emitted, once; a second copy would
+# be the virtio device writing them back (they would circle for ever).
+dup=$(grep '^ev ' "$SRC_OUT" | sort | uniq -d | head -n 3 | tr '\n' ' ')
+[ -z "$dup" ] || _fail "events echoed back to the source: $dup"
 
 # The source disappears after a last batch: the batch still arrives, the
 # back-end says why it stops and exits 1, the device is unplugged.
