@@ -6,6 +6,7 @@
 # through an 8-entry ring) arrive in order, none lost; LED events written to
 # the virtio device reach the source; when the source disappears the
 # back-end exits 1 with one clear line and the device is unplugged.
+# Malformed status and event buffers and config reads: test_dev_input.
 # Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/input_common.sh"
@@ -13,6 +14,15 @@ _prep_test
 modprobe uinput || _skip "no uinput module"
 modprobe evdev || _fail "modprobe evdev"
 modprobe virtio_input || _fail "modprobe virtio_input"
+
+# Malformed buffers on both queues and an out-of-range config read, from a
+# front-end of our own (the kernel driver never sends them); it needs
+# uinput, so it runs here. Built by make unit (make check builds it first).
+unit=$TOP/build/tests/test_dev_input
+[ -x "$unit" ] || _fail "$unit missing: run make unit first"
+out=$(VHOST_USER_INPUT=$(command -v vhost-user-input) timeout 120 "$unit" 2>&1) ||
+	_fail "malformed buffers: $out"
+_log "$out"
 
 _start_uinput_src
 _start_input "$TEST_DIR/input.sock" "$SRC_DEV" --grab
