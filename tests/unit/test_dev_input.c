@@ -114,21 +114,18 @@ static int connect_backend(int *fdp)
 static int cfg_read(struct t_fe *fe, uint8_t select, uint8_t subsel,
 		    struct virtio_input_config *cfg)
 {
-	struct {
-		struct vhost_user_config hdr;
-		uint8_t data[sizeof(*cfg)];
-	} c = { .hdr = { .offset = 0, .size = 2 } };
+	struct vhost_user_config c = { .offset = 0, .size = 2 };
 	struct vhost_user_msg r;
 	int ret;
 
-	c.data[0] = select;
-	c.data[1] = subsel;
+	c.region[0] = select;
+	c.region[1] = subsel;
 	ret = t_fe_call(fe, VHOST_USER_SET_CONFIG, &c, VHOST_USER_CONFIG_HDR_SIZE + 2,
 			NULL, 0, NULL);
 	if (ret)
 		return t_fail("SET_CONFIG select 0x%x: %s", select, strerror(-ret));
-	c.hdr.size = sizeof(*cfg);
-	memset(c.data, 0, sizeof(c.data));
+	c.size = sizeof(*cfg);
+	memset(c.region, 0, sizeof(c.region));
 	ret = t_fe_call(fe, VHOST_USER_GET_CONFIG, &c, VHOST_USER_CONFIG_HDR_SIZE + sizeof(*cfg),
 			NULL, 0, &r);
 	if (ret || r.hdr.size != VHOST_USER_CONFIG_HDR_SIZE + sizeof(*cfg))
@@ -144,10 +141,7 @@ static int cfg_read(struct t_fe *fe, uint8_t select, uint8_t subsel,
 static int test_config(struct t_fe *fe)
 {
 	struct virtio_input_config cfg;
-	struct {
-		struct vhost_user_config hdr;
-		uint8_t data[16];
-	} c = { .hdr = { .offset = sizeof(cfg) - 6, .size = 16 } };
+	struct vhost_user_config c = { .offset = sizeof(cfg) - 6, .size = 16 };
 	struct vhost_user_msg r;
 	int ret;
 
@@ -170,7 +164,8 @@ static int test_config(struct t_fe *fe)
 	if (cfg_read(fe, 0x7f, 0, &cfg) || cfg.size)
 		return t_fail("unknown select: size %u", cfg.size);
 	/* Past the end of virtio_input_config: refused, device still usable. */
-	ret = t_fe_call(fe, VHOST_USER_GET_CONFIG, &c, sizeof(c), NULL, 0, &r);
+	ret = t_fe_call(fe, VHOST_USER_GET_CONFIG, &c, VHOST_USER_CONFIG_HDR_SIZE + 16, NULL, 0,
+			&r);
 	if (ret || r.hdr.size != 0)
 		return t_fail("GET_CONFIG past the end: %d, %u bytes (want an empty reply)", ret,
 			      r.hdr.size);
