@@ -115,10 +115,10 @@ static void vl_shadow_reset(struct vl_shadow *s, u16 idx)
 
 static void vl_shadow_lose(struct vl_vq *q, const char *why)
 {
+	/* Normal with a polling back-end: said when it matters (failure). */
 	if (!q->shadow.lost)
-		dev_warn_ratelimited(&q->vl->parent,
-				     "queue %u: lost track of in-flight requests (%s)\n",
-				     q->index, why);
+		dev_dbg(&q->vl->parent, "queue %u: lost track of in-flight requests (%s)\n",
+			q->index, why);
 	q->shadow.lost = true;
 }
 
@@ -157,19 +157,30 @@ static void vl_shadow_scan(struct vl_vq *q)
 
 	used_idx = le16_to_cpu(READ_ONCE(q->used->idx));
 	virtio_rmb(true);
+	/*
+	 * A device never completes more than was made available: read after
+	 * used->idx, avail->idx is at most a ring ahead of it and never
+	 * behind. Anything else is garbage from the back-end, which is not a
+	 * reason to lose track: the shadow stops before it, the driver is kept
+	 * from seeing it, and the device fails (vl_irq_work()), which completes
+	 * what is outstanding.
+	 */
+	avail_idx = le16_to_cpu(READ_ONCE(q->avail->idx));
+	if (!q->garbage && (u16)(avail_idx - used_idx) > s->num)
+		vl_shadow_garbage(q, "used ring index moved past the available ring");
 	if (s->lost) {
-		avail_idx = le16_to_cpu(READ_ONCE(q->avail->idx));
-		if (avail_idx == used_idx)
+		if (avail_idx == used_idx && !q->garbage)
 			vl_shadow_reset(s, used_idx);
 		return;
 	}
 	/*
-	 * Garbage from the back-end is not a reason to lose track: the shadow
-	 * stops before it, the driver is kept from seeing it, and the device
-	 * fails (vl_irq_work()), which completes what is outstanding.
+	 * A back-end that polls (DPDK: no kicks) and a driver that takes few
+	 * interrupts can move the ring a whole turn between two scans.
 	 */
-	if (!q->garbage && (u16)(used_idx - s->last_used) > s->num)
-		vl_shadow_garbage(q, "used ring index moved past the ring");
+	if ((u16)(used_idx - s->last_used) > s->num) {
+		vl_shadow_lose(q, "used ring wrapped between scans");
+		return;
+	}
 	for (; !q->garbage && s->last_used != used_idx; s->last_used++) {
 		u32 id = le32_to_cpu(READ_ONCE(q->used->ring[s->last_used & mask].id));
 
