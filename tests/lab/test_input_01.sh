@@ -22,7 +22,7 @@ unit=$TOP/build/tests/test_dev_input
 [ -x "$unit" ] || _fail "$unit missing: run make unit first"
 out=$(VHOST_USER_INPUT=$(command -v vhost-user-input) timeout 120 "$unit" 2>&1) ||
 	_fail "malformed buffers: $out"
-_log "$out"
+_log "${out##*$'\n'}"
 
 _start_uinput_src
 _start_input "$TEST_DIR/input.sock" "$SRC_DEV" --grab
