@@ -1129,8 +1129,9 @@ static int vla_gpu_png_encode(struct vla_gpu *g, FILE *f,
 		return -EIO;
 	}
 	png_init_io(png, f);
-	/* Fast: the adapter may run on a slow (emulated) machine. */
+	/* Fast to write and to read: the machine may be emulated. */
 	png_set_compression_level(png, 1);
+	png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
 	png_set_IHDR(png, info, s->width, s->height, 8, PNG_COLOR_TYPE_RGB,
 		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
 		     PNG_FILTER_TYPE_DEFAULT);
