@@ -96,6 +96,9 @@ struct vla_opts {
  * @config: config space given at CREATE
  * @config_size: its size
  * @announced: "ready" was printed
+ * @unplug_deadline: 0, or when an orderly removal (VIRTIO_LOOPBACK_UNPLUG)
+ *                   under way is given up (CLOCK_MONOTONIC ms)
+ * @unplugged: the driver let go of the device (EV_UNPLUGGED)
  * @gpu: the vhost-user-gpu display (gpu devices), or NULL
  */
 struct vla {
@@ -112,6 +115,8 @@ struct vla {
 	uint8_t config[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
 	uint32_t config_size;
 	bool announced;
+	int64_t unplug_deadline;
+	bool unplugged;
 	struct vla_gpu *gpu;
 };
 
@@ -891,6 +896,11 @@ static int vla_handle_event(struct vla *a)
 		vlb_log(NULL, "virtio%u: the driver set FAILED (status 0x%x)",
 			ev.index, ev.status);
 		return vla_reply(a, &ev, 0);
+	case VIRTIO_LOOPBACK_EV_UNPLUGGED:
+		vlb_dbg(VLB_DBG_DEV, NULL, "event UNPLUGGED seq %u virtio%u",
+			ev.seq, ev.index);
+		a->unplugged = true;
+		return 0;
 	default:
 		vlb_dbg(VLB_DBG_DEV, NULL, "event %u seq %u ignored",
 			ev.type, ev.seq);
@@ -925,6 +935,34 @@ enum { VLA_PFD_CTL, VLA_PFD_SOCK, VLA_PFD_SIG, VLA_PFD_BACKEND, VLA_PFD_GPU,
        VLA_NPFD };
 
 /* Returns 0 on a signal (clean stop), else a negative errno. */
+/*
+ * SIGINT/SIGTERM: remove the device in order, serving the back-end while
+ * the driver lets go (virtio-blk writes back its cache), so the back-end
+ * is stopped before it loses the memory. A second signal, or a driver that
+ * takes longer than a few back-end timeouts, makes it a surprise removal.
+ * Returns true when the loop should end now.
+ */
+static bool vla_stop_requested(struct vla *a)
+{
+	struct signalfd_siginfo si;
+
+	if (read(a->sig, &si, sizeof(si)) != sizeof(si))
+		return false;
+	if (a->unplug_deadline) {
+		vlb_log(NULL, "signal %u again: removing the device at once", si.ssi_signo);
+		return true;
+	}
+	vlb_dbg(VLB_DBG_DEV, NULL, "signal %u: removing the device", si.ssi_signo);
+	if (ioctl(a->ctl, VIRTIO_LOOPBACK_UNPLUG)) {
+		/* An older module: closing the session removes it. */
+		vlb_dbg(VLB_DBG_DEV, VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_UNPLUG: %s",
+			strerror(errno));
+		return true;
+	}
+	a->unplug_deadline = vuf_now_ms() + 3LL * a->opts.timeout_ms;
+	return false;
+}
+
 static int vla_loop(struct vla *a)
 {
 	for (;;) {
@@ -937,10 +975,22 @@ static int vla_loop(struct vla *a)
 			[VLA_PFD_GPU] = { .fd = a->gpu ? vla_gpu_fd(a->gpu) : -1,
 					  .events = POLLIN },
 		};
-		int ret;
+		int ret, wait = -1;
 
+		if (a->unplugged)
+			return 0;
+		if (a->unplug_deadline) {
+			int64_t now = vuf_now_ms();
+
+			if (now >= a->unplug_deadline) {
+				vlb_err(NULL, "the driver did not let go of the device in %d s: removing it anyway",
+					3 * a->opts.timeout_ms / 1000);
+				return 0;
+			}
+			wait = a->unplug_deadline - now;
+		}
 		/* fd -1 (no back-end channel) is ignored by poll(). */
-		ret = poll(pfd, VLA_NPFD, -1);
+		ret = poll(pfd, VLA_NPFD, wait);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
@@ -949,14 +999,8 @@ static int vla_loop(struct vla *a)
 			return ret;
 		}
 
-		if (pfd[VLA_PFD_SIG].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(a->sig, &si, sizeof(si)) == sizeof(si))
-				vlb_dbg(VLB_DBG_DEV, NULL, "signal %u: removing the device",
-					si.ssi_signo);
+		if (pfd[VLA_PFD_SIG].revents && vla_stop_requested(a))
 			return 0;
-		}
 		/* The display thread stopped; it printed why. */
 		if (pfd[VLA_PFD_GPU].revents) {
 			ret = vla_gpu_error(a->gpu);
@@ -1016,7 +1060,14 @@ static void vla_cleanup(struct vla *a)
 {
 	unsigned int i;
 
-	/* The device goes first: closing the session removes it. */
+	/*
+	 * After an orderly removal the back-end goes first: it stopped its
+	 * rings at the driver's reset and lets go of the memory before the
+	 * kernel frees it. Otherwise the device goes first: closing the
+	 * session removes it while the back-end may still finish requests.
+	 */
+	if (a->unplugged)
+		vuf_close(&a->fe);
 	if (a->ctl >= 0)
 		close(a->ctl);
 	a->ctl = -1;

@@ -193,7 +193,7 @@ static void vuf_log_msg(const struct vuf *f, const char *dir,
 		vlb_request_name(req), m->hdr.flags, m->hdr.size, m->nfds, d);
 }
 
-static int64_t vuf_now_ms(void)
+int64_t vuf_now_ms(void)
 {
 	struct timespec ts;
 

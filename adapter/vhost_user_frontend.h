@@ -326,4 +326,10 @@ int vuf_flush_config_change(struct vuf *f, vuf_config_change_cb config_change,
  */
 void vuf_close(struct vuf *f);
 
+/**
+ * vuf_now_ms() - CLOCK_MONOTONIC in milliseconds, for bounded waits
+ * Returns: the time
+ */
+int64_t vuf_now_ms(void);
+
 #endif /* VLA_VHOST_USER_FRONTEND_H */

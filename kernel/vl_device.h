@@ -199,8 +199,12 @@ enum vl_broken {
  *              found in atomic context, virtio_break_device() wants none)
  * @garbage_work: fails the device (memory revoked, requests completed with
  *                errors) after the back-end wrote an invalid used entry
+ * @unplug_work: unregisters @vdev for VIRTIO_LOOPBACK_UNPLUG, then sends
+ *               EV_UNPLUGGED
+ * @unplug_requested: VIRTIO_LOOPBACK_UNPLUG was called (atomic bitop, bit 0)
  * @registered: @vdev is registered (set by @register_work, cleared by
- *              teardown; read locklessly with acquire semantics)
+ *              @unplug_work or teardown; read locklessly with acquire
+ *              semantics)
  * @core_live: the virtio core has initialised @vdev (index assigned,
  *             config_lock ready): set with release semantics by the first
  *             reset(), which register_virtio_device() calls before probing
@@ -242,6 +246,8 @@ struct vl_device {
 	struct work_struct register_work;
 	struct work_struct break_work;
 	struct work_struct garbage_work;
+	struct work_struct unplug_work;
+	unsigned long unplug_requested;
 	bool registered;
 	bool core_live;
 	bool dead;

@@ -124,6 +124,8 @@ static const char *vl_event_name(u32 type)
 		return "CONFIG_WRITE";
 	case VIRTIO_LOOPBACK_EV_FAILED:
 		return "FAILED";
+	case VIRTIO_LOOPBACK_EV_UNPLUGGED:
+		return "UNPLUGGED";
 	}
 	return "?";
 }
@@ -628,6 +630,28 @@ static void vl_register_work(struct work_struct *work)
 }
 
 /*
+ * VIRTIO_LOOPBACK_UNPLUG: the driver goes while the adapter still serves
+ * (its flush and reset reach the back-end). On vl_wq after @register_work,
+ * which the adapter's loop lets finish. Teardown waits for this work before
+ * it looks at @registered.
+ */
+static void vl_unplug_work(struct work_struct *work)
+{
+	struct vl_device *vl = container_of(work, struct vl_device, unplug_work);
+	struct virtio_loopback_event ev = {
+		.type = VIRTIO_LOOPBACK_EV_UNPLUGGED,
+	};
+
+	flush_work(&vl->register_work);
+	if (vl_is_registered(vl)) {
+		ev.index = vl->vdev.index;
+		unregister_virtio_device(&vl->vdev);
+		vl_set_registered(vl, false);
+	}
+	vl_event_send(vl, &ev, GFP_KERNEL);
+}
+
+/*
  * A virtio-blk request must fit in the bounce region in one piece: a
  * mapping failure is -ENOMEM to virtio_ring, and virtio-blk retries it
  * forever. Bound a request to a quarter of the region through our copy of
@@ -753,6 +777,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	INIT_WORK(&vl->register_work, vl_register_work);
 	INIT_WORK(&vl->break_work, vl_break_work);
 	INIT_WORK(&vl->garbage_work, vl_garbage_work);
+	INIT_WORK(&vl->unplug_work, vl_unplug_work);
 
 	ret = -ENOMEM;
 	vl->vqs = kcalloc(c->num_queues, sizeof(*vl->vqs), GFP_KERNEL);
@@ -842,6 +867,8 @@ static void vl_device_destroy(struct vl_device *vl)
 	/* Never ran: drop the reference taken for the virtio device. */
 	if (cancel_work_sync(&vl->register_work))
 		put_device(&vl->parent);
+	/* An orderly removal under way finishes (its waits fail fast now). */
+	flush_work(&vl->unplug_work);
 	if (vl_is_registered(vl)) {
 		unregister_virtio_device(&vl->vdev);
 		vl_set_registered(vl, false);
@@ -1010,6 +1037,7 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VIRTIO_LOOPBACK_SET_CONFIG:
 	case VIRTIO_LOOPBACK_GET_MEM_FD:
 	case VIRTIO_LOOPBACK_GET_MEM_REGION:
+	case VIRTIO_LOOPBACK_UNPLUG:
 		break;
 	default:
 		return -ENOIOCTLCMD;
@@ -1018,6 +1046,13 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	vl = vl_session_device(file);
 	if (!vl)
 		return -ENODEV;
+	/* Also a broken device may be removed in order. */
+	if (cmd == VIRTIO_LOOPBACK_UNPLUG) {
+		if (test_and_set_bit(0, &vl->unplug_requested))
+			return -EALREADY;
+		queue_work(vl_wq, &vl->unplug_work);
+		return 0;
+	}
 	if (READ_ONCE(vl->broken))
 		return -EIO;
 	switch (cmd) {

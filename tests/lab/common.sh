@@ -170,17 +170,22 @@ _vl_sysfs() {
 	_fail "no virtio-loopback device is $1"
 }
 
-# _zc_shared VIRTIO_NAME WHAT: in zero-copy mode, fail unless the device
-# shared some bytes in place (WHAT says which traffic should have); log
-# the memory counters either way.
-_zc_shared() {
+# _mem_log VIRTIO_NAME: log the device's memory counters.
+_mem_log() {
 	local d a line=""
 	d=$(_vl_sysfs "$1")
 	for a in bytes_bounced bytes_shared backend_faults revocations revocation_batches; do
 		line="$line $a=$(cat "$d/$a")"
 	done
 	_log "$1 memory counters:$line"
-	if [ "${VL_MEM_MODE:-}" = zero-copy ] && [ "$(cat "$d/bytes_shared")" = 0 ]; then
+}
+
+# _zc_shared VIRTIO_NAME WHAT: in zero-copy mode, fail unless the device
+# shared some bytes in place (WHAT says which traffic should have); log
+# the memory counters either way.
+_zc_shared() {
+	_mem_log "$1"
+	if [ "${VL_MEM_MODE:-}" = zero-copy ] && [ "$(cat "$(_vl_sysfs "$1")/bytes_shared")" = 0 ]; then
 		_fail "zero-copy: $2 went through bounce buffers only"
 	fi
 	return 0

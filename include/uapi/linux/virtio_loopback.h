@@ -14,7 +14,8 @@
  *  - queries the rings with VIRTIO_LOOPBACK_GET_VQ_INFO after DRIVER_OK;
  *  - gets the memory regions for the back-end with
  *    VIRTIO_LOOPBACK_GET_MEM_REGION;
- *  - updates the config space with VIRTIO_LOOPBACK_SET_CONFIG.
+ *  - updates the config space with VIRTIO_LOOPBACK_SET_CONFIG;
+ *  - removes the device in order with VIRTIO_LOOPBACK_UNPLUG, then close().
  *
  * Addresses in the rings and in struct virtio_loopback_vq_info are IOVAs:
  * byte offsets into the memory region (IOVA 0 is never handed out).
@@ -150,6 +151,12 @@ struct virtio_loopback_event {
 #define VIRTIO_LOOPBACK_EV_CONFIG_WRITE	3
 /* The driver set FAILED. Informational. */
 #define VIRTIO_LOOPBACK_EV_FAILED	4
+/*
+ * After VIRTIO_LOOPBACK_UNPLUG: the driver is gone (@index is the virtio
+ * index it had). No reply. The back-end may be stopped and the session
+ * closed.
+ */
+#define VIRTIO_LOOPBACK_EV_UNPLUGGED	5
 	__u32 flags;
 /* The kernel waits (bounded) for a struct virtio_loopback_reply. */
 #define VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY	(1U << 0)
@@ -279,5 +286,14 @@ struct virtio_loopback_mem_region {
 #define VIRTIO_LOOPBACK_GET_MEM_FD	_IO(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x12)
 /* in: @index, @flags; out: the rest. -ENOENT past the last region. */
 #define VIRTIO_LOOPBACK_GET_MEM_REGION	_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x13, struct virtio_loopback_mem_region)
+/*
+ * Orderly removal: unbind the driver while the session stays open, so the
+ * back-end serves what the driver does on its way out (virtio-blk writes
+ * back its cache, then resets the device: EV_RESET as usual). Returns at
+ * once; EV_UNPLUGGED follows. Closing the session without it is a surprise
+ * removal: outstanding requests fail and the back-end loses the memory at
+ * once. -EALREADY the second time.
+ */
+#define VIRTIO_LOOPBACK_UNPLUG		_IO(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x14)
 
 #endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */
