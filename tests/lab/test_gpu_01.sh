@@ -110,8 +110,8 @@ if [ -e /dev/udmabuf ]; then
 else
 	_log "pixels copied in UPDATE messages"
 fi
-d=$(_vl_sysfs "$vdev")
-_log "memory counters: bounced $(cat "$d/bytes_bounced") shared $(cat "$d/bytes_shared")"
+# Zero-copy: the framebuffer's backing pages are shared in place, in part.
+_zc_shared "$vdev" "framebuffer transfers"
 
 # The back-end dies: the adapter ends with an error naming it, the device
 # is unplugged, the last screenshot (written at exit) still shows the text.
