@@ -8,7 +8,7 @@
 # and the next client gets the rest, in order; SIGTERM exits 0 and removes
 # both sockets.
 # Memory modes: isolated zero-copy
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../common.sh"
 . "$(dirname "$0")/console_common.sh"
 _prep_test
 _have_program socat
