@@ -178,6 +178,8 @@ enum vl_broken {
  * @num_queues: entries in @vqs
  * @vqs: per-queue state
  * @queues_kobj: the queues/ directory in sysfs
+ * @dma_parms: DMA limits of @parent, the device drivers map through
+ *             (virtio-gpu sets its segment size, which WARNs without them)
  * @config_lock: protects @config and @config_gen; irqsave (driver get/set
  *               may run in atomic context; SET_CONFIG ioctl)
  * @config: the kernel's copy of the config space
@@ -226,6 +228,7 @@ struct vl_device {
 	u32 num_queues;
 	struct vl_vq *vqs;
 	struct kobject *queues_kobj;
+	struct device_dma_parameters dma_parms;
 
 	spinlock_t config_lock;
 	u8 *config;

@@ -762,6 +762,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	vl->parent.release = vl_parent_release;
 	vl->parent.class = vl_class;
 	vl->parent.groups = vl_dev_groups;
+	vl->parent.dma_parms = &vl->dma_parms;
 
 	vl->device_id = c->device_id;
 	vl->vendor_id = c->vendor_id;
