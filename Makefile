@@ -5,6 +5,7 @@
 #   make unit       host-side unit tests under ASan/UBSan
 #   make lab        VM tests on both kernels
 #   make demo       boot the lab and show a disk and an rng working
+#   make demo-devices   the same for a network, virtio-fs and a GPU screenshot
 include common.mk
 
 # Kernels we build and test against: every installed linux-headers tree.
@@ -33,6 +34,9 @@ check:
 demo:
 	$(Q)scripts/demo
 
+demo-devices:
+	$(Q)scripts/demo devices
+
 checkpatch:
 	$(Q)scripts/checkpatch
 
@@ -42,4 +46,4 @@ shellcheck:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all user kernel unit lab check demo checkpatch shellcheck clean
+.PHONY: all user kernel unit lab check demo demo-devices checkpatch shellcheck clean
