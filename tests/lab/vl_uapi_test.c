@@ -804,6 +804,53 @@ static int mini_rng_serve(struct mini_rng *m)
 	return served;
 }
 
+/*
+ * VIRTIO_LOOPBACK_UNPLUG: the virtio device goes while the session stays
+ * (the sysfs device too), EV_UNPLUGGED names it; a second call is refused;
+ * closing the session then removes the rest. A device id no driver takes,
+ * so only the transport is exercised.
+ */
+static int test_unplug(void)
+{
+	int base = count_devices(), fd, ret;
+	struct virtio_loopback_event ev;
+	char path[256];
+	struct tdev t;
+	long index;
+
+	fd = open(CTL, O_RDWR | O_CLOEXEC);
+	ret = fd >= 0 ? ioctl(fd, VIRTIO_LOOPBACK_UNPLUG) : 0;
+	check(fd >= 0 && ret < 0 && errno == ENODEV, "unplug: before CREATE -> ENODEV");
+	if (fd >= 0)
+		close(fd);
+
+	tdev_init(&t, 0x7ffe, 1);
+	ret = tdev_create(&t);
+	check(!ret, "unplug: CREATE (%s)", strerror(-ret));
+	if (ret)
+		goto out;
+	index = -1;
+	for (long end = now_ms() + 20000; now_ms() < end && index < 0; usleep(20000))
+		index = dev_attr(t.c.id, "virtio_index");
+	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/virtio%ld", index);
+	check(index >= 0 && !access(path, F_OK), "unplug: virtio%ld registered", index);
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_UNPLUG);
+	check(!ret, "unplug: UNPLUG (%s)", ret ? strerror(errno) : "ok");
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_UNPLUG);
+	check(ret < 0 && errno == EALREADY, "unplug: second UNPLUG -> EALREADY");
+	do {
+		ret = read_event(t.fd, &ev, 20000);
+	} while (!ret && ev.type != VIRTIO_LOOPBACK_EV_UNPLUGGED);
+	check(!ret && ev.index == index && !(ev.flags & VIRTIO_LOOPBACK_EV_F_NEEDS_REPLY),
+	      "unplug: EV_UNPLUGGED for virtio%u", ev.index);
+	check(access(path, F_OK) && count_devices() == base + 1,
+	      "unplug: virtio%ld gone, the session's device still there", index);
+out:
+	tdev_fini(&t);
+	check(wait_devices(base, 20000), "unplug: device removed on close");
+	return 0;
+}
+
 static int test_rng(void)
 {
 	int base = count_devices();
@@ -1594,7 +1641,7 @@ static int test_leak(int rounds, int n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|rng|config|\n"
+		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|unplug|rng|config|\n"
 		"                    many N|leak ROUNDS N|all\n");
 	exit(T_EXIT_FAIL);
 }
@@ -1622,6 +1669,8 @@ int main(int argc, char **argv)
 		test_regions();
 	if (all || !strcmp(cmd, "timeout"))
 		test_timeout();
+	if (all || !strcmp(cmd, "unplug"))
+		test_unplug();
 	if (all || !strcmp(cmd, "rng"))
 		test_rng();
 	if (all || !strcmp(cmd, "config"))
@@ -1632,7 +1681,7 @@ int main(int argc, char **argv)
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0, false);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd regions timeout rng config zero-copy many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng config zero-copy many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;
