@@ -914,7 +914,13 @@ static int vla_setup_signals(struct vla *a)
 	sigset_t set;
 	int ret;
 
+	/*
+	 * SIGUSR1 (screenshot) is only blocked here: the display thread takes
+	 * it through its own signalfd, and without a display it must not kill
+	 * the adapter.
+	 */
 	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	if (sigprocmask(SIG_BLOCK, &set, NULL)) {
@@ -922,6 +928,7 @@ static int vla_setup_signals(struct vla *a)
 		vlb_err(NULL, "sigprocmask: %s", strerror(-ret));
 		return ret;
 	}
+	sigdelset(&set, SIGUSR1);
 	a->sig = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (a->sig < 0) {
 		ret = -errno;

@@ -6,6 +6,10 @@
 _prep_test
 _start_rng "$TEST_DIR/rng.sock"
 _start_adapter vdev --socket "$TEST_DIR/rng.sock" --device rng
+# SIGUSR1 asks a gpu adapter for a screenshot; any other adapter ignores it.
+kill -USR1 "$ADAPTER_PID"
+sleep 0.5
+kill -0 "$ADAPTER_PID" 2>/dev/null || _fail "SIGUSR1 killed the adapter"
 hw=/sys/class/misc/hw_random
 _wait_for 30 grep -q virtio_rng "$hw/rng_available" || _fail "virtio_rng not registered"
 name=$(tr ' ' '\n' <"$hw/rng_available" | grep -m1 virtio_rng)
