@@ -175,9 +175,10 @@ static void vl_shadow_scan(struct vl_vq *q)
 	}
 	/*
 	 * A back-end that polls (DPDK: no kicks) and a driver that takes few
-	 * interrupts can move the ring a whole turn between two scans.
+	 * interrupts can move the ring a whole turn between two scans. Not
+	 * after garbage: the shadow must stay usable to repair the ring.
 	 */
-	if ((u16)(used_idx - s->last_used) > s->num) {
+	if (!q->garbage && (u16)(used_idx - s->last_used) > s->num) {
 		vl_shadow_lose(q, "used ring wrapped between scans");
 		return;
 	}
