@@ -19,7 +19,7 @@
  * session closes, the back-end gets a short grace period, loses the memory
  * (vl_mem_revoke()), and the transport completes what is left with an
  * error, then keeps doing so for new chains ("dead mode") until the driver
- * is unbound; receive and event buffers it keeps, as a silent device would. A later issue uses the same tracking to resubmit requests to
+ * is unbound. A later issue uses the same tracking to resubmit requests to
  * a restarted back-end.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -327,36 +327,10 @@ static void vl_fail_chain(struct vl_vq *q, u32 head)
 			vl_fail_policies[i].fail(q, head);
 }
 
-static void vl_note_readable(void *ctx, u64 addr, u32 len, u16 flags)
-{
-	bool *readable = ctx;
-
-	if (!(flags & VRING_DESC_F_WRITE))
-		*readable = true;
-}
-
 /*
- * A chain of device-writable buffers only (a receive or event buffer) is
- * the device's to fill when it has something to say. A device that is gone
- * has nothing: it keeps them, as hardware would, and the driver takes them
- * back at reset (virtqueue_detach_unused_buf()). Completing them would let
- * a driver that re-posts each one at once (virtio-snd's and virtio-input's
- * event queues) spin with us in interrupt context. A chain we cannot walk
- * is completed: the driver must get it back.
- */
-static bool vl_chain_is_request(struct vl_vq *q, u32 head)
-{
-	bool readable = false;
-
-	if (!vl_chain_walk(q, head, vl_note_readable, &readable))
-		return true;
-	return readable;
-}
-
-/*
- * Act as the device for every request still outstanding: fail it, put it
- * in the used ring with length 0, publish used->idx after the entries.
- * Only called once the back-end can no longer write the ring (dead mode).
+ * Act as the device for every chain still outstanding: fail it, put it in
+ * the used ring with length 0, publish used->idx after the entries. Only
+ * called once the back-end can no longer write the ring (dead mode).
  * Returns false if the shadow cannot be trusted.
  */
 static bool vl_vq_complete_all(struct vl_vq *q)
@@ -371,7 +345,7 @@ static bool vl_vq_complete_all(struct vl_vq *q)
 		return false;
 	used_idx = s->last_used;
 	for (head = 0; head < s->num && s->outstanding; head++) {
-		if (s->count[head] != 1 || !vl_chain_is_request(q, head))
+		if (s->count[head] != 1)
 			continue;
 		vl_fail_chain(q, head);
 		WRITE_ONCE(q->used->ring[used_idx & mask].id, cpu_to_le32(head));
