@@ -19,7 +19,7 @@
  * session closes, the back-end gets a short grace period, loses the memory
  * (vl_mem_revoke()), and the transport completes what is left with an
  * error, then keeps doing so for new chains ("dead mode") until the driver
- * is unbound. A later issue uses the same tracking to resubmit requests to
+ * is unbound; receive and event buffers it keeps, as a silent device would. A later issue uses the same tracking to resubmit requests to
  * a restarted back-end.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -327,13 +327,40 @@ static void vl_fail_chain(struct vl_vq *q, u32 head)
 			vl_fail_policies[i].fail(q, head);
 }
 
+static void vl_note_readable(void *ctx, u64 addr, u32 len, u16 flags)
+{
+	bool *readable = ctx;
+
+	if (!(flags & VRING_DESC_F_WRITE))
+		*readable = true;
+}
+
 /*
- * Act as the device for every chain still outstanding: fail it, put it in
- * the used ring with length 0, publish used->idx after the entries. Only
- * called once the back-end can no longer write the ring (dead mode).
- * Returns false if the shadow cannot be trusted.
+ * A chain of device-writable buffers only (a receive or event buffer) is
+ * the device's to fill when it has something to say. When the device dies,
+ * the ones outstanding are completed once (empty), so that a reader waiting
+ * for one wakes up (virtio-rng); ones the driver posts after that are kept,
+ * as a silent device would, and taken back at reset
+ * (virtqueue_detach_unused_buf()): a driver that re-posts each completion
+ * at once (virtio-snd's and virtio-input's event queues) would otherwise
+ * spin with us in interrupt context. A chain we cannot walk is completed.
  */
-static bool vl_vq_complete_all(struct vl_vq *q)
+static bool vl_chain_is_request(struct vl_vq *q, u32 head)
+{
+	bool readable = false;
+
+	if (!vl_chain_walk(q, head, vl_note_readable, &readable))
+		return true;
+	return readable;
+}
+
+/*
+ * Act as the device for every request still outstanding (with @all, every
+ * chain): fail it, put it in the used ring with length 0, publish used->idx
+ * after the entries. Only called once the back-end can no longer write the
+ * ring (dead mode). Returns false if the shadow cannot be trusted.
+ */
+static bool vl_vq_complete_all(struct vl_vq *q, bool all)
 {
 	struct vl_shadow *s = &q->shadow;
 	u32 mask = s->num - 1, head;
@@ -345,7 +372,7 @@ static bool vl_vq_complete_all(struct vl_vq *q)
 		return false;
 	used_idx = s->last_used;
 	for (head = 0; head < s->num && s->outstanding; head++) {
-		if (s->count[head] != 1)
+		if (s->count[head] != 1 || (!all && !vl_chain_is_request(q, head)))
 			continue;
 		vl_fail_chain(q, head);
 		WRITE_ONCE(q->used->ring[used_idx & mask].id, cpu_to_le32(head));
@@ -367,14 +394,14 @@ static bool vl_vq_complete_all(struct vl_vq *q)
  * barrier, and look again: a driver that added a chain before it could see
  * the new avail_event may not notify (virtio spec 2.7.10).
  */
-static bool vl_vq_dead_process(struct vl_vq *q)
+static bool vl_vq_dead_process(struct vl_vq *q, bool all)
 {
 	__le16 *avail_event = (__le16 *)&q->used->ring[q->num];
 	int pass;
 
 	lockdep_assert_held(&q->lock);
 	for (pass = 0; pass < VL_DEAD_PASSES; pass++) {
-		if (!vl_vq_complete_all(q))
+		if (!vl_vq_complete_all(q, all))
 			return false;
 		WRITE_ONCE(q->used->flags, 0);
 		WRITE_ONCE(*avail_event, cpu_to_le16(q->shadow.last_avail));
@@ -425,7 +452,7 @@ static void vl_irq_work(struct irq_work *work)
 		q->swept_used = le16_to_cpu(READ_ONCE(q->used->idx));
 	if (vq) {
 		if (q->dead)
-			ok = vl_vq_dead_process(q);
+			ok = vl_vq_dead_process(q, false);
 		else
 			vl_shadow_scan(q);
 		/* Until dead mode rewrites the ring, the driver must not look. */
@@ -582,7 +609,7 @@ static bool vl_notify(struct virtqueue *vq)
 	q->kicks++;
 	dead = q->dead;
 	if (dead)
-		ok = vl_vq_dead_process(q);
+		ok = vl_vq_dead_process(q, false);
 	else
 		vl_shadow_scan(q);
 	spin_unlock_irqrestore(&q->lock, flags);
@@ -1017,7 +1044,7 @@ static bool vl_transport_go_dead(struct vl_device *vl)
 		spin_lock_irqsave(&q->lock, flags);
 		q->dead = true;
 		if (q->vq)
-			ok = vl_vq_dead_process(q);
+			ok = vl_vq_dead_process(q, true);
 		spin_unlock_irqrestore(&q->lock, flags);
 		if (!ok)
 			trusted = false;
