@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define T_EXIT_PASS	0
@@ -34,6 +36,36 @@
 
 /* How long a test waits for anything (a reply, an eventfd, a child). */
 #define T_WAIT_MS	5000
+
+/**
+ * t_connect_unix() - connect to a unix socket a child is about to create
+ * @path: socket path
+ * @fdp: set to the connected socket (close-on-exec)
+ *
+ * Retries every 10 ms for up to T_WAIT_MS.
+ * Returns: 0, -ETIMEDOUT, or another -errno.
+ */
+static inline int t_connect_unix(const char *path, int *fdp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int i, fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	for (i = 0; i < T_WAIT_MS / 10; i++) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			*fdp = fd;
+			return 0;
+		}
+		close(fd);
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
 
 /**
  * t_fail() - report a failed check on stderr, prefixed with the program name

@@ -60,26 +60,6 @@ struct session {
 	uint16_t tx_next;
 };
 
-static int connect_path(const char *path, int *fdp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int i, fd;
-
-	strcpy(sa.sun_path, path);
-	for (i = 0; i < T_WAIT_MS / 10; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			*fdp = fd;
-			return 0;
-		}
-		close(fd);
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
-}
-
 /* Run the back-end with @args; its status and first stderr line. */
 static int run_status(char *const args[], int *status, char *err, size_t len)
 {
@@ -196,7 +176,7 @@ static int session_start(struct session *s)
 		s->kick[i] = eventfd(0, EFD_CLOEXEC);
 		s->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	}
-	ret = connect_path(sock_path, &s->fe.sock);
+	ret = t_connect_unix(sock_path, &s->fe.sock);
 	if (ret)
 		return t_fail("connecting to %s: %s", sock_path, strerror(-ret));
 
@@ -342,7 +322,7 @@ static int test_tx(struct session *s)
 	ret = wait_used(&s->tx, &id, &len, "transmit without a client");
 	if (ret)
 		return ret;
-	ret = connect_path(line_path, &s->client);
+	ret = t_connect_unix(line_path, &s->client);
 	if (ret)
 		return t_fail("connecting to %s: %s", line_path, strerror(-ret));
 	ret = expect_config_change(s, "client connect");
@@ -489,7 +469,7 @@ static int test_malformed(struct session *s)
 		return ret;
 	if (id != NUM - 1 || len)
 		return t_fail("oversized transmit chain: used id %u len %u", id, len);
-	ret = connect_path(line_path, &s->client);
+	ret = t_connect_unix(line_path, &s->client);
 	if (!ret)
 		ret = expect_config_change(s, "second client");
 	if (ret)

@@ -90,26 +90,6 @@ static int emit(int fd, unsigned int type, unsigned int code, int value)
 	return write(fd, &ev, sizeof(ev)) == sizeof(ev) ? 0 : -errno;
 }
 
-static int connect_backend(int *fdp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int i, fd;
-
-	strcpy(sa.sun_path, sock_path);
-	for (i = 0; i < T_WAIT_MS / 10; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			*fdp = fd;
-			return 0;
-		}
-		close(fd);
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
-}
-
 /* Select, then read the whole config space. */
 static int cfg_read(struct t_fe *fe, uint8_t select, uint8_t subsel,
 		    struct virtio_input_config *cfg)
@@ -317,7 +297,7 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	ret = T_EXIT_FAIL;
-	if (pid < 0 || connect_backend(&fe.sock)) {
+	if (pid < 0 || t_connect_unix(sock_path, &fe.sock)) {
 		t_fail("%s did not listen on %s", path, sock_path);
 		goto out;
 	}

@@ -245,26 +245,6 @@ static int make_stale_socket(void)
 	return 0;
 }
 
-static int connect_backend(int *fdp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int i, fd;
-
-	strcpy(sa.sun_path, sock_path);
-	for (i = 0; i < T_WAIT_MS / 10; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			*fdp = fd;
-			return 0;
-		}
-		close(fd);
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
-}
-
 static bool all_zero(const uint8_t *p, size_t len)
 {
 	while (len--)
@@ -464,7 +444,7 @@ static int session_open(struct session *s)
 
 	memset(s, 0, sizeof(*s));
 	s->fe.sock = s->memfd = s->kick = s->call = -1;
-	ret = connect_backend(&s->fe.sock);
+	ret = t_connect_unix(sock_path, &s->fe.sock);
 	if (ret)
 		return t_fail("connecting to %s: %s", sock_path, strerror(-ret));
 	ret = t_memfd(MEM_SIZE, &s->memfd, (void **)&s->mem);

@@ -112,26 +112,6 @@ static pid_t spawn(char **argv)
 	exit(vus_main(argc, argv));
 }
 
-static int connect_backend(int *fdp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int i, fd;
-
-	strcpy(sa.sun_path, sock_path);
-	for (i = 0; i < T_WAIT_MS / 10; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			*fdp = fd;
-			return 0;
-		}
-		close(fd);
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
-}
-
 /* Connect, negotiate, map memory, start the control, tx and rx rings. */
 static int session_open(struct session *s, uint32_t want_chmaps)
 {
@@ -145,7 +125,7 @@ static int session_open(struct session *s, uint32_t want_chmaps)
 	uint64_t v;
 	int ret;
 
-	ret = connect_backend(&s->fe.sock);
+	ret = t_connect_unix(sock_path, &s->fe.sock);
 	if (ret)
 		return t_fail("connect %s: %s", sock_path, strerror(-ret));
 	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_FEATURES, &v);
