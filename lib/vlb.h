@@ -510,6 +510,40 @@ void vlb_vq_kick_later(struct vlb_vq *vq);
  */
 bool vlb_vq_empty(struct vlb_vq *vq);
 
+/* Buffers of popped elements ---------------------------------------------- */
+
+/**
+ * vlb_iov_size() - total length of iovecs
+ * @iov: the iovecs (elem->out_sg or elem->in_sg)
+ * @n: their number
+ * Returns: the sum of the lengths
+ */
+size_t vlb_iov_size(const struct iovec *iov, unsigned int n);
+
+/**
+ * vlb_iov_to_buf() - copy out of iovecs
+ * @iov: the iovecs
+ * @n: their number
+ * @off: offset in the iovecs' bytes where copying starts
+ * @buf: destination
+ * @len: most bytes to copy
+ * Returns: bytes copied (less than @len when the iovecs end first)
+ */
+size_t vlb_iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
+		      void *buf, size_t len);
+
+/**
+ * vlb_iov_from_buf() - copy into iovecs
+ * @iov: the iovecs
+ * @n: their number
+ * @off: offset in the iovecs' bytes where copying starts
+ * @buf: source, or NULL to write zeros
+ * @len: most bytes to copy
+ * Returns: bytes copied (less than @len when the iovecs end first)
+ */
+size_t vlb_iov_from_buf(const struct iovec *iov, unsigned int n, size_t off,
+			const void *buf, size_t len);
+
 /* Back-end program -------------------------------------------------------- */
 
 /**

@@ -524,3 +524,56 @@ void vlb_vq_set_notification(struct vlb_vq *vq, bool enable)
 	/* Publish before the caller re-checks the avail ring. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
+
+size_t vlb_iov_size(const struct iovec *iov, unsigned int n)
+{
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	return len;
+}
+
+/* Copy between @buf and @iov from @off on: into @iov if @to_iov. */
+static size_t vlb_iov_copy(const struct iovec *iov, unsigned int n, size_t off,
+			   uint8_t *buf, size_t len, bool to_iov)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < n && done < len; i++) {
+		uint8_t *p;
+		size_t c;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		p = (uint8_t *)iov[i].iov_base + off;
+		c = iov[i].iov_len - off;
+		if (c > len - done)
+			c = len - done;
+		if (!to_iov)
+			memcpy(buf + done, p, c);
+		else if (buf)
+			memcpy(p, buf + done, c);
+		else
+			memset(p, 0, c);
+		done += c;
+		off = 0;
+	}
+	return done;
+}
+
+size_t vlb_iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
+		      void *buf, size_t len)
+{
+	return vlb_iov_copy(iov, n, off, buf, len, false);
+}
+
+size_t vlb_iov_from_buf(const struct iovec *iov, unsigned int n, size_t off,
+			const void *buf, size_t len)
+{
+	return vlb_iov_copy(iov, n, off, (uint8_t *)buf, len, true);
+}

@@ -146,47 +146,6 @@ static struct input input = { .fd = -1, .timer_fd = -1, .batch_empty = true };
 
 /* Helpers ----------------------------------------------------------------- */
 
-static size_t input_iov_size(const struct iovec *iov, unsigned int n)
-{
-	size_t len = 0;
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	return len;
-}
-
-/* Copy @len bytes into the iovecs; the caller checked they hold them. */
-static void input_iov_from_buf(const struct iovec *iov, unsigned int n,
-			       const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	unsigned int i;
-
-	for (i = 0; i < n && len; i++) {
-		size_t c = iov[i].iov_len < len ? iov[i].iov_len : len;
-
-		memcpy(iov[i].iov_base, p, c);
-		p += c;
-		len -= c;
-	}
-}
-
-static void input_iov_to_buf(const struct iovec *iov, unsigned int n,
-			     void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	unsigned int i;
-
-	for (i = 0; i < n && len; i++) {
-		size_t c = iov[i].iov_len < len ? iov[i].iov_len : len;
-
-		memcpy(p, iov[i].iov_base, c);
-		p += c;
-		len -= c;
-	}
-}
-
 static void input_malformed(struct vlb_dev *dev, unsigned int qidx,
 			    const char *what, size_t len)
 {
@@ -417,7 +376,7 @@ static void input_evq_flush(struct vlb_dev *dev)
 	if (!vlb_vq_ready(vq))
 		return;
 	while (in->count && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-		size_t len = input_iov_size(elem->in_sg, elem->in_num);
+		size_t len = vlb_iov_size(elem->in_sg, elem->in_num);
 		const struct virtio_input_event *e = &in->q[in->head];
 
 		used++;
@@ -427,7 +386,7 @@ static void input_evq_flush(struct vlb_dev *dev)
 			free(elem);
 			continue;
 		}
-		input_iov_from_buf(elem->in_sg, elem->in_num, e, sizeof(*e));
+		vlb_iov_from_buf(elem->in_sg, elem->in_num, 0, e, sizeof(*e));
 		vlb_vq_push(vq, elem, sizeof(*e));
 		free(elem);
 		in->head = (in->head + 1) % INPUT_MAX_QUEUED;
@@ -552,7 +511,7 @@ static void input_statusq_kick(struct vlb_dev *dev)
 	int ret = 0;
 
 	while (served < INPUT_STATUS_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-		size_t len = input_iov_size(elem->out_sg, elem->out_num);
+		size_t len = vlb_iov_size(elem->out_sg, elem->out_num);
 		struct virtio_input_event e;
 		uint16_t type, code;
 
@@ -562,7 +521,7 @@ static void input_statusq_kick(struct vlb_dev *dev)
 					"status buffer with device-writable parts" :
 					"status buffer not one event", len);
 		} else {
-			input_iov_to_buf(elem->out_sg, elem->out_num, &e, sizeof(e));
+			vlb_iov_to_buf(elem->out_sg, elem->out_num, 0, &e, sizeof(e));
 			type = le16toh(e.type);
 			code = le16toh(e.code);
 			if (type == EV_SYN || type > EV_MAX) {

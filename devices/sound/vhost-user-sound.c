@@ -248,57 +248,6 @@ static uint64_t vus_iov_size(const struct iovec *iov, unsigned int n)
 	return len;
 }
 
-/* Copy @len bytes at offset @off of @iov to @buf; returns bytes copied. */
-static size_t vus_iov_to_buf(const struct iovec *iov, unsigned int n,
-			     uint64_t off, void *buf, size_t len)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t c;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		c = iov[i].iov_len - off;
-		if (c > len - done)
-			c = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, c);
-		done += c;
-		off = 0;
-	}
-	return done;
-}
-
-/* Copy @buf (or zeros when NULL) into @iov at @off; returns bytes copied. */
-static size_t vus_iov_from_buf(const struct iovec *iov, unsigned int n,
-			       uint64_t off, const void *buf, size_t len)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t c;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		c = iov[i].iov_len - off;
-		if (c > len - done)
-			c = len - done;
-		if (buf)
-			memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, c);
-		else
-			memset((uint8_t *)iov[i].iov_base + off, 0, c);
-		done += c;
-		off = 0;
-	}
-	return done;
-}
-
 /* Streams ----------------------------------------------------------------- */
 
 static uint64_t vus_now_ns(void)
@@ -351,7 +300,7 @@ static void vus_buf_complete(struct vus *v, struct vus_stream *s,
 	struct vlb_vq *vq = vlb_dev_vq(v->dev, s->qidx);
 	uint64_t len;
 
-	vus_iov_from_buf(b->elem->in_sg, b->elem->in_num, b->status_off, &st, sizeof(st));
+	vlb_iov_from_buf(b->elem->in_sg, b->elem->in_num, b->status_off, &st, sizeof(st));
 	/* rx: the sample bytes, then the status; tx: the status only. */
 	len = s->dir == VIRTIO_SND_D_INPUT ? written + sizeof(st) : sizeof(st);
 	vlb_vq_push(vq, b->elem, len > UINT32_MAX ? UINT32_MAX : len);
@@ -424,7 +373,7 @@ static uint32_t vus_play(struct vus *v, struct vus_stream *s, struct vus_buf *b)
 	if (!v->playback_path)
 		return VIRTIO_SND_S_OK;
 	while (left) {
-		size_t n = vus_iov_to_buf(e->out_sg, e->out_num, off, chunk,
+		size_t n = vlb_iov_to_buf(e->out_sg, e->out_num, off, chunk,
 					  left < sizeof(chunk) ? left : sizeof(chunk));
 
 		ret = wav_writer_append(&v->out, chunk, n);
@@ -552,7 +501,7 @@ static uint32_t vus_capture(struct vus *v, struct vus_stream *s, struct vus_buf 
 			vus_io_error(v, s, v->capture_path, ret);
 			return VIRTIO_SND_S_IO_ERR;
 		}
-		vus_iov_from_buf(e->in_sg, e->in_num, off, chunk, n);
+		vlb_iov_from_buf(e->in_sg, e->in_num, off, chunk, n);
 		s->src_pos += n;
 		off += n;
 		left -= n;
@@ -721,8 +670,8 @@ static uint32_t vus_query_info(struct vus *v, const struct vus_req *r,
 			vus_pcm_info(&v->streams[start + i], &item.pcm);
 		else
 			vus_chmap_info(v, start + i, &item.chmap);
-		vus_iov_from_buf(e->in_sg, e->in_num, off, &item, item_size);
-		vus_iov_from_buf(e->in_sg, e->in_num, off + item_size, NULL, size - item_size);
+		vlb_iov_from_buf(e->in_sg, e->in_num, off, &item, item_size);
+		vlb_iov_from_buf(e->in_sg, e->in_num, off + item_size, NULL, size - item_size);
 		off += size;
 	}
 	*status = VIRTIO_SND_S_OK;
@@ -884,7 +833,7 @@ static uint32_t vus_control(struct vus *v, const struct vlb_vq_elem *e)
 			"control: response buffer of %" PRIu64 " bytes", r.in_len);
 		return 0;
 	}
-	vus_iov_to_buf(e->out_sg, e->out_num, 0, r.req, sizeof(r.req));
+	vlb_iov_to_buf(e->out_sg, e->out_num, 0, r.req, sizeof(r.req));
 	if (r.out_len < sizeof(hdr)) {
 		status = VIRTIO_SND_S_BAD_MSG;
 		code = 0;
@@ -919,7 +868,7 @@ out:
 		vlb_dbg(VLB_DBG_DEV, vlb_dev_name(v->dev),
 			"control: request 0x%x answered 0x%x", code, status);
 	hdr.code = htole32(status);
-	vus_iov_from_buf(e->in_sg, e->in_num, 0, &hdr, sizeof(hdr));
+	vlb_iov_from_buf(e->in_sg, e->in_num, 0, &hdr, sizeof(hdr));
 	return sizeof(hdr) + len;
 }
 
@@ -983,7 +932,7 @@ static void vus_io_kick(struct vus *v, struct vlb_vq *vq, uint8_t dir)
 		b->status_off = in_len - sizeof(struct virtio_snd_pcm_status);
 		b->bytes = dir == VIRTIO_SND_D_OUTPUT ? out_len - sizeof(xfer) : b->status_off;
 		if (out_len >= sizeof(xfer)) {
-			vus_iov_to_buf(elem->out_sg, elem->out_num, 0, &xfer, sizeof(xfer));
+			vlb_iov_to_buf(elem->out_sg, elem->out_num, 0, &xfer, sizeof(xfer));
 			if (le32toh(xfer.stream_id) < VUS_STREAMS)
 				s = &v->streams[le32toh(xfer.stream_id)];
 		}

@@ -346,60 +346,6 @@ static void hblk_usr1_cb(struct vlb_dev *dev, int fd, short revents, void *opaqu
 
 /* Requests ---------------------------------------------------------------- */
 
-static size_t hblk_iov_size(const struct iovec *iov, unsigned int n)
-{
-	size_t len = 0;
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	return len;
-}
-
-/*
- * Copy @len bytes between @buf and offset @off of @iov: into @iov if
- * @to_iov, else out of it. Returns bytes copied.
- */
-static size_t hblk_iov_copy(const struct iovec *iov, unsigned int n, size_t off,
-			    void *buf, size_t len, bool to_iov)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t chunk;
-		uint8_t *p;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		p = (uint8_t *)iov[i].iov_base + off;
-		chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		if (to_iov)
-			memcpy(p, (uint8_t *)buf + done, chunk);
-		else
-			memcpy((uint8_t *)buf + done, p, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
-static size_t hblk_from_iov(const struct iovec *iov, unsigned int n, size_t off,
-			    void *buf, size_t len)
-{
-	return hblk_iov_copy(iov, n, off, buf, len, false);
-}
-
-static size_t hblk_to_iov(const struct iovec *iov, unsigned int n, size_t off,
-			  const void *buf, size_t len)
-{
-	return hblk_iov_copy(iov, n, off, (void *)buf, len, true);
-}
-
 /* Whether @len bytes at @sector lie on the disk; sets *@off. */
 static bool hblk_in_range(const struct hblk *hb, uint64_t sector, uint64_t len,
 			  uint64_t *off)
@@ -418,15 +364,15 @@ static bool hblk_in_range(const struct hblk *hb, uint64_t sector, uint64_t len,
 static uint32_t hblk_handle(struct vlb_dev *dev, struct hblk *hb,
 			    const struct vlb_vq_elem *e)
 {
-	size_t out_len = hblk_iov_size(e->out_sg, e->out_num);
-	size_t in_len = hblk_iov_size(e->in_sg, e->in_num);
+	size_t out_len = vlb_iov_size(e->out_sg, e->out_num);
+	size_t in_len = vlb_iov_size(e->in_sg, e->in_num);
 	struct virtio_blk_outhdr hdr;
 	uint8_t id[VIRTIO_BLK_ID_BYTES] = HBLK_ID;
 	uint8_t status = VIRTIO_BLK_S_OK;
 	size_t data, written = 0;
 	uint64_t sector, off;
 
-	if (!in_len || hblk_from_iov(e->out_sg, e->out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+	if (!in_len || vlb_iov_to_buf(e->out_sg, e->out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
 		if (!hb->bad_requests++)
 			vlb_err(vlb_dev_name(dev), "vq 0: request %u without header or status byte",
 				e->index);
@@ -441,27 +387,27 @@ static uint32_t hblk_handle(struct vlb_dev *dev, struct hblk *hb,
 			status = VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		written = hblk_to_iov(e->in_sg, e->in_num, 0, hb->disk + off, data);
+		written = vlb_iov_from_buf(e->in_sg, e->in_num, 0, hb->disk + off, data);
 		break;
 	case VIRTIO_BLK_T_OUT:
 		if (!hblk_in_range(hb, sector, out_len - sizeof(hdr), &off)) {
 			status = VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		hblk_from_iov(e->out_sg, e->out_num, sizeof(hdr), hb->disk + off,
+		vlb_iov_to_buf(e->out_sg, e->out_num, sizeof(hdr), hb->disk + off,
 			      out_len - sizeof(hdr));
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		break;
 	case VIRTIO_BLK_T_GET_ID:
-		written = hblk_to_iov(e->in_sg, e->in_num, 0, id,
+		written = vlb_iov_from_buf(e->in_sg, e->in_num, 0, id,
 				      data < sizeof(id) ? data : sizeof(id));
 		break;
 	default:
 		status = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
-	hblk_to_iov(e->in_sg, e->in_num, in_len - 1, &status, 1);
+	vlb_iov_from_buf(e->in_sg, e->in_num, in_len - 1, &status, 1);
 	return written + 1;
 }
 
