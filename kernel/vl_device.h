@@ -57,6 +57,70 @@ struct vl_shadow {
 	bool lost;
 };
 
+/* Relay: ring entries, bytes of its FIFO at most, bytes per entry at most. */
+#define VL_RELAY_NUM	64
+#define VL_RELAY_FIFO	(256 * 1024)
+#define VL_RELAY_SPAN	(16 * 1024)
+/* Below this much room in the FIFO, mappings towards the device wait. */
+#define VL_RELAY_HOLD	(4 * PAGE_SIZE)
+
+/**
+ * struct vl_relay - the ring a back-end serves instead of the driver's
+ * @mem: kernel address of the allocation: the FIFO, then the descriptor
+ *       table, avail and used rings (coherent, in the region)
+ * @iova: IOVA of @mem (and of the FIFO)
+ * @bytes: size of the allocation
+ * @desc: descriptor table
+ * @avail: avail ring
+ * @used: used ring (written by the back-end: untrusted)
+ * @desc_iova: IOVA of @desc
+ * @avail_iova: IOVA of @avail
+ * @used_iova: IOVA of @used
+ * @num: ring entries (power of two, at most VL_RELAY_NUM)
+ * @fifo_size: bytes of the FIFO (power of two)
+ * @head: FIFO position (free-running) where the next driver byte goes
+ * @posted: FIFO position up to which bytes are in posted ring entries
+ * @tail: FIFO position up to which the back-end gave the bytes back
+ * @span_end: per ring entry, the FIFO position after its bytes
+ * @busy: ring entries the back-end has not given back
+ * @next_avail: the next avail ring index we publish
+ * @oldest: the oldest ring entry whose bytes are not released (@tail)
+ * @last_used: used ring index up to which entries were taken back
+ * @driver_avail: the driver's avail ring index up to which chains were
+ *                relayed and completed
+ * @driver_used: the next used ring index we write in the driver's ring
+ * @bytes_relayed: bytes handed to the back-end (sysfs)
+ * @bytes_dropped: bytes dropped because the FIFO was full (sysfs)
+ *
+ * See "Relayed queues" in vl_transport.c. Protected by the owning
+ * struct vl_vq's @lock.
+ */
+struct vl_relay {
+	u8 *mem;
+	dma_addr_t iova;
+	size_t bytes;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	u64 desc_iova;
+	u64 avail_iova;
+	u64 used_iova;
+	u16 num;
+	u32 fifo_size;
+	u32 head;
+	u32 posted;
+	u32 tail;
+	u32 span_end[VL_RELAY_NUM];
+	DECLARE_BITMAP(busy, VL_RELAY_NUM);
+	u16 next_avail;
+	u16 oldest;
+	u16 last_used;
+	u16 driver_avail;
+	u16 driver_used;
+	u64 bytes_relayed;
+	u64 bytes_dropped;
+};
+
 /**
  * struct vl_vq - one virtqueue of a device
  * @vl: owning device
@@ -80,13 +144,17 @@ struct vl_shadow {
  *        signal of a kick.
  * @vq: the virtio core's queue, NULL when not set up
  * @num: ring size the driver chose
- * @desc_iova: IOVA of the descriptor table
- * @avail_iova: IOVA of the avail ring
- * @used_iova: IOVA of the used ring
+ * @desc_iova: IOVA of the descriptor table the back-end serves (the
+ *             driver's, or @relay's)
+ * @avail_iova: IOVA of the avail ring the back-end serves
+ * @used_iova: IOVA of the used ring the back-end serves
  * @desc: kernel address of the descriptor table (in the bounce region)
  * @avail: kernel address of the avail ring
  * @used: kernel address of the used ring
  * @shadow: in-flight tracking
+ * @relay: the transport completes the driver's chains itself and hands
+ *         the bytes to the back-end through a ring of its own (@relay.mem
+ *         non-NULL); see vl_queue_is_relayed()
  * @swept_used: used index up to which completed chains were swept (zero-copy)
  * @garbage: the back-end wrote a used entry no device may write; the shadow
  *           stops before it and the driver never gets to see it
@@ -122,6 +190,7 @@ struct vl_vq {
 	struct vring_avail *avail;
 	struct vring_used *used;
 	struct vl_shadow shadow;
+	struct vl_relay relay;
 	u16 swept_used;
 	bool garbage;
 	bool dead;

@@ -242,6 +242,9 @@ struct vl_view {
  * @revocations: shared mappings whose PTEs were zapped
  * @revocation_batches: zap passes (sweeps and revocation work runs)
  * @flags: VL_MEM_* bits (atomic bitops)
+ * @held: transport queues holding back mappings towards the device (bit
+ *        per queue, atomic bitops; see vl_mem_hold_to_device())
+ * @held_maps: mappings refused because of @held
  * @revoke_sem: orders page insertion against zaps: faults hold it for read
  *              while they check the records and insert pages; sweeps and
  *              revocations take it for write as a barrier before they zap
@@ -282,6 +285,8 @@ struct vl_mem {
 	atomic64_t revocations;
 	atomic64_t revocation_batches;
 	unsigned long flags;
+	unsigned long held;
+	atomic64_t held_maps;
 
 	struct rw_semaphore revoke_sem;
 	bool revoked;
@@ -803,6 +808,11 @@ static int vl_map(struct device *dev, phys_addr_t phys, size_t size,
 
 	if (WARN_ON_ONCE(!valid_dma_direction(dir)))
 		return -EINVAL;
+	/* Back-pressure, like a full swiotlb: the driver retries later. */
+	if (dir == DMA_TO_DEVICE && READ_ONCE(mem->held)) {
+		atomic64_inc(&mem->held_maps);
+		return -ENOMEM;
+	}
 	if (size > mem->max_map) {
 		atomic64_inc(&mem->map_failures);
 		if (!(attrs & DMA_ATTR_NO_WARN))
@@ -1309,6 +1319,15 @@ size_t vl_mem_max_mapping(const struct vl_mem *mem)
 	return mem->max_map;
 }
 
+void vl_mem_hold_to_device(struct vl_mem *mem, unsigned int bit, bool hold)
+{
+	bit %= BITS_PER_LONG;
+	if (hold && !test_bit(bit, &mem->held))
+		set_bit(bit, &mem->held);
+	else if (!hold && test_bit(bit, &mem->held))
+		clear_bit(bit, &mem->held);
+}
+
 void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len)
 {
 	/* Page 0 is never handed out: an IOVA there is a bug. */
@@ -1326,6 +1345,7 @@ void vl_mem_get_stats(struct vl_mem *mem, struct vl_mem_stats *stats)
 	stats->bytes_shared = atomic64_read(&mem->bytes_shared);
 	stats->maps = atomic64_read(&mem->maps);
 	stats->map_failures = atomic64_read(&mem->map_failures);
+	stats->held_maps = atomic64_read(&mem->held_maps);
 	stats->backend_faults = atomic64_read(&mem->faults);
 	stats->revocations = atomic64_read(&mem->revocations);
 	stats->revocation_batches = atomic64_read(&mem->revocation_batches);

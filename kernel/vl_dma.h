@@ -33,6 +33,8 @@ extern struct workqueue_struct *vl_mem_wq;
  * @bytes_shared: bytes of streaming mappings shared in place
  * @maps: successful streaming mappings
  * @map_failures: streaming mappings and coherent allocations refused
+ * @held_maps: mappings towards the device refused while a relayed queue's
+ *             FIFO was nearly full (vl_mem_hold_to_device())
  *                (no room in the region, or larger than the mapping limit)
  * @backend_faults: back-end page faults served in the zero-copy windows
  * @revocations: shared mappings whose back-end PTEs were zapped
@@ -49,6 +51,7 @@ struct vl_mem_stats {
 	u64 bytes_shared;
 	u64 maps;
 	u64 map_failures;
+	u64 held_maps;
 	u64 backend_faults;
 	u64 revocations;
 	u64 revocation_batches;
@@ -112,6 +115,20 @@ int vl_mem_attach_dma(struct vl_mem *mem, struct device *dev);
  * the region or touches the reserved page 0.
  */
 void *vl_mem_iova_to_virt(struct vl_mem *mem, u64 iova, size_t len);
+
+/**
+ * vl_mem_hold_to_device() - refuse streaming mappings towards the device
+ * @mem: region
+ * @bit: the caller's bit (a queue index)
+ * @hold: set or clear it
+ *
+ * While any bit is set, DMA_TO_DEVICE mappings fail with no message, as
+ * with a full swiotlb: drivers treat that as "busy, try later"
+ * (virtio_console's put_chars() returns 0, and the hvc layer keeps the
+ * bytes and polls). A relayed queue holds while its FIFO is nearly full.
+ * Any context.
+ */
+void vl_mem_hold_to_device(struct vl_mem *mem, unsigned int bit, bool hold);
 
 /**
  * vl_mem_get_fd() - a new file descriptor for the back-end's view

@@ -430,6 +430,7 @@ VL_STAT_ATTR(bytes_bounced);
 VL_STAT_ATTR(bytes_shared);
 VL_STAT_ATTR(maps);
 VL_STAT_ATTR(map_failures);
+VL_STAT_ATTR(held_maps);
 VL_STAT_ATTR(backend_faults);
 VL_STAT_ATTR(revocations);
 VL_STAT_ATTR(revocation_batches);
@@ -453,6 +454,7 @@ static struct attribute *vl_dev_attrs[] = {
 	&dev_attr_bytes_shared.attr,
 	&dev_attr_maps.attr,
 	&dev_attr_map_failures.attr,
+	&dev_attr_held_maps.attr,
 	&dev_attr_backend_faults.attr,
 	&dev_attr_revocations.attr,
 	&dev_attr_revocation_batches.attr,
@@ -487,12 +489,16 @@ VL_QUEUE_ATTR(max_size, q->max_size);
 VL_QUEUE_ATTR(size, READ_ONCE(q->num));
 VL_QUEUE_ATTR(kicks, READ_ONCE(q->kicks));
 VL_QUEUE_ATTR(interrupts, READ_ONCE(q->interrupts));
+VL_QUEUE_ATTR(relayed_bytes, READ_ONCE(q->relay.bytes_relayed));
+VL_QUEUE_ATTR(relay_dropped_bytes, READ_ONCE(q->relay.bytes_dropped));
 
 static struct attribute *vl_queue_attrs[] = {
 	&vl_queue_attr_max_size.attr,
 	&vl_queue_attr_size.attr,
 	&vl_queue_attr_kicks.attr,
 	&vl_queue_attr_interrupts.attr,
+	&vl_queue_attr_relayed_bytes.attr,
+	&vl_queue_attr_relay_dropped_bytes.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(vl_queue);
@@ -946,7 +952,8 @@ static long vl_ioctl_get_vq_info(struct vl_device *vl,
 	spin_lock_irqsave(&q->lock, flags);
 	if (q->vq) {
 		info.ready = 1;
-		info.num = q->num;
+		/* The ring the back-end serves: the relay's, if any. */
+		info.num = q->relay.mem ? q->relay.num : q->num;
 		info.desc = q->desc_iova;
 		info.avail = q->avail_iova;
 		info.used = q->used_iova;

@@ -12,6 +12,9 @@
  *  - kick: vl_notify() signals the queue's kick eventfd (atomic context);
  *  - call: the call eventfd's wait queue is hooked like KVM's irqfd; a
  *    signal queues an irq_work that runs vring_interrupt().
+ *  - relayed queues (a driver that spins for its buffer): the transport
+ *    completes the chain in notify and hands the bytes to the back-end
+ *    through a ring of its own (see "Relayed queues").
  *
  * In-flight tracking (struct vl_shadow): every notify and every interrupt
  * scans the used and avail rings from where the last scan stopped, so the
@@ -413,6 +416,278 @@ static bool vl_vq_dead_process(struct vl_vq *q, bool all)
 }
 
 /* ------------------------------------------------------------------ */
+/* Relayed queues                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Some drivers wait for a transmitted buffer by spinning with a lock held,
+ * often with interrupts off: virtio_console's put_chars() (hvc console,
+ * under the hvc port lock) and its control messages. In a VM the device
+ * runs on a CPU of the host. Here it is a process that needs a CPU of this
+ * machine, and the other CPUs may be spinning too: virtio_console's
+ * receive interrupt takes the same hvc lock. A 2-CPU machine stopped at the
+ * first write to /dev/hvc0, and again whenever the back-end fell behind.
+ *
+ * So for these queues the transport is the device of the driver's ring
+ * and never keeps a chain: on notify it copies the chain's bytes into a
+ * FIFO in the region and completes the chain at once. The back-end is
+ * given a ring of the transport's own whose entries point at spans of the
+ * FIFO, posted as entries come back. Bytes keep their order. Flow control:
+ * while the FIFO is nearly full, mappings towards the device fail
+ * (vl_mem_hold_to_device()), so put_chars() returns 0 and the hvc layer
+ * keeps the bytes and retries, and a writer blocks. What still does not fit
+ * is dropped and counted (sysfs relay_dropped_bytes): a back-end that stops
+ * reading must not be able to stop a CPU. QEMU's vhost-vdpa shadow
+ * virtqueue is the same idea.
+ */
+static const struct {
+	u32 device_id;
+	u32 index;
+} vl_relayed_queues[] = {
+	{ VIRTIO_ID_CONSOLE, 1 },	/* port 0 transmitq: put_chars() */
+	{ VIRTIO_ID_CONSOLE, 3 },	/* control transmitq (MULTIPORT) */
+};
+
+static bool vl_queue_is_relayed(struct vl_device *vl, u32 index)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vl_relayed_queues); i++)
+		if (vl_relayed_queues[i].device_id == vl->device_id &&
+		    vl_relayed_queues[i].index == index)
+			return true;
+	return false;
+}
+
+/*
+ * Process context: the FIFO and the ring, in the region; a quarter of the
+ * region at most.
+ */
+static int vl_relay_alloc(struct vl_vq *q)
+{
+	struct vl_relay *r = &q->relay;
+	u16 num = rounddown_pow_of_two(min_t(u32, VL_RELAY_NUM, q->max_size));
+	u32 fifo = rounddown_pow_of_two(min_t(u64, VL_RELAY_FIFO, q->vl->mem_size / 4));
+	size_t avail_off = fifo + vl_desc_bytes(num);
+	size_t used_off = ALIGN(avail_off + vl_avail_bytes(num), 4);
+	size_t bytes = used_off + vl_used_bytes(num);
+	dma_addr_t iova;
+	u8 *mem;
+
+	/* Zeroed: no flags, event indexes 0. */
+	mem = dma_alloc_coherent(&q->vl->parent, bytes, &iova, GFP_KERNEL);
+	if (!mem)
+		return -ENOMEM;
+	*r = (struct vl_relay){
+		.mem = mem,
+		.iova = iova,
+		.bytes = bytes,
+		.desc = (struct vring_desc *)(mem + fifo),
+		.avail = (struct vring_avail *)(mem + avail_off),
+		.used = (struct vring_used *)(mem + used_off),
+		.desc_iova = iova + fifo,
+		.avail_iova = iova + avail_off,
+		.used_iova = iova + used_off,
+		.num = num,
+		.fifo_size = fifo,
+	};
+	return 0;
+}
+
+static void vl_relay_free(struct vl_device *vl, struct vl_relay *r)
+{
+	if (r->mem)
+		dma_free_coherent(&vl->parent, r->bytes, r->mem, r->iova);
+}
+
+struct vl_relay_copy {
+	struct vl_vq *q;
+	u32 copied;		/* bytes put in the FIFO */
+	u32 dropped;		/* bytes that did not fit */
+	bool writable;		/* a device-writable descriptor */
+	bool unreachable;	/* a buffer outside the region */
+};
+
+/* Append one readable descriptor's bytes to the FIFO, as far as it has room. */
+static void vl_relay_copy_desc(void *ctx, u64 addr, u32 len, u16 flags)
+{
+	struct vl_relay_copy *c = ctx;
+	struct vl_relay *r = &c->q->relay;
+	u32 room = r->fifo_size - (r->head - r->tail);
+	const u8 *src;
+
+	if (flags & VRING_DESC_F_WRITE) {
+		c->writable = true;
+		return;
+	}
+	src = vl_mem_iova_to_virt(c->q->vl->mem, addr, len);
+	if (!src) {
+		c->unreachable = true;
+		return;
+	}
+	if (len > room) {
+		c->dropped += len - room;
+		len = room;
+	}
+	c->copied += len;
+	while (len) {
+		u32 off = r->head & (r->fifo_size - 1);
+		u32 n = min(len, r->fifo_size - off);
+
+		memcpy(r->mem + off, src, n);
+		src += n;
+		len -= n;
+		r->head += n;
+	}
+}
+
+/* Copy a chain of the driver into the FIFO and complete it. */
+static void vl_relay_chain(struct vl_vq *q, u16 head)
+{
+	struct vl_relay *r = &q->relay;
+	struct vl_relay_copy c = { .q = q };
+	u32 mask = q->num - 1;
+	bool ok;
+
+	ok = vl_chain_walk(q, head, vl_relay_copy_desc, &c);
+	r->bytes_dropped += c.dropped;
+	if (c.dropped)
+		dev_warn_ratelimited(&q->vl->parent,
+				     "queue %u: back-end not reading, %u bytes dropped\n",
+				     q->index, c.dropped);
+	if (!ok || c.writable || c.unreachable)
+		dev_err_ratelimited(&q->vl->parent,
+				    "queue %u: a buffer the transport cannot relay (%s)\n",
+				    q->index, !ok ? "malformed chain" :
+				    c.writable ? "device-writable part" : "outside the region");
+	WRITE_ONCE(q->used->ring[r->driver_used & mask].id, cpu_to_le32(head));
+	WRITE_ONCE(q->used->ring[r->driver_used & mask].len, 0);
+	r->driver_used++;
+}
+
+/* Hold mappings towards the device while the FIFO has little room left. */
+static void vl_relay_update_hold(struct vl_vq *q)
+{
+	struct vl_relay *r = &q->relay;
+	u32 room = r->fifo_size - (r->head - r->tail);
+
+	vl_mem_hold_to_device(q->vl->mem, q->index,
+			      room < min_t(u32, VL_RELAY_HOLD, r->fifo_size / 2));
+}
+
+/*
+ * Post the FIFO's unposted bytes in ring entries, as far as entries are
+ * free. Returns true if any were posted.
+ */
+static bool vl_relay_post(struct vl_relay *r)
+{
+	u16 start = r->next_avail;
+
+	while (r->posted != r->head && (u16)(r->next_avail - r->oldest) < r->num) {
+		u16 b = r->next_avail & (r->num - 1);
+		u32 off = r->posted & (r->fifo_size - 1);
+		u32 len = min3(r->head - r->posted, r->fifo_size - off, (u32)VL_RELAY_SPAN);
+
+		/* The back-end can write the table: rewrite the whole entry. */
+		WRITE_ONCE(r->desc[b].addr, cpu_to_le64(r->iova + off));
+		WRITE_ONCE(r->desc[b].len, cpu_to_le32(len));
+		WRITE_ONCE(r->desc[b].flags, 0);
+		WRITE_ONCE(r->desc[b].next, 0);
+		WRITE_ONCE(r->avail->ring[b], cpu_to_le16(b));
+		__set_bit(b, r->busy);
+		r->posted += len;
+		r->span_end[b] = r->posted;
+		r->bytes_relayed += len;
+		r->next_avail++;
+	}
+	if (r->next_avail == start)
+		return false;
+	virtio_wmb(true);
+	WRITE_ONCE(r->avail->idx, cpu_to_le16(r->next_avail));
+	return true;
+}
+
+/*
+ * Take back the entries the back-end used, free their bytes in order, and
+ * ask it (event index) for a call at the next one. Its used ring is checked
+ * like any it writes.
+ */
+static void vl_relay_reclaim(struct vl_vq *q)
+{
+	struct vl_relay *r = &q->relay;
+	__le16 *used_event = &r->avail->ring[r->num];
+	u16 used_idx;
+	u32 id;
+
+	lockdep_assert_held(&q->lock);
+	for (;;) {
+		used_idx = le16_to_cpu(READ_ONCE(r->used->idx));
+		virtio_rmb(true);
+		if ((u16)(used_idx - r->last_used) > (u16)(r->next_avail - r->last_used)) {
+			vl_shadow_garbage(q, "relay ring: used index moved past the available ring");
+			return;
+		}
+		if (used_idx == r->last_used)
+			break;
+		for (; r->last_used != used_idx; r->last_used++) {
+			id = le32_to_cpu(READ_ONCE(r->used->ring[r->last_used & (r->num - 1)].id));
+			if (id >= r->num || !__test_and_clear_bit(id, r->busy)) {
+				vl_shadow_garbage(q, "relay ring: used id not in flight");
+				return;
+			}
+		}
+		while (r->oldest != r->next_avail &&
+		       !test_bit(r->oldest & (r->num - 1), r->busy))
+			r->tail = r->span_end[r->oldest++ & (r->num - 1)];
+		WRITE_ONCE(*used_event, cpu_to_le16(r->last_used));
+		virtio_mb(true);
+	}
+}
+
+/*
+ * Be the device of the driver's ring: relay and complete every chain the
+ * driver made available, then ask for a notification on the next chain
+ * and look again (as in dead mode). Returns true if entries were posted to
+ * the relay ring (kick the back-end); *@completed tells whether the driver
+ * has new used entries.
+ */
+static bool vl_relay_pump(struct vl_vq *q, bool *completed)
+{
+	struct vl_relay *r = &q->relay;
+	__le16 *avail_event = (__le16 *)&q->used->ring[q->num];
+	u16 used = r->driver_used, avail_idx, head;
+	int pass;
+
+	lockdep_assert_held(&q->lock);
+	for (pass = 0; pass < VL_DEAD_PASSES && !q->garbage; pass++) {
+		avail_idx = le16_to_cpu(READ_ONCE(q->avail->idx));
+		virtio_rmb(true);
+		/* The driver's ring is in the region too: checked as well. */
+		if ((u16)(avail_idx - r->driver_avail) > q->num) {
+			vl_shadow_garbage(q, "relayed queue: avail index out of range");
+			break;
+		}
+		for (; r->driver_avail != avail_idx; r->driver_avail++) {
+			head = le16_to_cpu(READ_ONCE(q->avail->ring[r->driver_avail & (q->num - 1)]));
+			if (head >= q->num) {
+				vl_shadow_garbage(q, "relayed queue: avail head out of range");
+				break;
+			}
+			vl_relay_chain(q, head);
+		}
+		virtio_wmb(true);
+		WRITE_ONCE(q->used->idx, cpu_to_le16(r->driver_used));
+		WRITE_ONCE(*avail_event, cpu_to_le16(r->driver_avail));
+		virtio_mb(true);
+		if (le16_to_cpu(READ_ONCE(q->avail->idx)) == r->driver_avail)
+			break;
+	}
+	*completed = r->driver_used != used;
+	vl_relay_update_hold(q);
+	return !q->garbage && vl_relay_post(r);
+}
+
+/* ------------------------------------------------------------------ */
 /* Kick and call                                                        */
 /* ------------------------------------------------------------------ */
 
@@ -424,6 +699,18 @@ static void vl_kick_work(struct irq_work *work)
 }
 
 /*
+ * A kick from inside an eventfd wake-up (e.g. a callback run synchronously
+ * by someone's eventfd) would be dropped by eventfd_signal(): defer it.
+ */
+static void vl_kick_backend(struct vl_vq *q)
+{
+	if (eventfd_signal_allowed())
+		vl_eventfd_signal(q->kick);
+	else
+		irq_work_queue(&q->kick_work);
+}
+
+/*
  * The interrupt: runs in hard-IRQ context on x86 (irq_work self-IPI), as a
  * real device's handler would. The shadow sees the used entries before the
  * driver can reap and recycle them.
@@ -432,7 +719,7 @@ static void vl_irq_work(struct irq_work *work)
 {
 	struct vl_vq *q = container_of(work, struct vl_vq, irq_work);
 	bool swept = test_and_clear_bit(VL_VQ_SWEPT, &q->flags);
-	bool ok = true, garbage = false;
+	bool ok = true, garbage = false, kick = false, completed;
 	struct virtqueue *vq;
 	unsigned long flags;
 
@@ -451,15 +738,23 @@ static void vl_irq_work(struct irq_work *work)
 	if (vq && !swept)
 		q->swept_used = le16_to_cpu(READ_ONCE(q->used->idx));
 	if (vq) {
-		if (q->dead)
+		if (q->dead) {
 			ok = vl_vq_dead_process(q, false);
-		else
+		} else if (q->relay.mem) {
+			/* A call on a relayed queue: room for what waits. */
+			vl_relay_reclaim(q);
+			kick = vl_relay_pump(q, &completed);
 			vl_shadow_scan(q);
+		} else {
+			vl_shadow_scan(q);
+		}
 		/* Until dead mode rewrites the ring, the driver must not look. */
 		garbage = q->garbage && !q->dead;
 		q->interrupts++;
 	}
 	spin_unlock_irqrestore(&q->lock, flags);
+	if (kick)
+		vl_kick_backend(q);
 	if (!ok)
 		queue_work(system_wq, &q->vl->break_work);
 	if (garbage)
@@ -595,34 +890,38 @@ void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index)
 
 /*
  * Any context, IRQs maybe off, driver locks held: a spinlock at most, no
- * allocation. A kick from inside an eventfd wake-up (e.g. a callback run
- * synchronously by someone's eventfd) would be dropped by eventfd_signal(),
- * so it is deferred to an irq_work.
+ * allocation. On a relayed queue the driver's chains are completed here,
+ * before it returns to its spin loop; the interrupt follows (irq_work).
  */
 static bool vl_notify(struct virtqueue *vq)
 {
 	struct vl_vq *q = vq->priv;
+	bool dead, ok = true, kick = true, completed = false;
 	unsigned long flags;
-	bool dead, ok = true;
 
 	spin_lock_irqsave(&q->lock, flags);
 	q->kicks++;
 	dead = q->dead;
-	if (dead)
+	if (dead) {
 		ok = vl_vq_dead_process(q, false);
-	else
+	} else if (q->relay.mem) {
+		kick = vl_relay_pump(q, &completed);
 		vl_shadow_scan(q);
+	} else {
+		vl_shadow_scan(q);
+	}
 	spin_unlock_irqrestore(&q->lock, flags);
 
 	if (dead) {
 		if (!ok)
 			queue_work(system_wq, &q->vl->break_work);
 		irq_work_queue(&q->irq_work);
-	} else if (eventfd_signal_allowed()) {
-		vl_eventfd_signal(q->kick);
-	} else {
-		irq_work_queue(&q->kick_work);
+		return true;
 	}
+	if (kick)
+		vl_kick_backend(q);
+	if (completed)
+		irq_work_queue(&q->irq_work);
 	return true;
 }
 
@@ -770,12 +1069,15 @@ static void vl_del_vqs(struct virtio_device *vdev)
 	for (i = 0; i < vl->num_queues; i++) {
 		struct vl_vq *q = &vl->vqs[i];
 		struct virtqueue *vq;
+		struct vl_relay relay;
 		unsigned long flags;
 		s16 *count;
 
 		spin_lock_irqsave(&q->lock, flags);
 		vq = q->vq;
 		count = q->shadow.count;
+		relay = q->relay;
+		memset(&q->relay, 0, sizeof(q->relay));
 		q->vq = NULL;
 		q->desc = NULL;
 		q->avail = NULL;
@@ -791,6 +1093,9 @@ static void vl_del_vqs(struct virtio_device *vdev)
 		/* An interrupt already past the check above still uses vq. */
 		irq_work_sync(&q->irq_work);
 		irq_work_sync(&q->kick_work);
+		if (relay.mem)
+			vl_mem_hold_to_device(vl->mem, i, false);
+		vl_relay_free(vl, &relay);
 		vring_del_virtqueue(vq);
 		kvfree(count);
 	}
@@ -837,13 +1142,26 @@ static int vl_setup_vq(struct vl_device *vl, u32 index, vq_callback_t *callback,
 		ret = -ENOMEM;
 		goto err_del;
 	}
+	if (vl_queue_is_relayed(vl, index)) {
+		ret = vl_relay_alloc(q);
+		if (ret) {
+			kvfree(count);
+			goto err_del;
+		}
+	}
 
 	vq->priv = q;
 	spin_lock_irqsave(&q->lock, flags);
 	q->num = num;
-	q->desc_iova = virtqueue_get_desc_addr(vq);
-	q->avail_iova = virtqueue_get_avail_addr(vq);
-	q->used_iova = virtqueue_get_used_addr(vq);
+	if (q->relay.mem) {
+		q->desc_iova = q->relay.desc_iova;
+		q->avail_iova = q->relay.avail_iova;
+		q->used_iova = q->relay.used_iova;
+	} else {
+		q->desc_iova = virtqueue_get_desc_addr(vq);
+		q->avail_iova = virtqueue_get_avail_addr(vq);
+		q->used_iova = virtqueue_get_used_addr(vq);
+	}
 	q->desc = desc;
 	q->avail = avail;
 	q->used = used;
@@ -1000,6 +1318,7 @@ static void vl_grace_period(struct vl_device *vl)
 		for (i = 0; i < vl->num_queues; i++) {
 			struct vl_vq *q = &vl->vqs[i];
 			unsigned long flags;
+			bool kick = false;
 
 			spin_lock_irqsave(&q->lock, flags);
 			if (q->vq) {
@@ -1009,8 +1328,17 @@ static void vl_grace_period(struct vl_device *vl)
 				vl_shadow_scan(q);
 				busy |= a != u;
 				sig = sig * 31 + u;
+				/* Relayed bytes the back-end has not taken yet. */
+				if (q->relay.mem && !q->garbage) {
+					vl_relay_reclaim(q);
+					kick = vl_relay_post(&q->relay);
+					busy |= q->relay.tail != q->relay.head;
+					sig = sig * 31 + q->relay.last_used;
+				}
 			}
 			spin_unlock_irqrestore(&q->lock, flags);
+			if (kick)
+				vl_kick_backend(q);
 		}
 		if (!busy)
 			return;
@@ -1045,6 +1373,9 @@ static bool vl_transport_go_dead(struct vl_device *vl)
 		q->dead = true;
 		if (q->vq)
 			ok = vl_vq_dead_process(q, true);
+		/* Dead mode completes everything: nothing to hold back. */
+		if (q->relay.mem)
+			vl_mem_hold_to_device(vl->mem, q->index, false);
 		spin_unlock_irqrestore(&q->lock, flags);
 		if (!ok)
 			trusted = false;

@@ -5,7 +5,9 @@
 # session rules, memory fd bounds, an unanswered DRIVER_OK breaks the
 # device instead of hanging it, /dev/hwrng through an in-process back-end,
 # config space both ways and an in-flight read failing with EIO when its
-# back-end is gone (in-process blk back-end), 64 devices from 64
+# back-end is gone (in-process blk back-end), a relayed console queue
+# (writes complete with nobody serving, bytes in order in the relay ring,
+# garbage there breaks the device and writes still finish), 64 devices from 64
 # processes, no leak; then the module unloads.
 . "$(dirname "$0")/common.sh"
 _prep_test

@@ -47,6 +47,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -978,6 +979,199 @@ out:
 }
 
 /*
+ * A relayed queue (virtio-console port 0 transmitq): the driver's writes
+ * complete with no back-end serving (hvc put_chars() would otherwise spin),
+ * the bytes wait in the transport's own ring, in order; garbage in that
+ * ring's used entries breaks the device, and hvc writes still finish.
+ */
+/*
+ * /dev/hvc0..7 exist from the first hvc console on; an index without a
+ * console refuses open() (ENODEV).
+ */
+static bool hvc_opens(int i)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/hvc%d", i);
+	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static bool new_hvc(char *path, size_t len, const bool *before)
+{
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, len, "/dev/hvc%d", i);
+		if (!before[i] && hvc_opens(i))
+			return true;
+	}
+	return false;
+}
+
+static pid_t hvc_writer(const char *path, size_t n, int fd_to_close)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct termios tio;
+		unsigned char buf[4096];
+		size_t done = 0;
+		int fd;
+
+		close(fd_to_close);
+		fd = open(path, O_RDWR | O_NOCTTY);
+		if (fd < 0 || tcgetattr(fd, &tio))
+			_exit(3);
+		cfmakeraw(&tio);
+		if (tcsetattr(fd, TCSANOW, &tio))
+			_exit(4);
+		while (done < n) {
+			size_t k = n - done < sizeof(buf) ? n - done : sizeof(buf);
+			ssize_t w;
+
+			for (size_t i = 0; i < k; i++)
+				buf[i] = (done + i) * 7 + 3;
+			w = write(fd, buf, k);
+			if (w <= 0)
+				_exit(2);
+			done += w;
+		}
+		_exit(tcdrain(fd) ? 5 : 0);
+	}
+	return pid;
+}
+
+static bool wait_child(pid_t pid, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+	int status;
+
+	while (now_ms() < end) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return false;
+}
+
+static int test_relay(void)
+{
+	int base = count_devices(), ret, mfd;
+	struct virtio_loopback_event ev;
+	struct virtio_loopback_reply r = { 0 };
+	struct mini_rng m = { 0 };
+	bool before[8];
+	char hvc[32];
+	struct tdev t;
+	pid_t child;
+	long end;
+
+	if (system("modprobe virtio_console >/dev/null 2>&1")) {
+		printf("skip relay: no virtio_console driver\n");
+		return 0;
+	}
+	for (int i = 0; i < 8; i++)
+		before[i] = hvc_opens(i);
+	tdev_init(&t, VIRTIO_ID_CONSOLE, 2);
+	t.c.config_size = 12;
+	t.c.mem_size = 4 << 20;
+	ret = tdev_create(&t);
+	check(!ret, "relay: CREATE (%s)", strerror(-ret));
+	if (ret)
+		return 1;
+	ret = read_event(t.fd, &ev, 60000);
+	check(!ret && ev.type == VIRTIO_LOOPBACK_EV_DRIVER_OK, "relay: EV_DRIVER_OK (%s)",
+	      strerror(-ret));
+	if (ret)
+		goto out;
+	m.vi.index = 1;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &m.vi);
+	check(!ret && m.vi.ready && m.vi.num && m.vi.num <= 64 && !(m.vi.num & (m.vi.num - 1)),
+	      "relay: GET_VQ_INFO queue 1: the relay ring, %u entries", m.vi.num);
+	mfd = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_FD);
+	m.size = t.c.mem_size;
+	m.mem = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	close(mfd);
+	check(m.mem != MAP_FAILED, "relay: mmap region");
+	if (ret || m.mem == MAP_FAILED)
+		goto out;
+	m.call = t.q[1].call_fd;
+	r.seq = ev.seq;
+	check(write(t.fd, &r, sizeof(r)) == sizeof(r), "relay: reply to DRIVER_OK");
+	end = now_ms() + 20000;
+	while (!new_hvc(hvc, sizeof(hvc), before) && now_ms() < end)
+		usleep(20000);
+	check(now_ms() < end, "relay: %s appeared", hvc);
+	if (now_ms() >= end)
+		goto unmap;
+
+	/* 64 KiB written while nobody serves the queue: done anyway. */
+	child = hvc_writer(hvc, 65536, t.fd);
+	check(wait_child(child, 30000), "relay: 64 KiB written to %s with no back-end serving", hvc);
+	check(dev_attr(t.c.id, "queues/1/relayed_bytes") == 65536 &&
+	      dev_attr(t.c.id, "queues/1/relay_dropped_bytes") == 0,
+	      "relay: relayed_bytes %lld, dropped %lld",
+	      dev_attr(t.c.id, "queues/1/relayed_bytes"),
+	      dev_attr(t.c.id, "queues/1/relay_dropped_bytes"));
+	{
+		struct vring_desc *desc = iova(&m, m.vi.desc, 16 * m.vi.num);
+		struct vring_avail *avail = iova(&m, m.vi.avail, 6 + 2 * m.vi.num);
+		struct vring_used *used = iova(&m, m.vi.used, 6 + 8 * m.vi.num);
+		uint16_t aidx = 0;
+		size_t got = 0;
+		bool same = desc && avail && used;
+
+		/* Served in rounds: the transport posts more as entries return. */
+		for (end = now_ms() + 20000; same && got < 65536 && now_ms() < end; usleep(10000)) {
+			uint16_t to = __atomic_load_n(&avail->idx, __ATOMIC_ACQUIRE);
+
+			for (; same && aidx != to; aidx++) {
+				uint16_t head = avail->ring[aidx % m.vi.num];
+				unsigned char *b = head < m.vi.num ?
+						   iova(&m, desc[head].addr, desc[head].len) : NULL;
+
+				same = b && !(desc[head].flags & (VRING_DESC_F_WRITE | VRING_DESC_F_NEXT));
+				for (uint32_t k = 0; same && k < desc[head].len; k++, got++)
+					same = b[k] == (unsigned char)(got * 7 + 3);
+				used->ring[aidx % m.vi.num].id = head;
+				used->ring[aidx % m.vi.num].len = 0;
+			}
+			__atomic_store_n(&used->idx, aidx, __ATOMIC_RELEASE);
+			eventfd_write(m.call, 1);
+		}
+		check(same && got == 65536, "relay: the relay ring carried the 64 KiB in order (%zu bytes in %u entries)",
+		      got, aidx);
+		if (!same)
+			goto unmap;
+
+		/* Garbage: a used id that is not in flight. */
+		child = hvc_writer(hvc, 1000, t.fd);
+		check(wait_child(child, 30000), "relay: 1000 more bytes written");
+		used->ring[aidx % m.vi.num].id = m.vi.num + 5;
+		__atomic_store_n(&used->idx, aidx + 1, __ATOMIC_RELEASE);
+		eventfd_write(m.call, 1);
+		end = now_ms() + 10000;
+		while (dev_attr(t.c.id, "broken") != 1 && now_ms() < end)
+			usleep(20000);
+		check(dev_attr(t.c.id, "broken") == 1, "relay: garbage in the relay's used ring breaks the device");
+		child = hvc_writer(hvc, 1 << 20, t.fd);
+		check(wait_child(child, 60000), "relay: 1 MiB written to the broken device's %s", hvc);
+	}
+unmap:
+	munmap(m.mem, m.size);
+out:
+	tdev_fini(&t);
+	check(wait_devices(base, 20000), "relay: device removed on close");
+	check(!new_hvc(hvc, sizeof(hvc), before), "relay: no console left open-able");
+	return 0;
+}
+
+/*
  * A minimal virtio-blk back-end in a child process: every read returns
  * zeros, every write and flush succeeds. No indirect descriptors and no
  * event index are offered, so the rings are walked plainly.
@@ -1641,7 +1835,7 @@ static int test_leak(int rounds, int n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|unplug|rng|config|\n"
+		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|unplug|rng|relay|config|\n"
 		"                    many N|leak ROUNDS N|all\n");
 	exit(T_EXIT_FAIL);
 }
@@ -1673,6 +1867,8 @@ int main(int argc, char **argv)
 		test_unplug();
 	if (all || !strcmp(cmd, "rng"))
 		test_rng();
+	if (all || !strcmp(cmd, "relay"))
+		test_relay();
 	if (all || !strcmp(cmd, "config"))
 		test_config();
 	if (all || !strcmp(cmd, "zero-copy"))
@@ -1681,7 +1877,7 @@ int main(int argc, char **argv)
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0, false);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng config zero-copy many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng relay config zero-copy many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;

@@ -5,7 +5,7 @@
 # reaches it: agetty echoes it and hands it to its login program (echo
 # here), whose answer comes back on the pty.
 # Memory modes: isolated zero-copy
-. "$(dirname "$0")/../common.sh"
+. "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/console_common.sh"
 _prep_test
 [ -x /sbin/agetty ] || _skip "/sbin/agetty (util-linux) not installed"
