@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Description: virtio-rng served by our vhost-user-rng: the kernel's hwrng
-# picks it and /dev/hwrng delivers 1 MiB of non-repeating bytes.
+# picks it and /dev/hwrng delivers 1 MiB of non-repeating bytes; rmmod
+# while the device exists is refused and the device keeps working; once
+# the adapter is gone, rmmod succeeds.
 . "$(dirname "$0")/common.sh"
 _prep_test
 _start_rng "$TEST_DIR/rng.sock"
@@ -25,4 +27,15 @@ size=$(gzip -c "$TEST_DIR/a" | wc -c)
 [ "$size" -gt 1040000 ] || _fail "1 MiB from /dev/hwrng compresses to $size bytes"
 kicks=$(cat /sys/class/virtio-loopback/vl*/queues/0/kicks 2>/dev/null | head -n1)
 _log "1 MiB read from $name ($vdev), queue 0 kicks: ${kicks:-?}"
+
+# The adapter's session holds the module: rmmod is refused, clearly.
+if rmmod virtio_loopback 2>"$TEST_DIR/rmmod.err"; then
+	_fail "rmmod succeeded while $vdev existed"
+fi
+grep -q "in use" "$TEST_DIR/rmmod.err" || _fail "rmmod refused without saying why: $(cat "$TEST_DIR/rmmod.err")"
+_log "rmmod with a device: $(cat "$TEST_DIR/rmmod.err")"
+dd if=/dev/hwrng of="$TEST_DIR/c" bs=4k count=1 status=none || _fail "read after the refused rmmod"
+kill -TERM "$ADAPTER_PID"
+_wait_gone "$ADAPTER_PID" 30 || _fail "adapter did not exit on SIGTERM"
+_wait_for 20 rmmod virtio_loopback || _fail "rmmod failed once the adapter was gone"
 _pass
