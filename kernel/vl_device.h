@@ -390,6 +390,18 @@ void vl_vq_unhook_call(struct vl_vq *q);
 void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index);
 
 /**
+ * vl_vq_rewind() - hand a queue to a new back-end
+ * @q: queue
+ * @base: (out) avail index the new back-end starts at
+ * @outstanding: (out) chains it finds again before the avail index
+ *
+ * See VIRTIO_LOOPBACK_REWIND_VQ. Process context (allocates).
+ * Returns: 0, -ENOENT (queue not set up), -EIO (device failing or
+ * garbage seen), -ESTALE (in-flight set unknown) or -ENOMEM.
+ */
+int vl_vq_rewind(struct vl_vq *q, u16 *base, u32 *outstanding);
+
+/**
  * vl_transport_fail() - cut the back-end off, complete requests ourselves
  * @vl: device
  * @why: for the log

@@ -964,6 +964,29 @@ static long vl_ioctl_get_vq_info(struct vl_device *vl,
 	return 0;
 }
 
+static long vl_ioctl_rewind_vq(struct vl_device *vl,
+			       struct virtio_loopback_vq_rewind __user *ur)
+{
+	struct virtio_loopback_vq_rewind rw;
+	u32 outstanding = 0;
+	u16 base = 0;
+	int ret;
+
+	if (copy_from_user(&rw, ur, sizeof(rw)))
+		return -EFAULT;
+	if (rw.index >= vl->num_queues || rw.flags || rw.reserved[0] || rw.reserved[1])
+		return -EINVAL;
+	ret = vl_vq_rewind(&vl->vqs[array_index_nospec(rw.index, vl->num_queues)],
+			   &base, &outstanding);
+	if (ret)
+		return ret;
+	rw.base = base;
+	rw.outstanding = outstanding;
+	if (copy_to_user(ur, &rw, sizeof(rw)))
+		return -EFAULT;
+	return 0;
+}
+
 /* The fd is installed only once the answer reached user space. */
 static long vl_ioctl_get_mem_region(struct vl_device *vl,
 				    struct virtio_loopback_mem_region __user *ur)
@@ -1046,6 +1069,7 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VIRTIO_LOOPBACK_GET_MEM_FD:
 	case VIRTIO_LOOPBACK_GET_MEM_REGION:
 	case VIRTIO_LOOPBACK_UNPLUG:
+	case VIRTIO_LOOPBACK_REWIND_VQ:
 		break;
 	default:
 		return -ENOIOCTLCMD;
@@ -1070,6 +1094,8 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return vl_ioctl_set_config(vl, argp);
 	case VIRTIO_LOOPBACK_GET_MEM_REGION:
 		return vl_ioctl_get_mem_region(vl, argp);
+	case VIRTIO_LOOPBACK_REWIND_VQ:
+		return vl_ioctl_rewind_vq(vl, argp);
 	default:
 		return vl_mem_get_fd(vl->mem);
 	}

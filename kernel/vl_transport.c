@@ -1294,6 +1294,94 @@ const struct virtio_config_ops vl_config_ops = {
 };
 
 /* ------------------------------------------------------------------ */
+/* Handing a queue to a new back-end                                    */
+/* ------------------------------------------------------------------ */
+
+/* The relay ring starts again at what the old back-end gave back. */
+static void vl_relay_rewind(struct vl_vq *q, u16 *base, u32 *outstanding)
+{
+	struct vl_relay *r = &q->relay;
+
+	vl_relay_reclaim(q);
+	bitmap_zero(r->busy, VL_RELAY_NUM);
+	r->next_avail = r->last_used;
+	r->oldest = r->last_used;
+	r->posted = r->tail;
+	vl_relay_post(r);
+	*base = r->last_used;
+	*outstanding = (u16)(r->next_avail - r->last_used);
+}
+
+/*
+ * Put the outstanding heads into the avail ring just before the scanned
+ * avail index, newest last. The window of the last @num entries gives the
+ * order (a head's latest appearance); heads older than the window go first.
+ * Slots before the scanned index are never written by the driver again
+ * while that many chains are outstanding, and it never reads them back.
+ */
+static int vl_vq_rewrite_avail(struct vl_vq *q, unsigned long *seen, u16 *heads)
+{
+	struct vl_shadow *s = &q->shadow;
+	u32 mask = s->num - 1, k = s->outstanding, pos = k, i;
+	u16 end = s->last_avail;
+
+	for (i = 1; i <= s->num && pos; i++) {
+		u16 h = le16_to_cpu(READ_ONCE(q->avail->ring[(u16)(end - i) & mask]));
+
+		if (h < s->num && s->count[h] == 1 && !__test_and_set_bit(h, seen))
+			heads[--pos] = h;
+	}
+	for (i = 0; i < s->num && pos; i++)
+		if (s->count[i] == 1 && !__test_and_set_bit(i, seen))
+			heads[--pos] = i;
+	if (pos)
+		return -ESTALE;	/* counts and heads disagree: not trusted */
+	for (i = 0; i < k; i++)
+		WRITE_ONCE(q->avail->ring[(u16)(end - k + i) & mask], cpu_to_le16(heads[i]));
+	/* The new back-end reads the entries after it reads avail->idx. */
+	virtio_wmb(true);
+	return 0;
+}
+
+int vl_vq_rewind(struct vl_vq *q, u16 *base, u32 *outstanding)
+{
+	unsigned long *seen, flags;
+	u16 *heads;
+	int ret = 0;
+
+	/* q->num never exceeds max_size: allocate before taking the lock. */
+	seen = bitmap_zalloc(q->max_size, GFP_KERNEL);
+	heads = kvmalloc_array(q->max_size, sizeof(*heads), GFP_KERNEL);
+	if (!seen || !heads) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	spin_lock_irqsave(&q->lock, flags);
+	if (!q->vq) {
+		ret = -ENOENT;
+	} else if (q->dead || q->garbage) {
+		ret = -EIO;
+	} else if (q->relay.mem) {
+		vl_relay_rewind(q, base, outstanding);
+	} else {
+		vl_shadow_scan(q);
+		if (q->shadow.lost || q->garbage)
+			ret = -ESTALE;
+		else
+			ret = vl_vq_rewrite_avail(q, seen, heads);
+		if (!ret) {
+			*outstanding = q->shadow.outstanding;
+			*base = q->shadow.last_avail - *outstanding;
+		}
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+out:
+	kvfree(heads);
+	bitmap_free(seen);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 /* Teardown                                                             */
 /* ------------------------------------------------------------------ */
 

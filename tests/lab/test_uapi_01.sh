@@ -7,7 +7,9 @@
 # config space both ways and an in-flight read failing with EIO when its
 # back-end is gone (in-process blk back-end), a relayed console queue
 # (writes complete with nobody serving, bytes in order in the relay ring,
-# garbage there breaks the device and writes still finish), 64 devices from 64
+# garbage there breaks the device and writes still finish, REWIND re-posts),
+# a blk back-end killed with 4 reads in flight and a new one started at the
+# base REWIND_VQ gives completing exactly those, 64 devices from 64
 # processes, no leak; then the module unloads.
 . "$(dirname "$0")/common.sh"
 _prep_test

@@ -1152,6 +1152,18 @@ static int test_relay(void)
 		/* Garbage: a used id that is not in flight. */
 		child = hvc_writer(hvc, 1000, t.fd);
 		check(wait_child(child, 30000), "relay: 1000 more bytes written");
+		{
+			/* A new back-end would find those bytes posted again. */
+			struct virtio_loopback_vq_rewind rw = { .index = 1 };
+			uint16_t h;
+
+			ret = ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw);
+			h = avail->ring[aidx % m.vi.num];
+			check(!ret && rw.base == aidx && rw.outstanding == 1 &&
+			      avail->idx == (uint16_t)(aidx + 1) && h < m.vi.num && desc[h].len == 1000,
+			      "relay: REWIND re-posts the 1000 bytes at base %u (%u entries)",
+			      rw.base, rw.outstanding);
+		}
 		used->ring[aidx % m.vi.num].id = m.vi.num + 5;
 		__atomic_store_n(&used->idx, aidx + 1, __ATOMIC_RELEASE);
 		eventfd_write(m.call, 1);
@@ -1266,6 +1278,154 @@ static long long blk_attr(const char *name, const char *attr)
 	if (read_sysfs(path, buf, sizeof(buf)))
 		return -1;
 	return strtoll(buf, NULL, 0);
+}
+
+/* A reader of one 4 KiB block with O_DIRECT, in a child. */
+static pid_t direct_reader(const char *dev, off_t off, int fd_to_close)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		void *buf;
+		int fd;
+
+		close(fd_to_close);
+		fd = open(dev, O_RDONLY | O_DIRECT);
+		if (fd < 0 || posix_memalign(&buf, 4096, 4096))
+			_exit(3);
+		_exit(pread(fd, buf, 4096, off) == 4096 ? 0 : 2);
+	}
+	return pid;
+}
+
+/*
+ * VIRTIO_LOOPBACK_REWIND_VQ: a back-end dies with requests in flight; a
+ * new one, started at the base the kernel gives, finds exactly those
+ * requests again and completes them. Bad arguments are refused.
+ */
+static int test_rewind(void)
+{
+	struct virtio_loopback_vq_rewind rw;
+	struct virtio_loopback_event ev;
+	struct virtio_loopback_reply r = { 0 };
+	int base = count_devices(), ret, mfd, status, fd;
+	struct mini_rng m = { 0 };
+	pid_t server = -1, readers[4];
+	struct vring_avail *avail;
+	struct vring_used *used;
+	char name[64] = "", dev[80];
+	struct tdev t;
+	bool distinct;
+	long end;
+
+	if (system("modprobe virtio_blk >/dev/null 2>&1")) {
+		printf("skip rewind: no virtio_blk driver\n");
+		return 0;
+	}
+	fd = open(CTL, O_RDWR | O_CLOEXEC);
+	memset(&rw, 0, sizeof(rw));
+	ret = fd >= 0 ? ioctl(fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw) : 0;
+	check(fd >= 0 && ret < 0 && errno == ENODEV, "rewind: before CREATE -> ENODEV");
+	if (fd >= 0)
+		close(fd);
+
+	tdev_init(&t, VIRTIO_ID_BLOCK, 1);
+	t.c.config_size = sizeof(struct virtio_blk_config);
+	((struct virtio_blk_config *)t.config)->capacity = 65536;
+	t.c.mem_size = 4 << 20;
+	ret = tdev_create(&t);
+	check(!ret, "rewind: CREATE blk (%s)", strerror(-ret));
+	if (ret)
+		return 1;
+	ret = read_event(t.fd, &ev, 60000);
+	check(!ret && ev.type == VIRTIO_LOOPBACK_EV_DRIVER_OK, "rewind: EV_DRIVER_OK");
+	if (ret)
+		goto out;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &m.vi);
+	mfd = ioctl(t.fd, VIRTIO_LOOPBACK_GET_MEM_FD);
+	m.size = t.c.mem_size;
+	m.mem = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	close(mfd);
+	check(!ret && m.vi.ready && m.mem != MAP_FAILED, "rewind: rings and region mapped");
+	if (ret || m.mem == MAP_FAILED)
+		goto out;
+	avail = iova(&m, m.vi.avail, 6 + 2 * m.vi.num);
+	used = iova(&m, m.vi.used, 6 + 8 * m.vi.num);
+	m.kick = t.q[0].kick_fd;
+	m.call = t.q[0].call_fd;
+	server = fork();
+	if (server == 0) {
+		close(t.fd);
+		mini_blk_serve(&m);
+	}
+	r.seq = ev.seq;
+	check(write(t.fd, &r, sizeof(r)) == sizeof(r), "rewind: reply to DRIVER_OK");
+	check(blk_name(ev.index, name, sizeof(name)), "rewind: virtio%u is /dev/%s", ev.index, name);
+	end = now_ms() + 30000;
+	while (blk_attr(name, "size") != 65536 && now_ms() < end)
+		usleep(50000);
+	/* The partition scan is over once nothing is in flight for a while. */
+	usleep(500000);
+	for (end = now_ms() + 10000; avail->idx != used->idx && now_ms() < end;)
+		usleep(20000);
+
+	/* The back-end dies; four reads arrive and wait. */
+	kill(server, SIGKILL);
+	waitpid(server, &status, 0);
+	server = -1;
+	snprintf(dev, sizeof(dev), "/dev/%s", name);
+	for (int i = 0; i < 4; i++)
+		readers[i] = direct_reader(dev, (off_t)(i * 997 + 13) * 4096, t.fd);
+	for (end = now_ms() + 10000; (uint16_t)(avail->idx - used->idx) < 4 && now_ms() < end;)
+		usleep(20000);
+	check((uint16_t)(avail->idx - used->idx) == 4, "rewind: 4 reads outstanding (avail %u used %u)",
+	      avail->idx, used->idx);
+
+	memset(&rw, 0, sizeof(rw));
+	rw.index = 1;
+	check(ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw) < 0 && errno == EINVAL, "rewind: index 1 -> EINVAL");
+	rw.index = 0;
+	rw.flags = 1;
+	check(ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw) < 0 && errno == EINVAL, "rewind: flags -> EINVAL");
+	rw.flags = 0;
+	rw.reserved[1] = 1;
+	check(ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw) < 0 && errno == EINVAL, "rewind: reserved -> EINVAL");
+	rw.reserved[1] = 0;
+	/* The dead back-end had scribbled over the slots before avail->idx. */
+	for (uint16_t i = 1; i <= 4; i++)
+		avail->ring[(uint16_t)(avail->idx - i) % m.vi.num] = 0;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw);
+	distinct = !ret && rw.outstanding == 4 && (uint16_t)rw.base == (uint16_t)(avail->idx - 4);
+	for (unsigned int i = 0; distinct && i < 4; i++)
+		for (unsigned int j = 0; j < i; j++)
+			distinct &= avail->ring[(rw.base + i) % m.vi.num] !=
+				    avail->ring[(rw.base + j) % m.vi.num];
+	check(distinct, "rewind: base %u, %u outstanding, 4 distinct heads before avail->idx %u",
+	      rw.base, rw.outstanding, avail->idx);
+
+	/* A new back-end starts at the base: every read completes. */
+	m.last_avail = rw.base;
+	server = fork();
+	if (server == 0) {
+		close(t.fd);
+		mini_blk_serve(&m);
+	}
+	eventfd_write(m.kick, 1);
+	for (int i = 0; i < 4; i++)
+		check(wait_child(readers[i], 20000), "rewind: read %d completed by the new back-end", i);
+	memset(&rw, 0, sizeof(rw));
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw);
+	check(!ret && rw.outstanding == 0 && (uint16_t)rw.base == avail->idx,
+	      "rewind: nothing outstanding afterwards (base %u)", rw.base);
+	munmap(m.mem, m.size);
+out:
+	if (server > 0) {
+		kill(server, SIGKILL);
+		waitpid(server, &status, 0);
+	}
+	tdev_fini(&t);
+	check(wait_devices(base, 20000), "rewind: device removed on close");
+	return 0;
 }
 
 static int test_config(void)
@@ -1836,7 +1996,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|unplug|rng|relay|config|\n"
-		"                    many N|leak ROUNDS N|all\n");
+		"                    rewind|many N|leak ROUNDS N|all\n");
 	exit(T_EXIT_FAIL);
 }
 
@@ -1871,13 +2031,15 @@ int main(int argc, char **argv)
 		test_relay();
 	if (all || !strcmp(cmd, "config"))
 		test_config();
+	if (all || !strcmp(cmd, "rewind"))
+		test_rewind();
 	if (all || !strcmp(cmd, "zero-copy"))
 		test_zerocopy();
 	if (all || !strcmp(cmd, "many"))
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0, false);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng relay config zero-copy many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng relay config rewind zero-copy many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;

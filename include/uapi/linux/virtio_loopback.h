@@ -210,6 +210,23 @@ struct virtio_loopback_vq_info {
 };
 
 /**
+ * struct virtio_loopback_vq_rewind - argument of VIRTIO_LOOPBACK_REWIND_VQ
+ * @index: queue index
+ * @flags: must be zero
+ * @base: (out) avail ring index a new back-end starts at (SET_VRING_BASE)
+ * @outstanding: (out) chains between @base and avail->idx that the previous
+ *               back-end took and never completed
+ * @reserved: must be zero
+ */
+struct virtio_loopback_vq_rewind {
+	__u32 index;
+	__u32 flags;
+	__u32 base;
+	__u32 outstanding;
+	__u64 reserved[2];
+};
+
+/**
  * struct virtio_loopback_config - argument of VIRTIO_LOOPBACK_SET_CONFIG
  * @offset: first byte to replace in the kernel's copy of the config space
  * @len: number of bytes; offset + len <= config_size given at CREATE
@@ -295,5 +312,20 @@ struct virtio_loopback_mem_region {
  * once. -EALREADY the second time.
  */
 #define VIRTIO_LOOPBACK_UNPLUG		_IO(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x14)
+/*
+ * A new back-end takes over a queue whose back-end is gone (the adapter
+ * saw its socket close; it must not touch the rings any more): every chain
+ * the kernel still counts as outstanding is written again into the avail
+ * ring just before the current avail index, most recent order kept, and
+ * @base says where the new back-end starts. It then executes those
+ * requests again (at least once: one the old back-end carried out but did
+ * not complete runs twice; block reads and writes of the same buffer are
+ * idempotent). The driver never reads its avail ring back, so rewriting it
+ * is invisible to it. A relayed queue re-posts the bytes not given back.
+ * -ENOENT if the driver has not set the queue up, -ESTALE if the in-flight
+ * set is not known (the shadow lost track), -EINVAL for a bad index, flags
+ * or reserved field, -EIO on a broken device.
+ */
+#define VIRTIO_LOOPBACK_REWIND_VQ	_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x15, struct virtio_loopback_vq_rewind)
 
 #endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */
