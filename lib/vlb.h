@@ -194,6 +194,48 @@ int vlb_dev_attach(struct vlb_dev *dev, int sock);
 void vlb_dev_detach(struct vlb_dev *dev);
 
 /**
+ * struct vlb_local_vring - a queue handed over directly, not by messages
+ * @num: ring size, a power of two up to VLB_VQ_MAX_SIZE; 0 leaves the
+ *	queue stopped
+ * @desc: guest address of the descriptor table
+ * @avail: guest address of the available ring
+ * @used: guest address of the used ring
+ * @kick_fd: eventfd the driver signals, or -1 (then only
+ *	vlb_dev_pending_kicks() runs the queue); duplicated
+ * @call_fd: eventfd vlb_vq_notify() signals, or -1; duplicated
+ */
+struct vlb_local_vring {
+	unsigned int num;
+	uint64_t desc;
+	uint64_t avail;
+	uint64_t used;
+	int kick_fd;
+	int call_fd;
+};
+
+/**
+ * vlb_dev_attach_local() - serve rings this process was handed directly
+ * @dev: a detached device
+ * @features: virtio features the driver accepted (EVENT_IDX and
+ *	INDIRECT_DESC change how the rings are read)
+ * @mem_fd: the memory the rings and buffers lie in, mapped from offset 0
+ *	at guest address 0; the caller keeps the fd (the mapping stays)
+ * @mem_size: bytes of @mem_fd to map
+ * @vrings: vlb_dev_nr_vqs() entries, one per queue
+ *
+ * For a front-end that serves a queue itself, as a VMM serves virtio-net's
+ * control queue: the memory and the rings get the checks SET_MEM_TABLE and
+ * the SET_VRING_* messages get, without a socket. The queues start
+ * enabled at ring index 0; serve them with vlb_dev_handle_kick() and
+ * vlb_dev_pending_kicks(). vlb_dev_detach() stops them and unmaps.
+ * Returns: 0; -EBUSY when attached already; -EIO for a bad ring (logged;
+ * the device is detached again); another -errno from mmap() or dup().
+ */
+int vlb_dev_attach_local(struct vlb_dev *dev, uint64_t features, int mem_fd,
+			 uint64_t mem_size,
+			 const struct vlb_local_vring *vrings);
+
+/**
  * vlb_dev_dispatch() - read and handle one front-end message
  * @dev: attached device
  *

@@ -22,6 +22,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -882,7 +883,7 @@ void vlb_dev_free(struct vlb_dev *dev)
 
 int vlb_dev_attach(struct vlb_dev *dev, int sock)
 {
-	if (dev->sock >= 0) {
+	if (dev->sock >= 0 || dev->local) {
 		close(sock);
 		return -EBUSY;
 	}
@@ -893,8 +894,9 @@ int vlb_dev_attach(struct vlb_dev *dev, int sock)
 
 void vlb_dev_detach(struct vlb_dev *dev)
 {
-	if (dev->sock < 0)
+	if (dev->sock < 0 && !dev->local)
 		return;
+	dev->local = false;
 	/* Queues are reported stopped before the device forgets its state. */
 	dev->broken = false;
 	vlb_dev_reset_state(dev);
@@ -903,8 +905,66 @@ void vlb_dev_detach(struct vlb_dev *dev)
 	if (dev->backend_fd >= 0)
 		close(dev->backend_fd);
 	dev->backend_fd = -1;
-	close(dev->sock);
+	if (dev->sock >= 0)
+		close(dev->sock);
 	dev->sock = -1;
+}
+
+/* One queue of vlb_dev_attach_local(): what SET_VRING_* would have set. */
+static int vlb_vq_attach_local(struct vlb_vq *vq, const struct vlb_local_vring *vr)
+{
+	if (vr->num > VLB_VQ_MAX_SIZE || (vr->num & (vr->num - 1)))
+		return vlb_panic(vq->dev, "vq %u: bad ring size %u", vq->index, vr->num);
+	vq->num = vr->num;
+	vq->addr.desc_user_addr = vr->desc;
+	vq->addr.avail_user_addr = vr->avail;
+	vq->addr.used_user_addr = vr->used;
+	vq->addr_set = true;
+	if (vr->call_fd >= 0) {
+		vq->call_fd = fcntl(vr->call_fd, F_DUPFD_CLOEXEC, 0);
+		if (vq->call_fd < 0)
+			return -errno;
+	}
+	if (vr->kick_fd >= 0) {
+		vq->kick_fd = fcntl(vr->kick_fd, F_DUPFD_CLOEXEC, 0);
+		if (vq->kick_fd < 0)
+			return -errno;
+	}
+	vq->enabled = true;
+	return vlb_vq_start(vq);
+}
+
+int vlb_dev_attach_local(struct vlb_dev *dev, uint64_t features, int mem_fd,
+			 uint64_t mem_size, const struct vlb_local_vring *vrings)
+{
+	/* Guest and "front-end virtual" addresses are the same here. */
+	struct vhost_user_mem_region w = { .memory_size = mem_size };
+	unsigned int i;
+	int ret;
+
+	if (dev->sock >= 0 || dev->local)
+		return -EBUSY;
+	dev->local = true;
+	dev->broken = false;
+	dev->features = features;
+	if (dev->iface->set_features)
+		dev->iface->set_features(dev, features);
+	ret = vlb_mem_map_region(dev, &w, mem_fd, &dev->regions[0]);
+	if (ret)
+		goto err;
+	dev->nregions = 1;
+	for (i = 0; i < dev->nr_vqs; i++) {
+		if (!vrings[i].num)
+			continue;
+		ret = vlb_vq_attach_local(&dev->vqs[i], &vrings[i]);
+		if (ret)
+			goto err;
+	}
+	return 0;
+
+err:
+	vlb_dev_detach(dev);
+	return ret;
 }
 
 bool vlb_dev_pending_kicks(struct vlb_dev *dev)

@@ -111,6 +111,7 @@ struct vlb_dev {
 	char *name;
 
 	int sock;			/* front-end connection, -1 when detached */
+	bool local;			/* vlb_dev_attach_local(): no socket */
 	int backend_fd;			/* SET_BACKEND_REQ_FD channel, or -1 */
 	bool broken;
 
