@@ -15,7 +15,8 @@
  * eventfds (the same eventfds the kernel uses, so requests and interrupts
  * bypass this process), on reset it stops the back-end's rings. The device
  * lives as long as the session fd: closing it, or this process dying,
- * removes it.
+ * removes it. A multiqueue virtio-net device's control queue is the one
+ * queue this process serves itself, as a VMM would (net_ctrl.c).
  *
  * Output: one line "ready virtio<N>" on stdout when the driver first started
  * the device; errors as one line each on stderr; exit 0 on SIGINT/SIGTERM.
@@ -41,10 +42,12 @@
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_loopback.h>
 
 #include "device_types.h"
 #include "gpu_display.h"
+#include "net_ctrl.h"
 #include "vlb_compiler.h"
 #include "vhost_user_frontend.h"
 #include "vlb_log.h"
@@ -100,6 +103,10 @@ struct vla_opts {
  *                   under way is given up (CLOCK_MONOTONIC ms)
  * @unplugged: the driver let go of the device (EV_UNPLUGGED)
  * @gpu: the vhost-user-gpu display (gpu devices), or NULL
+ * @net_ctrl: net with more than one queue pair: the control queue, else NULL
+ * @net_pairs: net: queue pairs of the device
+ * @data_queues: queues handed to the back-end at the last DRIVER_OK
+ * @ctrl_pending: control requests are left over (served without a kick)
  */
 struct vla {
 	struct vla_opts opts;
@@ -118,6 +125,10 @@ struct vla {
 	int64_t unplug_deadline;
 	bool unplugged;
 	struct vla_gpu *gpu;
+	struct vla_net_ctrl *net_ctrl;
+	unsigned int net_pairs;
+	unsigned int data_queues;
+	bool ctrl_pending;
 };
 
 static void vla_usage(FILE *out)
@@ -136,7 +147,8 @@ static void vla_usage(FILE *out)
 		"  -d, --device TYPE          device type: a name or a virtio device id\n"
 		"                             (%s)\n"
 		"  -m, --memory MODE          isolated (default) or zero-copy\n"
-		"  -q, --queues N             at most N queues\n"
+		"  -q, --queues N             at most N queues; net: N queue pairs (default 1),\n"
+		"                             served with a control queue when N > 1\n"
 		"      --queue-size N         largest ring size, a power of two (default %u)\n"
 		"      --mem-size SIZE        memory region size, K/M/G suffix (default %llu M)\n"
 		"      --backend-timeout S    seconds to wait for each back-end reply (default %d)\n"
@@ -420,19 +432,80 @@ static int vla_open_control(struct vla *a)
 	return 0;
 }
 
+/* Multiqueue: enable the back-end's rings of the pairs the driver uses. */
+static int vla_net_set_pairs(void *opaque, unsigned int pairs)
+{
+	struct vla *a = opaque;
+	unsigned int i;
+	int ret;
+
+	/* Every pair each time, in order, as QEMU's virtio-net does. */
+	for (i = 0; i < a->data_queues; i++) {
+		ret = vuf_set_vring_enable(&a->fe, i, i / 2 < pairs);
+		if (ret) {
+			vlb_err(NULL, "%s", a->fe.err);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 /*
- * Queue counts a VMM decides: net gets one pair (multiqueue needs the
- * control queue, which we hide), virtio-fs one hiprio queue and
+ * net: the adapter is the VMM. One queue pair unless --queues N asks for
+ * more, as QEMU's -netdev vhost-user,queues=N: the back-end must offer
+ * VIRTIO_NET_F_MQ and at least N pairs in GET_QUEUE_NUM (DPDK answers its
+ * built-in maximum, 128, whatever its queues= says, so the count cannot
+ * come from there). N > 1 gives 2N data queues and a control queue, the
+ * last one, which the adapter serves.
+ */
+static int vla_net_queues(struct vla *a)
+{
+	unsigned int pairs = a->opts.queues ? a->opts.queues : 1;
+	int ret;
+
+	a->net_pairs = pairs;
+	a->nqueues = 2;
+	if (pairs == 1)
+		return 0;
+	if (!(a->fe.features & (1ULL << VIRTIO_NET_F_MQ))) {
+		vlb_err(a->opts.socket, "--queues %u: the back-end does not offer VIRTIO_NET_F_MQ (one queue pair only)",
+			pairs);
+		return -EINVAL;
+	}
+	if (!a->fe.queue_num) {
+		vlb_err(a->opts.socket, "--queues %u: the back-end lacks VHOST_USER_PROTOCOL_F_MQ (one queue pair only)",
+			pairs);
+		return -EINVAL;
+	}
+	if (pairs > a->fe.queue_num) {
+		vlb_err(a->opts.socket, "--queues %u: the back-end has %u queue pairs",
+			pairs, a->fe.queue_num);
+		return -EINVAL;
+	}
+	if (2 * pairs + 1 > VIRTIO_LOOPBACK_MAX_QUEUES) {
+		vlb_err(a->opts.socket, "--queues %u: at most %u queue pairs (2 queues each and a control queue)",
+			pairs, (VIRTIO_LOOPBACK_MAX_QUEUES - 1) / 2);
+		return -EINVAL;
+	}
+	ret = vla_net_ctrl_new(a->opts.socket, pairs, vla_net_set_pairs, a,
+			       &a->net_ctrl);
+	if (ret) {
+		vlb_err(a->opts.socket, "control queue: %s", strerror(-ret));
+		return ret;
+	}
+	a->nqueues = 2 * pairs + 1;
+	a->features |= (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_MQ);
+	return 0;
+}
+
+/*
+ * Queue counts a VMM decides: virtio-fs one hiprio queue and
  * --request-queues request queues.
  */
 static int vla_type_queues(struct vla *a)
 {
 	unsigned int fs_rq = 0, i;
 
-	if (a->type.id == VIRTIO_ID_NET) {
-		a->nqueues = a->type.num_queues;
-		return 0;
-	}
 	for (i = 0; i < VLA_NUM_CONFIG_FIELDS; i++) {
 		const struct vla_config_field *f = vla_config_field(i);
 
@@ -515,15 +588,21 @@ static int vla_handshake(struct vla *a)
 	a->features = a->fe.features & ~VUF_VHOST_ONLY_FEATURES &
 		      ~vla_device_type_vmm_features(&a->type);
 
-	if (a->fe.queue_num)
-		a->nqueues = a->fe.queue_num;
-	else
-		a->nqueues = a->type.num_queues;
-	ret = vla_type_queues(a);
-	if (ret)
-		return ret;
-	if (a->opts.queues && a->opts.queues < a->nqueues)
-		a->nqueues = a->opts.queues;
+	if (a->type.id == VIRTIO_ID_NET) {
+		ret = vla_net_queues(a);
+		if (ret)
+			return ret;
+	} else {
+		if (a->fe.queue_num)
+			a->nqueues = a->fe.queue_num;
+		else
+			a->nqueues = a->type.num_queues;
+		ret = vla_type_queues(a);
+		if (ret)
+			return ret;
+		if (a->opts.queues && a->opts.queues < a->nqueues)
+			a->nqueues = a->opts.queues;
+	}
 	if (a->nqueues > VIRTIO_LOOPBACK_MAX_QUEUES) {
 		vlb_dbg(VLB_DBG_DEV, a->opts.socket, "using %u of the back-end's %u queues",
 			VIRTIO_LOOPBACK_MAX_QUEUES, a->nqueues);
@@ -549,6 +628,8 @@ static int vla_handshake(struct vla *a)
 	} else {
 		vla_fill_config(a);
 	}
+	vla_device_type_vmm_config(&a->type, a->features, a->nqueues,
+				   a->config, a->config_size);
 	if (a->type.id == VIRTIO_ID_GPU)
 		vla_gpu_fixup_config(a->config, a->config_size);
 	vlb_dbg(VLB_DBG_DEV, a->opts.socket, "%s device, features 0x%llx, protocol features 0x%llx, %u queues, %u config bytes",
@@ -703,16 +784,25 @@ err:
 static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 {
 	struct vuf_vring vr[VIRTIO_LOOPBACK_MAX_QUEUES];
-	unsigned int i;
-	int ret;
+	struct vlb_local_vring ctrl_ring = { .num = 0 };
+	unsigned int i, ndata = a->nqueues, pairs_on = UINT_MAX;
+	int ret, ctrl = -1;
 
 	/* DRIVER_OK without a reset in between: restart cleanly. */
+	if (a->net_ctrl)
+		vla_net_ctrl_stop(a->net_ctrl);
+	a->ctrl_pending = false;
 	if (a->fe.running) {
 		ret = vuf_stop(&a->fe);
 		if (ret) {
 			vlb_err(NULL, "%s", a->fe.err);
 			return ret;
 		}
+	}
+	/* Which queue is the control queue depends on MQ being accepted. */
+	if (a->net_ctrl) {
+		vla_net_ctrl_layout(ev->features, a->net_pairs, &ndata, &ctrl);
+		pairs_on = vla_net_ctrl_pairs(a->net_ctrl);
 	}
 
 	memset(vr, 0, sizeof(vr));
@@ -729,24 +819,52 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 		}
 		if (!info.ready)
 			continue;
+		/* Ours, never the back-end's: no SET_VRING_* for it. */
+		if ((int)i == ctrl) {
+			ctrl_ring = (struct vlb_local_vring) {
+				.num = info.num, .desc = info.desc,
+				.avail = info.avail, .used = info.used,
+				.kick_fd = a->kick[i], .call_fd = a->call[i],
+			};
+			continue;
+		}
+		if (i >= ndata) {
+			vlb_dbg(VLB_DBG_DEV, NULL, "queue %u ready but unused with features 0x%llx: not handed over",
+				i, (unsigned long long)ev->features);
+			continue;
+		}
 		vr[i].num = info.num;
 		vr[i].desc = info.desc;
 		vr[i].avail = info.avail;
 		vr[i].used = info.used;
 		vr[i].kick_fd = a->kick[i];
 		vr[i].call_fd = a->call[i];
+		/* Pairs the driver has not asked for yet stay disabled. */
+		vr[i].disabled = a->net_ctrl && i / 2 >= pairs_on;
 	}
 
 	ret = vla_get_mem(a);
 	if (ret)
 		return ret;
 
-	/* Feature bits we added for our own config fields are not the back-end's. */
-	ret = vuf_start(&a->fe, ev->features & a->fe.features, ev->status,
-			&a->mem, vr, a->nqueues);
+	/*
+	 * Feature bits we added for our own config fields, and the control
+	 * queue's, are not the back-end's.
+	 */
+	a->data_queues = ndata;
+	ret = vuf_start(&a->fe,
+			vla_device_type_backend_features(&a->type, ev->features) &
+			a->fe.features, ev->status, &a->mem, vr, ndata);
 	if (ret) {
 		vlb_err(NULL, "%s", a->fe.err);
 		return ret;
+	}
+	if (ctrl_ring.num) {
+		ret = vla_net_ctrl_start(a->net_ctrl, ev->features,
+					 a->mem.regions[0].fd,
+					 a->mem.regions[0].size, &ctrl_ring);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -757,6 +875,10 @@ static int vla_reset(struct vla *a)
 
 	if (ret)
 		vlb_err(NULL, "%s", a->fe.err);
+	/* The driver starts again with one queue pair. */
+	if (a->net_ctrl)
+		vla_net_ctrl_reset(a->net_ctrl);
+	a->ctrl_pending = false;
 	return ret;
 }
 
@@ -938,8 +1060,10 @@ static int vla_setup_signals(struct vla *a)
 	return 0;
 }
 
-enum { VLA_PFD_CTL, VLA_PFD_SOCK, VLA_PFD_SIG, VLA_PFD_BACKEND, VLA_PFD_GPU,
-       VLA_NPFD };
+enum {
+	VLA_PFD_CTL, VLA_PFD_SOCK, VLA_PFD_SIG, VLA_PFD_BACKEND, VLA_PFD_GPU,
+	VLA_PFD_NET_CTRL, VLA_NPFD
+};
 
 /* Returns 0 on a signal (clean stop), else a negative errno. */
 /*
@@ -981,6 +1105,9 @@ static int vla_loop(struct vla *a)
 					      .events = POLLIN },
 			[VLA_PFD_GPU] = { .fd = a->gpu ? vla_gpu_fd(a->gpu) : -1,
 					  .events = POLLIN },
+			[VLA_PFD_NET_CTRL] = {
+				.fd = a->net_ctrl ? vla_net_ctrl_kick_fd(a->net_ctrl) : -1,
+				.events = POLLIN },
 		};
 		int ret, wait = -1;
 
@@ -996,6 +1123,8 @@ static int vla_loop(struct vla *a)
 			}
 			wait = a->unplug_deadline - now;
 		}
+		if (a->ctrl_pending)
+			wait = 0;
 		/* fd -1 (no back-end channel) is ignored by poll(). */
 		ret = poll(pfd, VLA_NPFD, wait);
 		if (ret < 0) {
@@ -1024,6 +1153,15 @@ static int vla_loop(struct vla *a)
 			ret = vla_handle_event(a);
 			if (ret)
 				return ret;
+		}
+		/* After the events: a reset stops the control queue first. */
+		if (a->net_ctrl && (pfd[VLA_PFD_NET_CTRL].revents || a->ctrl_pending)) {
+			ret = vla_net_ctrl_handle_kick(a->net_ctrl,
+						       pfd[VLA_PFD_NET_CTRL].revents);
+			/* The back-end did not follow the driver (logged). */
+			if (ret < 0)
+				return ret;
+			a->ctrl_pending = ret;
 		}
 		/* A config change acked while we waited for a reply. */
 		ret = vuf_flush_config_change(&a->fe, vla_config_changed, a);
@@ -1066,6 +1204,10 @@ static int vla_open_gpu(struct vla *a)
 static void vla_cleanup(struct vla *a)
 {
 	unsigned int i;
+
+	/* Our mapping of the device's memory goes before the device. */
+	vla_net_ctrl_free(a->net_ctrl);
+	a->net_ctrl = NULL;
 
 	/*
 	 * After an orderly removal the back-end goes first: it stopped its

@@ -87,9 +87,22 @@ static uint32_t vla_net_config_size(uint64_t features)
 	return size;
 }
 
+/* Control-queue features newer than some kernel headers (virtio 1.3). */
+#ifndef VIRTIO_NET_F_DEVICE_STATS
+#define VIRTIO_NET_F_DEVICE_STATS	50
+#endif
+#ifndef VIRTIO_NET_F_VQ_NOTF_COAL
+#define VIRTIO_NET_F_VQ_NOTF_COAL	52
+#endif
+#ifndef VIRTIO_NET_F_NOTF_COAL
+#define VIRTIO_NET_F_NOTF_COAL		53
+#endif
+
 /*
  * virtio-net features that QEMU implements in the front-end, not in a
  * vhost-user back-end: the control queue and every feature that needs it.
+ * The adapter serves the control queue only for MQ (net_ctrl.c), and
+ * offers CTRL_VQ and MQ itself when it does; the rest stay hidden.
  */
 #define VLA_NET_VMM_FEATURES \
 	(VLA_F(VIRTIO_NET_F_CTRL_VQ) | VLA_F(VIRTIO_NET_F_CTRL_RX) | \
@@ -97,7 +110,16 @@ static uint32_t vla_net_config_size(uint64_t features)
 	 VLA_F(VIRTIO_NET_F_GUEST_ANNOUNCE) | VLA_F(VIRTIO_NET_F_MQ) | \
 	 VLA_F(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
 	 VLA_F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | VLA_F(VIRTIO_NET_F_RSS) | \
-	 VLA_F(VIRTIO_NET_F_HASH_REPORT))
+	 VLA_F(VIRTIO_NET_F_HASH_REPORT) | VLA_F(VIRTIO_NET_F_DEVICE_STATS) | \
+	 VLA_F(VIRTIO_NET_F_VQ_NOTF_COAL) | VLA_F(VIRTIO_NET_F_NOTF_COAL))
+
+/*
+ * Of those, the ones a back-end must hear of when the driver accepts them:
+ * MQ (DPDK keeps only the first pair's rings without it, as QEMU's
+ * vhost-user net acks it). The control queue itself is never the
+ * back-end's business.
+ */
+#define VLA_NET_BACKEND_VMM_FEATURES	VLA_F(VIRTIO_NET_F_MQ)
 
 /*
  * The table. Sorted by virtio id. Types the kernel headers have no config
@@ -105,7 +127,7 @@ static uint32_t vla_net_config_size(uint64_t features)
  * no config space (rng, i2c, scmi).
  */
 static const struct vla_device_type vla_device_types[] = {
-	/* One queue pair: multiqueue needs the control queue (a VMM's). */
+	/* One queue pair unless --queues asks for more (then + control queue). */
 	{ "net", VIRTIO_ID_NET, 0, vla_net_config_size, 2 },
 	{ "blk", VIRTIO_ID_BLOCK, 0, vla_blk_config_size, 1 },
 	{ "console", VIRTIO_ID_CONSOLE,
@@ -272,6 +294,30 @@ int vla_config_field_parse(const struct vla_config_field *f, const char *s,
 uint64_t vla_device_type_vmm_features(const struct vla_device_type *type)
 {
 	return type->id == VIRTIO_ID_NET ? VLA_NET_VMM_FEATURES : 0;
+}
+
+uint64_t vla_device_type_backend_features(const struct vla_device_type *type,
+					  uint64_t features)
+{
+	if (type->id != VIRTIO_ID_NET)
+		return features;
+	return features & ~(VLA_NET_VMM_FEATURES & ~VLA_NET_BACKEND_VMM_FEATURES);
+}
+
+void vla_device_type_vmm_config(const struct vla_device_type *type,
+				uint64_t features, unsigned int num_queues,
+				uint8_t *config, uint32_t config_size)
+{
+	size_t off = offsetof(struct virtio_net_config, max_virtqueue_pairs);
+	unsigned int pairs = (num_queues - 1) / 2;
+
+	/* The adapter serves the control queue: it says how many pairs. */
+	if (type->id != VIRTIO_ID_NET ||
+	    !(features & VLA_F(VIRTIO_NET_F_MQ)) || num_queues < 3 ||
+	    config_size < VLA_ENDOF(struct virtio_net_config, max_virtqueue_pairs))
+		return;
+	config[off] = pairs;
+	config[off + 1] = pairs >> 8;
 }
 
 void vla_device_type_defaults(const struct vla_device_type *type,

@@ -78,11 +78,40 @@ void vla_device_types_list(char *buf, unsigned long size);
  * vla_device_type_vmm_features() - features a VMM implements, not a back-end
  * @type: the device type
  *
- * QEMU handles net's control queue (and what needs it) itself; we do not,
- * so the driver is never offered these even when the back-end lists them.
+ * QEMU handles net's control queue (and what needs it) itself; so does the
+ * adapter, for multiqueue only: these are hidden from the back-end's offer
+ * (the adapter adds CTRL_VQ and MQ back when it serves them).
  * Returns: the feature bits to hide
  */
 uint64_t vla_device_type_vmm_features(const struct vla_device_type *type);
+
+/**
+ * vla_device_type_backend_features() - the driver's features a back-end hears
+ * @type: the device type
+ * @features: features the driver accepted
+ *
+ * Features the front-end implements itself are not acked to the back-end
+ * (as QEMU acks only its vhost-user feature bits): net's control queue.
+ * MQ is, since the back-end serves the extra queue pairs.
+ * Returns: @features without the front-end's own
+ */
+uint64_t vla_device_type_backend_features(const struct vla_device_type *type,
+					  uint64_t features);
+
+/**
+ * vla_device_type_vmm_config() - config fields the front-end owns
+ * @type: the device type
+ * @features: features the driver is offered
+ * @num_queues: queues of the device
+ * @config: the config space, from the back-end or built by the adapter
+ * @config_size: its size
+ *
+ * Written whatever the back-end supplied: net's max_virtqueue_pairs, when
+ * the adapter offers MQ (it serves the control queue, the last queue).
+ */
+void vla_device_type_vmm_config(const struct vla_device_type *type,
+				uint64_t features, unsigned int num_queues,
+				uint8_t *config, uint32_t config_size);
 
 /* Kinds of config fields the front-end can fill in. */
 enum vla_field_kind {

@@ -4,6 +4,7 @@
 FRONTEND_SRCS := \
 	$(TOP)/adapter/device_types.c \
 	$(TOP)/adapter/gpu_display.c \
+	$(TOP)/adapter/net_ctrl.c \
 	$(TOP)/adapter/vhost_user_frontend.c \
 	# EOL
 # Where their headers are, for tests that include them.

@@ -784,7 +784,7 @@ int vuf_start(struct vuf *f, uint64_t features, uint8_t status,
 	 */
 	if (proto) {
 		for (i = 0; i < nvrings; i++) {
-			if (!vrings[i].num)
+			if (!vrings[i].num || vrings[i].disabled)
 				continue;
 			ret = vuf_set_state(f, VHOST_USER_SET_VRING_ENABLE, i, 1);
 			if (ret)
@@ -795,6 +795,15 @@ int vuf_start(struct vuf *f, uint64_t features, uint8_t status,
 	if (vuf_has_protocol_feature(f, VHOST_USER_PROTOCOL_F_STATUS))
 		return vuf_set_u64(f, VHOST_USER_SET_STATUS, status);
 	return 0;
+}
+
+int vuf_set_vring_enable(struct vuf *f, unsigned int index, bool enable)
+{
+	if (!(f->features & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES)) ||
+	    !f->running || index >= VUF_MAX_QUEUES ||
+	    !(f->started & (1ULL << index)))
+		return 0;
+	return vuf_set_state(f, VHOST_USER_SET_VRING_ENABLE, index, enable);
 }
 
 static int vuf_get_vring_base(struct vuf *f, unsigned int i)

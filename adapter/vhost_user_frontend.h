@@ -82,6 +82,9 @@
  * @used: IOVA of the device (used) ring
  * @kick_fd: eventfd the back-end waits on (not owned; sent, not closed)
  * @call_fd: eventfd the back-end signals (not owned; sent, not closed)
+ * @disabled: start the ring but leave it disabled (virtio-net queue pairs
+ *            the driver does not use yet); vuf_set_vring_enable() enables
+ *            it later. Without protocol features rings are always enabled.
  */
 struct vuf_vring {
 	uint32_t num;
@@ -90,6 +93,7 @@ struct vuf_vring {
 	uint64_t used;
 	int kick_fd;
 	int call_fd;
+	bool disabled;
 };
 
 /**
@@ -241,7 +245,8 @@ struct vuf_mem {
  * Order: SET_FEATURES, SET_MEM_TABLE, per queue SET_VRING_NUM,
  * SET_VRING_BASE 0, SET_VRING_ADDR, SET_VRING_CALL, SET_VRING_KICK (the
  * call fd is in place before the ring can start), then SET_VRING_ENABLE 1
- * per queue when protocol features were negotiated, then SET_STATUS.
+ * per queue not @disabled when protocol features were negotiated, then
+ * SET_STATUS.
  * On failure the front-end stays "running" so vuf_stop() can undo a partial
  * start.
  *
@@ -251,6 +256,21 @@ struct vuf_mem {
 int vuf_start(struct vuf *f, uint64_t features, uint8_t status,
 	      const struct vuf_mem *mem, const struct vuf_vring *vrings,
 	      unsigned int nvrings);
+
+/**
+ * vuf_set_vring_enable() - enable or disable a started ring
+ * @f: a running front-end
+ * @index: queue index
+ * @enable: the new state
+ *
+ * SET_VRING_ENABLE, as QEMU sends it when the virtio-net driver changes
+ * the number of queue pairs. Without VHOST_USER_F_PROTOCOL_FEATURES rings
+ * cannot be disabled (spec: "Ring states") and nothing is sent, as in
+ * QEMU; nor for a queue vuf_start() did not start.
+ *
+ * Returns: 0 or a protocol error as for vuf_negotiate().
+ */
+int vuf_set_vring_enable(struct vuf *f, unsigned int index, bool enable);
 
 /**
  * vuf_stop() - stop the back-end's rings
