@@ -3,6 +3,7 @@
 #   make            module for every installed Debian kernel + user space
 #   make check      everything CI runs (README's test command)
 #   make unit       host-side unit tests under ASan/UBSan
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (20) each on their corpus
 #   make lab        VM tests on both kernels
 #   make demo       boot the lab and show a disk and an rng working
 #   make demo-devices   the same for a network, virtio-fs and a GPU screenshot
@@ -25,6 +26,9 @@ kernel:
 unit: user
 	$(Q)$(MAKE) -C tests/unit run
 
+fuzz:
+	$(Q)$(MAKE) -C tests/fuzz run
+
 lab: all
 	$(Q)tests/lab/run-all
 
@@ -46,4 +50,4 @@ shellcheck:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all user kernel unit lab check demo demo-devices checkpatch shellcheck clean
+.PHONY: all user kernel unit fuzz lab check demo demo-devices checkpatch shellcheck clean

@@ -138,7 +138,17 @@ static int vlb_mem_map_region(struct vlb_dev *dev, const struct vhost_user_mem_r
 				 (unsigned long long)w->guest_phys_addr,
 				 (unsigned long long)w->memory_size,
 				 (unsigned long long)w->mmap_offset);
-	if (fstat(fd, &st) == 0 && st.st_blksize > 0 &&
+	if (fstat(fd, &st))
+		memset(&st, 0, sizeof(st));
+	/* Past the end of a file the mapping faults (SIGBUS) on first touch. */
+	if (S_ISREG(st.st_mode) &&
+	    (w->mmap_offset > (uint64_t)st.st_size ||
+	     w->memory_size > (uint64_t)st.st_size - w->mmap_offset))
+		return vlb_panic(dev, "SET_MEM_TABLE: region 0x%llx+0x%llx past the end of its 0x%llx-byte file",
+				 (unsigned long long)w->mmap_offset,
+				 (unsigned long long)w->memory_size,
+				 (unsigned long long)st.st_size);
+	if (st.st_blksize > 0 &&
 	    (uint64_t)st.st_blksize > align &&
 	    !((uint64_t)st.st_blksize & ((uint64_t)st.st_blksize - 1)))
 		align = st.st_blksize;
