@@ -5,7 +5,8 @@
  *
  *   virtio-loopback-adapter --socket PATH --device TYPE [--memory MODE]
  *                           [--queues N] [--queue-size N] [--mem-size SIZE]
- *                           [--backend-timeout S] [--verbose]
+ *                           [--backend-timeout S] [--reconnect-timeout S]
+ *                           [--verbose]
  *                           [--gpu-mode WxH] [--screenshot PATH]
  *
  * It learns the device from the back-end (features, protocol features, queue
@@ -62,6 +63,8 @@
  */
 #define VLA_VENDOR_ID		0x1af4
 #define VLA_MAX_TIMEOUT_S	3600
+/* A restarted daemon (systemd Restart=) is back within seconds. */
+#define VLA_DEFAULT_RECONNECT_S	10
 
 /* Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line. */
 #define VLA_EXIT_FAIL		1
@@ -75,6 +78,7 @@ struct vla_opts {
 	unsigned int queue_size;
 	uint64_t mem_size;		/* 0: kernel default */
 	int timeout_ms;
+	int reconnect_ms;		/* 0: a lost back-end ends the adapter */
 	bool verbose;
 	uint32_t gpu_width;		/* 0: VLA_GPU_DEFAULT_WIDTH */
 	uint32_t gpu_height;
@@ -102,6 +106,14 @@ struct vla_opts {
  * @unplug_deadline: 0, or when an orderly removal (VIRTIO_LOOPBACK_UNPLUG)
  *                   under way is given up (CLOCK_MONOTONIC ms)
  * @unplugged: the driver let go of the device (EV_UNPLUGGED)
+ * @running: the driver started the device (DRIVER_OK answered, no reset
+ *           since): a new back-end gets its rings
+ * @drv_features: features the driver accepted (DRIVER_OK)
+ * @drv_status: status at DRIVER_OK
+ * @pending_driver_ok: a DRIVER_OK that came while no back-end was there
+ *                     (answered once one is)
+ * @have_pending: @pending_driver_ok is valid
+ * @reconnects: back-end restarts survived
  * @gpu: the vhost-user-gpu display (gpu devices), or NULL
  * @net_ctrl: net with more than one queue pair: the control queue, else NULL
  * @net_pairs: net: queue pairs of the device
@@ -124,6 +136,12 @@ struct vla {
 	bool announced;
 	int64_t unplug_deadline;
 	bool unplugged;
+	bool running;
+	uint64_t drv_features;
+	uint8_t drv_status;
+	struct virtio_loopback_event pending_driver_ok;
+	bool have_pending;
+	unsigned int reconnects;
 	struct vla_gpu *gpu;
 	struct vla_net_ctrl *net_ctrl;
 	unsigned int net_pairs;
@@ -152,6 +170,8 @@ static void vla_usage(FILE *out)
 		"      --queue-size N         largest ring size, a power of two (default %u)\n"
 		"      --mem-size SIZE        memory region size, K/M/G suffix (default %llu M)\n"
 		"      --backend-timeout S    seconds to wait for each back-end reply (default %d)\n"
+		"      --reconnect-timeout S  seconds to wait for a back-end that went away to\n"
+		"                             come back on the same socket (default %d; 0: give up)\n"
 		"  -v, --verbose              log each vhost-user message\n"
 		"      --gpu-mode WxH         gpu: the display mode offered (default %ux%u)\n"
 		"      --screenshot PATH      gpu: write scanout 0 as PNG on SIGUSR1 and at exit\n"
@@ -161,7 +181,8 @@ static void vla_usage(FILE *out)
 		"Config space for back-ends that supply none (as a VMM would):\n",
 		VLA_PROG, types, VLA_DEFAULT_QUEUE_SIZE,
 		(unsigned long long)(VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE >> 20),
-		VUF_DEFAULT_TIMEOUT_MS / 1000, VLA_GPU_DEFAULT_WIDTH,
+		VUF_DEFAULT_TIMEOUT_MS / 1000, VLA_DEFAULT_RECONNECT_S,
+		VLA_GPU_DEFAULT_WIDTH,
 		VLA_GPU_DEFAULT_HEIGHT);
 	for (i = 0; (f = vla_config_field(i)); i++) {
 		int n = fprintf(out, "      --%s %s", f->option, f->metavar);
@@ -230,7 +251,7 @@ static int vla_parse_size(const char *s, uint64_t *val)
 static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 {
 	enum { OPT_QUEUE_SIZE = 256, OPT_MEM_SIZE, OPT_TIMEOUT, OPT_GPU_MODE,
-	       OPT_SCREENSHOT, OPT_FIELD = 512 };
+	       OPT_SCREENSHOT, OPT_RECONNECT, OPT_FIELD = 512 };
 	static const struct option base_opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
@@ -239,6 +260,7 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
 		{ "mem-size", required_argument, NULL, OPT_MEM_SIZE },
 		{ "backend-timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "reconnect-timeout", required_argument, NULL, OPT_RECONNECT },
 		{ "gpu-mode", required_argument, NULL, OPT_GPU_MODE },
 		{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -263,6 +285,7 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		.mem_mode = VIRTIO_LOOPBACK_MEM_ISOLATED,
 		.queue_size = VLA_DEFAULT_QUEUE_SIZE,
 		.timeout_ms = VUF_DEFAULT_TIMEOUT_MS,
+		.reconnect_ms = VLA_DEFAULT_RECONNECT_S * 1000,
 	};
 
 	opterr = 0;
@@ -325,6 +348,14 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 				return -EINVAL;
 			}
 			o->timeout_ms = v * 1000;
+			break;
+		case OPT_RECONNECT:
+			if (vla_parse_u64(optarg, &v, NULL) || v > VLA_MAX_TIMEOUT_S) {
+				vlb_err("--reconnect-timeout", "'%s' is not a number of seconds in 0..%d",
+					optarg, VLA_MAX_TIMEOUT_S);
+				return -EINVAL;
+			}
+			o->reconnect_ms = v * 1000;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -781,33 +812,30 @@ err:
 	return ret;
 }
 
-static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
+/*
+ * The rings the driver set up for the back-end, laid out as @features say
+ * (net: which queue is the control queue, ours). With @rewind (a new
+ * back-end takes over), each one starts where VIRTIO_LOOPBACK_REWIND_VQ
+ * says, so that it sees again what its predecessor took and did not
+ * complete; *@resubmitted counts those. *@ndata: queues for the back-end.
+ */
+static int vla_collect_vrings(struct vla *a, uint64_t features, struct vuf_vring *vr,
+			      struct vlb_local_vring *ctrl_ring, unsigned int *ndata,
+			      bool rewind, unsigned int *resubmitted)
 {
-	struct vuf_vring vr[VIRTIO_LOOPBACK_MAX_QUEUES];
-	struct vlb_local_vring ctrl_ring = { .num = 0 };
-	unsigned int i, ndata = a->nqueues, pairs_on = UINT_MAX;
+	unsigned int i, pairs_on = UINT_MAX;
 	int ret, ctrl = -1;
 
-	/* DRIVER_OK without a reset in between: restart cleanly. */
-	if (a->net_ctrl)
-		vla_net_ctrl_stop(a->net_ctrl);
-	a->ctrl_pending = false;
-	if (a->fe.running) {
-		ret = vuf_stop(&a->fe);
-		if (ret) {
-			vlb_err(NULL, "%s", a->fe.err);
-			return ret;
-		}
-	}
+	*ndata = a->nqueues;
 	/* Which queue is the control queue depends on MQ being accepted. */
 	if (a->net_ctrl) {
-		vla_net_ctrl_layout(ev->features, a->net_pairs, &ndata, &ctrl);
+		vla_net_ctrl_layout(features, a->net_pairs, ndata, &ctrl);
 		pairs_on = vla_net_ctrl_pairs(a->net_ctrl);
 	}
-
-	memset(vr, 0, sizeof(vr));
+	memset(vr, 0, sizeof(*vr) * VIRTIO_LOOPBACK_MAX_QUEUES);
 	for (i = 0; i < a->nqueues; i++) {
 		struct virtio_loopback_vq_info info;
+		struct virtio_loopback_vq_rewind rw;
 
 		memset(&info, 0, sizeof(info));
 		info.index = i;
@@ -821,16 +849,16 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 			continue;
 		/* Ours, never the back-end's: no SET_VRING_* for it. */
 		if ((int)i == ctrl) {
-			ctrl_ring = (struct vlb_local_vring) {
+			*ctrl_ring = (struct vlb_local_vring) {
 				.num = info.num, .desc = info.desc,
 				.avail = info.avail, .used = info.used,
 				.kick_fd = a->kick[i], .call_fd = a->call[i],
 			};
 			continue;
 		}
-		if (i >= ndata) {
+		if (i >= *ndata) {
 			vlb_dbg(VLB_DBG_DEV, NULL, "queue %u ready but unused with features 0x%llx: not handed over",
-				i, (unsigned long long)ev->features);
+				i, (unsigned long long)features);
 			continue;
 		}
 		vr[i].num = info.num;
@@ -841,24 +869,69 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 		vr[i].call_fd = a->call[i];
 		/* Pairs the driver has not asked for yet stay disabled. */
 		vr[i].disabled = a->net_ctrl && i / 2 >= pairs_on;
+		if (!rewind)
+			continue;
+		memset(&rw, 0, sizeof(rw));
+		rw.index = i;
+		if (ioctl(a->ctl, VIRTIO_LOOPBACK_REWIND_VQ, &rw)) {
+			ret = -errno;
+			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_REWIND_VQ queue %u: %s",
+				i, ret == -ESTALE ? "the requests in flight are not known" :
+				strerror(-ret));
+			return ret;
+		}
+		vr[i].base = rw.base;
+		*resubmitted += rw.outstanding;
 	}
+	return 0;
+}
 
+/*
+ * Start the back-end's rings. Feature bits we added for our own config
+ * fields, and the control queue's, are not the back-end's.
+ */
+static int vla_start_backend(struct vla *a, uint64_t features, uint8_t status,
+			     const struct vuf_vring *vr, unsigned int ndata)
+{
+	int ret;
+
+	a->data_queues = ndata;
+	ret = vuf_start(&a->fe,
+			vla_device_type_backend_features(&a->type, features) &
+			a->fe.features, status, &a->mem, vr, ndata);
+	if (ret)
+		vlb_err(NULL, "%s", a->fe.err);
+	return ret;
+}
+
+static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
+{
+	struct vuf_vring vr[VIRTIO_LOOPBACK_MAX_QUEUES];
+	struct vlb_local_vring ctrl_ring = { .num = 0 };
+	unsigned int ndata;
+	int ret;
+
+	/* DRIVER_OK without a reset in between: restart cleanly. */
+	if (a->net_ctrl)
+		vla_net_ctrl_stop(a->net_ctrl);
+	a->ctrl_pending = false;
+	a->running = false;
+	if (a->fe.running) {
+		ret = vuf_stop(&a->fe);
+		if (ret) {
+			vlb_err(NULL, "%s", a->fe.err);
+			return ret;
+		}
+	}
+	ret = vla_collect_vrings(a, ev->features, vr, &ctrl_ring, &ndata, false, NULL);
+	if (ret)
+		return ret;
 	ret = vla_get_mem(a);
 	if (ret)
 		return ret;
-
-	/*
-	 * Feature bits we added for our own config fields, and the control
-	 * queue's, are not the back-end's.
-	 */
-	a->data_queues = ndata;
-	ret = vuf_start(&a->fe,
-			vla_device_type_backend_features(&a->type, ev->features) &
-			a->fe.features, ev->status, &a->mem, vr, ndata);
-	if (ret) {
-		vlb_err(NULL, "%s", a->fe.err);
+	ret = vla_start_backend(a, ev->features, ev->status, vr, ndata);
+	if (ret)
 		return ret;
-	}
 	if (ctrl_ring.num) {
 		ret = vla_net_ctrl_start(a->net_ctrl, ev->features,
 					 a->mem.regions[0].fd,
@@ -866,12 +939,18 @@ static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
 		if (ret)
 			return ret;
 	}
+	a->running = true;
+	a->drv_features = ev->features;
+	a->drv_status = ev->status;
 	return 0;
 }
 
 static int vla_reset(struct vla *a)
 {
-	int ret = vuf_stop(&a->fe);
+	int ret;
+
+	a->running = false;
+	ret = vuf_stop(&a->fe);
 
 	if (ret)
 		vlb_err(NULL, "%s", a->fe.err);
@@ -965,7 +1044,41 @@ static int vla_config_changed(void *opaque)
 	return ret;
 }
 
-static int vla_handle_event(struct vla *a)
+static int vla_reconnect(struct vla *a);
+
+/* The back-end closed its socket: worth waiting for it to come back? */
+static bool vla_backend_lost(const struct vla *a, int err)
+{
+	return a->opts.reconnect_ms > 0 && a->type.id != VIRTIO_ID_GPU &&
+	       (err == -ECONNRESET || err == -EPIPE || err == -ENOTCONN);
+}
+
+static int vla_answer_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
+{
+	int ret = vla_driver_ok(a, ev);
+
+	if (vla_backend_lost(a, ret)) {
+		/* It died just now: the next one gets this DRIVER_OK. */
+		a->pending_driver_ok = *ev;
+		a->have_pending = true;
+		return vla_reconnect(a);
+	}
+	if (vla_reply(a, ev, ret) && !ret)
+		ret = -EIO;
+	if (!ret && !a->announced) {
+		printf("ready virtio%u\n", ev->index);
+		fflush(stdout);
+		a->announced = true;
+	}
+	return ret;
+}
+
+/*
+ * One event of the kernel. @offline: no back-end is connected (waiting
+ * for it to come back): a reset has nothing to stop, a DRIVER_OK waits for
+ * the next back-end, a config write cannot be forwarded.
+ */
+static int vla_handle_event(struct vla *a, bool offline)
 {
 	struct virtio_loopback_event ev;
 	ssize_t n;
@@ -992,24 +1105,31 @@ static int vla_handle_event(struct vla *a)
 		vlb_dbg(VLB_DBG_DEV, NULL, "event DRIVER_OK seq %u virtio%u features 0x%llx status 0x%x",
 			ev.seq, ev.index, (unsigned long long)ev.features,
 			ev.status);
-		ret = vla_driver_ok(a, &ev);
-		if (vla_reply(a, &ev, ret) && !ret)
-			ret = -EIO;
-		if (!ret && !a->announced) {
-			printf("ready virtio%u\n", ev.index);
-			fflush(stdout);
-			a->announced = true;
+		if (offline) {
+			a->pending_driver_ok = ev;
+			a->have_pending = true;
+			return 0;
 		}
-		return ret;
+		return vla_answer_driver_ok(a, &ev);
 	case VIRTIO_LOOPBACK_EV_RESET:
 		vlb_dbg(VLB_DBG_DEV, NULL, "event RESET seq %u", ev.seq);
-		ret = vla_reset(a);
+		ret = offline ? 0 : vla_reset(a);
+		a->running = false;
+		if (vla_backend_lost(a, ret)) {
+			/* Nothing left to stop. */
+			ret = vla_reply(a, &ev, 0);
+			return ret ? ret : vla_reconnect(a);
+		}
 		if (vla_reply(a, &ev, ret) && !ret)
 			ret = -EIO;
 		return ret;
 	case VIRTIO_LOOPBACK_EV_CONFIG_WRITE:
 		vlb_dbg(VLB_DBG_DEV, NULL, "event CONFIG_WRITE seq %u offset %u len %u",
 			ev.seq, ev.config_offset, ev.config_len);
+		if (offline) {
+			vlb_log(NULL, "a config write of the driver while the back-end is away: refused");
+			return vla_reply(a, &ev, -EIO);
+		}
 		ret = vla_config_write(a, &ev);
 		if (vla_reply(a, &ev, ret) && !ret)
 			ret = -EIO;
@@ -1094,6 +1214,106 @@ static bool vla_stop_requested(struct vla *a)
 	return false;
 }
 
+/*
+ * The back-end closed its socket. Keep the kernel device, wait (bounded)
+ * for a back-end on the same socket path, replay the handshake, and give
+ * it the rings where the kernel says (VIRTIO_LOOPBACK_REWIND_VQ: the
+ * requests the old one took and never completed are seen again). Returns
+ * 0 when a back-end took over (or the device is to be removed in order),
+ * else a negative errno after one error line.
+ */
+static int vla_reconnect(struct vla *a)
+{
+	uint64_t need = vla_device_type_backend_features(&a->type, a->features) &
+			a->fe.features;
+	struct vuf_vring vr[VIRTIO_LOOPBACK_MAX_QUEUES];
+	int64_t deadline = vuf_now_ms() + a->opts.reconnect_ms;
+	unsigned int i, resubmitted = 0;
+	int ret;
+
+	vuf_close(&a->fe);
+	vlb_log(a->opts.socket, "back-end gone; waiting up to %d s for it to come back",
+		a->opts.reconnect_ms / 1000);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = a->ctl, .events = POLLIN },
+			{ .fd = a->sig, .events = POLLIN },
+		};
+		int64_t now = vuf_now_ms();
+		struct signalfd_siginfo si;
+
+		if (now >= deadline) {
+			vlb_err(a->opts.socket, "the back-end did not come back within %d s: removing the device",
+				a->opts.reconnect_ms / 1000);
+			return -ETIMEDOUT;
+		}
+		ret = poll(pfd, 2, deadline - now < 100 ? (int)(deadline - now) : 100);
+		if (ret < 0 && errno != EINTR) {
+			ret = -errno;
+			vlb_err(NULL, "poll: %s", strerror(-ret));
+			return ret;
+		}
+		if (pfd[1].revents && read(a->sig, &si, sizeof(si)) == sizeof(si)) {
+			vlb_log(NULL, "signal %u with no back-end: removing the device",
+				si.ssi_signo);
+			a->unplugged = true;
+			return 0;
+		}
+		if (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) {
+			ret = vla_handle_event(a, true);
+			if (ret)
+				return ret;
+			if (a->unplugged)
+				return 0;
+		}
+		if (vuf_connect(&a->fe, a->opts.socket))
+			continue;
+		ret = vuf_negotiate(&a->fe);
+		if (ret) {
+			/* Perhaps still starting up: try again. */
+			vlb_dbg(VLB_DBG_DEV, NULL, "%s", a->fe.err);
+			vuf_close(&a->fe);
+			continue;
+		}
+		break;
+	}
+	if ((a->fe.features & need) != need) {
+		vlb_err(a->opts.socket, "the new back-end lacks features 0x%llx of the device",
+			(unsigned long long)(need & ~a->fe.features));
+		return -EPROTO;
+	}
+	if (a->fe.queue_num && a->fe.queue_num < a->nqueues) {
+		vlb_err(a->opts.socket, "the new back-end has %u queues, the device %u",
+			a->fe.queue_num, a->nqueues);
+		return -EPROTO;
+	}
+	if (a->running) {
+		struct vlb_local_vring ctrl_ring;
+		unsigned int ndata;
+
+		/* The control queue is ours: it keeps running as it is. */
+		ret = vla_collect_vrings(a, a->drv_features, vr, &ctrl_ring, &ndata,
+					 true, &resubmitted);
+		if (ret)
+			return ret;
+		ret = vla_start_backend(a, a->drv_features, a->drv_status, vr, ndata);
+		if (ret)
+			return ret;
+		/* A back-end looks at a ring when kicked: look now. */
+		for (i = 0; i < ndata; i++)
+			if (vr[i].num)
+				eventfd_write(a->kick[i], 1);
+	}
+	a->reconnects++;
+	vlb_log(a->opts.socket, "back-end is back (restart %u): %u requests handed to it again",
+		a->reconnects, resubmitted);
+	if (a->have_pending) {
+		a->have_pending = false;
+		return vla_answer_driver_ok(a, &a->pending_driver_ok);
+	}
+	return 0;
+}
+
 static int vla_loop(struct vla *a)
 {
 	for (;;) {
@@ -1144,13 +1364,19 @@ static int vla_loop(struct vla *a)
 		}
 		if (pfd[VLA_PFD_SOCK].revents) {
 			ret = vuf_check_idle(&a->fe);
+			if (vla_backend_lost(a, ret)) {
+				ret = vla_reconnect(a);
+				if (ret)
+					return ret;
+				continue;
+			}
 			if (ret != -EAGAIN) {
 				vlb_err(NULL, "%s", a->fe.err);
 				return ret;
 			}
 		}
 		if (pfd[VLA_PFD_CTL].revents & (POLLIN | POLLERR | POLLHUP)) {
-			ret = vla_handle_event(a);
+			ret = vla_handle_event(a, false);
 			if (ret)
 				return ret;
 		}

@@ -700,8 +700,7 @@ static int vuf_start_vring(struct vuf *f, unsigned int i,
 	ret = vuf_set_state(f, VHOST_USER_SET_VRING_NUM, i, vr->num);
 	if (ret)
 		return ret;
-	/* A fresh ring after DRIVER_OK: the back-end starts at index 0. */
-	ret = vuf_set_state(f, VHOST_USER_SET_VRING_BASE, i, 0);
+	ret = vuf_set_state(f, VHOST_USER_SET_VRING_BASE, i, vr->base);
 	if (ret)
 		return ret;
 

@@ -85,6 +85,8 @@
  * @disabled: start the ring but leave it disabled (virtio-net queue pairs
  *            the driver does not use yet); vuf_set_vring_enable() enables
  *            it later. Without protocol features rings are always enabled.
+ * @base: avail index the back-end starts at (0 for a fresh ring; after a
+ *        back-end restart, what VIRTIO_LOOPBACK_REWIND_VQ gave)
  */
 struct vuf_vring {
 	uint32_t num;
@@ -94,6 +96,7 @@ struct vuf_vring {
 	int kick_fd;
 	int call_fd;
 	bool disabled;
+	uint16_t base;
 };
 
 /**

@@ -123,14 +123,16 @@ _start_rng() {
 
 # _start_adapter VAR ARGS...: start virtio-loopback-adapter ARGS in the
 # background and wait for its "ready virtioN" line. Sets VAR to virtioN and
-# ADAPTER_PID to its pid. $VL_MEM_MODE, when set, adds --memory MODE.
+# ADAPTER_PID to its pid and ADAPTER_ERR to its stderr file. $VL_MEM_MODE,
+# when set, adds --memory MODE.
 _start_adapter() {
 	local var=$1 out line
 	shift
 	out=$(mktemp "$TEST_DIR/adapter.XXXXXX")
 	# run-all runs the memory-sensitive tests once per mode.
 	[ -n "${VL_MEM_MODE:-}" ] && set -- "$@" --memory "$VL_MEM_MODE"
-	virtio-loopback-adapter "$@" >"$out" 2>"$out.err" &
+	ADAPTER_ERR=$out.err
+	virtio-loopback-adapter "$@" >"$out" 2>"$ADAPTER_ERR" &
 	ADAPTER_PID=$!
 	_PIDS+=("$ADAPTER_PID")
 	_wait_for "$READY_TIMEOUT" grep -q '^ready virtio[0-9]*$' "$out" || {
