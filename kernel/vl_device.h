@@ -136,6 +136,8 @@ struct vl_relay {
  * @sweep_work: zero-copy: zaps the back-end's mappings of completed
  *              buffers before @irq_work may deliver the interrupt (on
  *              vl_mem_wq)
+ * @dead_work: dead mode: hands back, empty, the receive buffers posted
+ *             after the failure (see vl_chain_is_request())
  * @flags: VL_VQ_* bits (atomic bitops)
  * @lock: protects every member below. Taken with irqsave from the notify
  *        path (any context), the call wake-up (eventfd wqh lock held,
@@ -178,6 +180,7 @@ struct vl_vq {
 	struct irq_work kick_work;
 	struct irq_work irq_work;
 	struct work_struct sweep_work;
+	struct delayed_work dead_work;
 	unsigned long flags;
 
 	spinlock_t lock;

@@ -68,6 +68,8 @@
 #define VL_GRACE_STALL_MS	200
 /* Dead mode: passes of complete-then-recheck per notify (see below). */
 #define VL_DEAD_PASSES		4
+/* Dead mode: receive buffers posted after the failure wait this long. */
+#define VL_DEAD_RX_DELAY_MS	100
 
 /* Sizes of the split ring parts, event index fields included. */
 static size_t vl_desc_bytes(u32 num)
@@ -341,12 +343,14 @@ static void vl_note_readable(void *ctx, u64 addr, u32 len, u16 flags)
 /*
  * A chain of device-writable buffers only (a receive or event buffer) is
  * the device's to fill when it has something to say. When the device dies,
- * the ones outstanding are completed once (empty), so that a reader waiting
- * for one wakes up (virtio-rng); ones the driver posts after that are kept,
- * as a silent device would, and taken back at reset
- * (virtqueue_detach_unused_buf()): a driver that re-posts each completion
- * at once (virtio-snd's and virtio-input's event queues) would otherwise
- * spin with us in interrupt context. A chain we cannot walk is completed.
+ * the ones outstanding are completed at once (empty), so that a reader
+ * waiting for one wakes up (virtio-rng); ones the driver posts after that
+ * are completed VL_DEAD_RX_DELAY_MS later (vl_dead_work()): a driver that
+ * re-posts each completion at once (virtio-snd's and virtio-input's event
+ * queues) would otherwise spin with us in interrupt context, and one that
+ * waits for the buffer must not wait for ever (virtio-rng's hwrng thread
+ * holds a mutex the probe of every other rng device needs). A chain we
+ * cannot walk is completed.
  */
 static bool vl_chain_is_request(struct vl_vq *q, u32 head)
 {
@@ -412,7 +416,27 @@ static bool vl_vq_dead_process(struct vl_vq *q, bool all)
 		if (le16_to_cpu(READ_ONCE(q->avail->idx)) == q->shadow.last_avail)
 			break;
 	}
+	/* Receive buffers kept: handed back empty a little later. */
+	if (!all && q->shadow.outstanding)
+		schedule_delayed_work(&q->dead_work, msecs_to_jiffies(VL_DEAD_RX_DELAY_MS));
 	return true;
+}
+
+static void vl_dead_work(struct work_struct *work)
+{
+	struct vl_vq *q = container_of(to_delayed_work(work), struct vl_vq, dead_work);
+	bool ok = true, deliver;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	deliver = q->vq && q->dead;
+	if (deliver)
+		ok = vl_vq_dead_process(q, true);
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (!ok)
+		queue_work(system_wq, &q->vl->break_work);
+	if (deliver)
+		irq_work_queue(&q->irq_work);
 }
 
 /* ------------------------------------------------------------------ */
@@ -886,6 +910,7 @@ void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index)
 	init_irq_work(&q->kick_work, vl_kick_work);
 	init_irq_work(&q->irq_work, vl_irq_work);
 	INIT_WORK(&q->sweep_work, vl_sweep_work);
+	INIT_DELAYED_WORK(&q->dead_work, vl_dead_work);
 }
 
 /*
@@ -1091,6 +1116,7 @@ static void vl_del_vqs(struct virtio_device *vdev)
 		if (!vq)
 			continue;
 		/* An interrupt already past the check above still uses vq. */
+		cancel_delayed_work_sync(&q->dead_work);
 		irq_work_sync(&q->irq_work);
 		irq_work_sync(&q->kick_work);
 		if (relay.mem)
