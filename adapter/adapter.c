@@ -1282,9 +1282,10 @@ static int vla_reconnect(struct vla *a)
 			(unsigned long long)(need & ~a->fe.features));
 		return -EPROTO;
 	}
-	if (a->fe.queue_num && a->fe.queue_num < a->nqueues) {
+	/* net's control queue is ours, not the back-end's. */
+	if (a->fe.queue_num && a->fe.queue_num < a->nqueues - (a->net_ctrl ? 1 : 0)) {
 		vlb_err(a->opts.socket, "the new back-end has %u queues, the device %u",
-			a->fe.queue_num, a->nqueues);
+			a->fe.queue_num, a->nqueues - (a->net_ctrl ? 1 : 0));
 		return -EPROTO;
 	}
 	if (a->running) {
