@@ -48,6 +48,8 @@
 #include <linux/virtio_ids.h>
 #include <uapi/linux/virtio_loopback.h>
 
+#include "vl_lab_util.h"
+
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
@@ -55,8 +57,6 @@
 #define T_EXIT_FAIL	1
 #define T_EXIT_SKIP	4
 
-#define CTL		"/dev/virtio-loopback"
-#define CLASS_DIR	"/sys/class/virtio-loopback"
 #define PARAM_TIMEOUT	"/sys/module/virtio_loopback/parameters/msg_timeout_ms"
 #define MOD_REFCNT	"/sys/module/virtio_loopback/refcnt"
 #define F_VERSION_1	(1ULL << 32)
@@ -167,14 +167,6 @@ static bool huge_mem_fails;
 static _Thread_local sigjmp_buf tl_jb;
 static _Thread_local volatile sig_atomic_t tl_touching;
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* splitmix64: small, good enough, and trivially seeded per worker. */
 static uint64_t rnd64(struct worker *w)
 {
@@ -200,53 +192,6 @@ static bool chance(struct worker *w, unsigned int percent)
 /* ------------------------------------------------------------------ */
 /* sysfs and /proc                                                      */
 /* ------------------------------------------------------------------ */
-
-static int count_devices(void)
-{
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	dir = opendir(CLASS_DIR);
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
-static int read_sysfs(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	return 0;
-}
-
-static int write_sysfs(const char *path, const char *val)
-{
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 static long meminfo_kb(const char *key)
 {

@@ -56,6 +56,8 @@
 #include <linux/virtio_ring.h>
 #include <uapi/linux/virtio_loopback.h>
 
+#include "vl_lab_util.h"
+
 #ifdef __has_include
 #if __has_include("../helpers.h")
 #include "../helpers.h"
@@ -70,8 +72,6 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
-#define CTL		"/dev/virtio-loopback"
-#define CLASS_DIR	"/sys/class/virtio-loopback"
 #define PARAM_TIMEOUT	"/sys/module/virtio_loopback/parameters/msg_timeout_ms"
 #define F_VERSION_1	(1ULL << 32)
 #define F_ACCESS_PLATFORM (1ULL << 33)
@@ -95,30 +95,6 @@ static void check(bool ok, const char *fmt, ...)
 		failures++;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int count_devices(void)
-{
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	dir = opendir(CLASS_DIR);
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
 /* Wait (bounded) until the device count is @want. */
 static bool wait_devices(int want, int timeout_ms)
 {
@@ -130,37 +106,6 @@ static bool wait_devices(int want, int timeout_ms)
 		usleep(20000);
 	}
 	return true;
-}
-
-static int read_sysfs(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	return 0;
-}
-
-static int write_sysfs(const char *path, const char *val)
-{
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 static long long dev_attr(unsigned int id, const char *attr)
