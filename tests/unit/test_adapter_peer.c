@@ -47,6 +47,9 @@ enum bad {
 	BAD_PARTIAL,		/* header, half the payload, then nothing */
 	BAD_CONFIG_EMPTY,	/* GET_CONFIG answered with size 0 */
 	BAD_CONFIG_SIZE,	/* GET_CONFIG answered with fewer bytes */
+	BAD_CONFIG_LARGE,	/* GET_CONFIG answered with more bytes */
+	BAD_QUEUES_ZERO,	/* GET_QUEUE_NUM answered with 0 */
+	BAD_QUEUES_HUGE,	/* GET_QUEUE_NUM answered with 2^40 */
 	BAD_VRING_INDEX,	/* GET_VRING_BASE answered for another queue */
 	BAD_UNSOLICITED,	/* after SET_OWNER: a message nobody asked for */
 	BAD_HANGUP_IDLE,	/* after SET_OWNER: hang up */
@@ -184,6 +187,19 @@ static bool peer_misbehave(struct peer *p, const struct vhost_user_msg *m)
 			  VHOST_USER_CONFIG_HDR_SIZE + 4, -1);
 		return true;
 	}
+	case BAD_CONFIG_LARGE: {
+		struct vhost_user_config c = { .size = m->payload.config.size + 4 };
+
+		peer_send(p->fd, m->hdr.request, rflags, &c,
+			  VHOST_USER_CONFIG_HDR_SIZE + c.size, -1);
+		return true;
+	}
+	case BAD_QUEUES_ZERO:
+		peer_reply_u64(p, m->hdr.request, 0);
+		return true;
+	case BAD_QUEUES_HUGE:
+		peer_reply_u64(p, m->hdr.request, 1ULL << 40);
+		return true;
 	case BAD_VRING_INDEX: {
 		struct vhost_user_vring_state s = {
 			.index = m->payload.state.index + 5,
@@ -481,6 +497,12 @@ static const struct tcase cases[] = {
 	  VHOST_USER_GET_CONFIG, BAD_CONFIG_EMPTY, -EIO },
 	{ "GET_CONFIG short", front_get_config,
 	  VHOST_USER_GET_CONFIG, BAD_CONFIG_SIZE, -EPROTO },
+	{ "GET_CONFIG larger than asked", front_get_config,
+	  VHOST_USER_GET_CONFIG, BAD_CONFIG_LARGE, -EPROTO },
+	{ "no queues", front_negotiate,
+	  VHOST_USER_GET_QUEUE_NUM, BAD_QUEUES_ZERO, -EPROTO },
+	{ "2^40 queues", front_negotiate,
+	  VHOST_USER_GET_QUEUE_NUM, BAD_QUEUES_HUGE, -EPROTO },
 	{ "GET_VRING_BASE for another queue", front_start_stop,
 	  VHOST_USER_GET_VRING_BASE, BAD_VRING_INDEX, -EPROTO },
 	{ "ring outside the region", front_ring_outside, 0, BAD_NONE, -EINVAL },
