@@ -47,4 +47,9 @@ static inline void vl_vm_flags_mod(struct vm_area_struct *vma,
 #define vl_class_create(name) class_create(THIS_MODULE, name)
 #endif
 
+/* 6.4: vhost workers became user workers (never back in user space). */
+#ifndef PF_USER_WORKER
+#define PF_USER_WORKER 0
+#endif
+
 #endif /* VL_COMPAT_H */

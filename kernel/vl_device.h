@@ -136,6 +136,9 @@ struct vl_relay {
  * @sweep_work: zero-copy: zaps the back-end's mappings of completed
  *              buffers before @irq_work may deliver the interrupt (on
  *              vl_mem_wq)
+ * @sweep_tw: zero-copy: the same sweep, run by the back-end thread that
+ *            signalled the call on its way back to user space (no
+ *            context switch, and the TLB flush of the zap stays local)
  * @dead_work: dead mode: hands back, empty, the receive buffers posted
  *             after the failure (see vl_chain_is_request())
  * @flags: VL_VQ_* bits (atomic bitops)
@@ -167,6 +170,7 @@ struct vl_relay {
  */
 /* Bits of struct vl_vq.flags. */
 #define VL_VQ_SWEPT	0	/* @sweep_work ran: @irq_work delivers at once */
+#define VL_VQ_SWEEP_TW	1	/* @sweep_tw is queued on a task */
 
 struct vl_vq {
 	struct vl_device *vl;
@@ -180,6 +184,7 @@ struct vl_vq {
 	struct irq_work kick_work;
 	struct irq_work irq_work;
 	struct work_struct sweep_work;
+	struct callback_head sweep_tw;
 	struct delayed_work dead_work;
 	unsigned long flags;
 

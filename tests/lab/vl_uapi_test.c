@@ -1683,7 +1683,7 @@ static void zc_client(unsigned int index)
 	_exit(memcmp(w, r, ZC_IO) ? 7 : 0);
 }
 
-static int test_zerocopy(void)
+static int test_zerocopy_once(void)
 {
 	struct virtio_loopback_event ev;
 	struct virtio_loopback_reply rep = { 0 };
@@ -1803,6 +1803,22 @@ out_free:
 	free(disk);
 	write_sysfs(ZC_MIN_PARAM, min_bytes);
 	return 0;
+}
+
+#define ZC_SWEEP_PARAM	"/sys/module/virtio_loopback/parameters/zero_copy_sweep_in_caller"
+
+/* Both places a sweep runs: the back-end thread that signals, a worker. */
+static void test_zerocopy(void)
+{
+	static const char *const modes[] = { "N", "Y" };
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		check(!write_sysfs(ZC_SWEEP_PARAM, modes[i]),
+		      "zero-copy: zero_copy_sweep_in_caller := %s", modes[i]);
+		printf("zero-copy: sweeps %s\n", i ? "in the signalling thread" : "in a worker");
+		test_zerocopy_once();
+	}
 }
 
 /*
