@@ -1190,10 +1190,14 @@ static void mini_blk_serve(struct mini_rng *m)
 	}
 }
 
-/* Name of the block device of virtio<index>, waiting for it. */
+/*
+ * Name of the block device of virtio<index>, waiting for it and for its
+ * node: device_add() shows the disk in sysfs before devtmpfs makes
+ * /dev/<name>, and a caller opening it at once failed now and then.
+ */
 static bool blk_name(unsigned int index, char *name, size_t len)
 {
-	char path[128];
+	char path[128], node[160];
 	long end = now_ms() + 30000;
 
 	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/virtio%u/block", index);
@@ -1202,8 +1206,11 @@ static bool blk_name(unsigned int index, char *name, size_t len)
 		struct dirent *d;
 
 		while (dir && (d = readdir(dir))) {
-			if (d->d_name[0] != '.') {
-				snprintf(name, len, "%.*s", (int)len - 1, d->d_name);
+			if (d->d_name[0] == '.')
+				continue;
+			snprintf(name, len, "%.*s", (int)len - 1, d->d_name);
+			snprintf(node, sizeof(node), "/dev/%s", name);
+			if (!access(node, F_OK)) {
 				closedir(dir);
 				return true;
 			}
