@@ -668,8 +668,10 @@ static void vl_vdev_release(struct device *dev)
  * (unless WQ_MAX_ACTIVE of them are stuck at once).
  *
  * Lifetime: every queued run holds a reference on @parent, dropped at its
- * end (vl_driver_queue()), so @vl outlives every run. vl_device_destroy()
- * takes a module reference before it asks for the removal; the run that
+ * end (vl_driver_queue()), so @vl outlives every run; vl_device_destroy()
+ * keeps the session's reference until its wait on @destroyed is over, so
+ * the completion outlives the wait. vl_device_destroy() also takes a
+ * module reference before it asks for the removal; the run that
  * finishes the removal drops it as its very last action, so rmmod is
  * refused ("in use") while a removal goes on in the background. The return
  * from vl_driver_work() after that module_put() is safe: vl_exit()
