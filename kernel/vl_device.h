@@ -7,11 +7,13 @@
  * Lifetime: one struct vl_device per device, embedded struct device
  * @parent is its reference count (the parent's release frees it). The
  * owning session holds the initial reference; the registered virtio
- * device holds one more (dropped in its own release).
+ * device holds one more (dropped in its own release), and so does every
+ * queued run of @driver_work (dropped at the end of that run).
  */
 #ifndef VL_DEVICE_H
 #define VL_DEVICE_H
 
+#include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/eventfd.h>
 #include <linux/irq_work.h>
@@ -273,17 +275,19 @@ enum vl_broken {
  * @gone: the session is closing: nothing is queued, nobody waits
  * @broken: enum vl_broken; non-zero makes read() fail with -EIO
  * @ev_wq: readers and pollers of the session
- * @register_work: registers @vdev outside the CREATE ioctl
+ * @driver_work: everything that calls into the virtio core and the driver
+ *               (register, VIRTIO_LOOPBACK_UNPLUG, the end of the removal),
+ *               one step at a time, outside the ioctl and release paths
+ *               (see "Removal" in vl_main.c)
+ * @driver_req: steps @driver_work has to do (VL_DRV_* bits in vl_main.c,
+ *              atomic bitops)
+ * @destroyed: completed by @driver_work once the removal is done
  * @break_work: breaks the device from process context (ring errors are
  *              found in atomic context, virtio_break_device() wants none)
  * @garbage_work: fails the device (memory revoked, requests completed with
  *                errors) after the back-end wrote an invalid used entry
- * @unplug_work: unregisters @vdev for VIRTIO_LOOPBACK_UNPLUG, then sends
- *               EV_UNPLUGGED
- * @unplug_requested: VIRTIO_LOOPBACK_UNPLUG was called (atomic bitop, bit 0)
- * @registered: @vdev is registered (set by @register_work, cleared by
- *              @unplug_work or teardown; read locklessly with acquire
- *              semantics)
+ * @registered: @vdev is registered (set and cleared by @driver_work;
+ *              read locklessly with acquire semantics)
  * @core_live: the virtio core has initialised @vdev (index assigned,
  *             config_lock ready): set with release semantics by the first
  *             reset(), which register_virtio_device() calls before probing
@@ -323,11 +327,11 @@ struct vl_device {
 	int broken;
 	wait_queue_head_t ev_wq;
 
-	struct work_struct register_work;
+	struct work_struct driver_work;
+	unsigned long driver_req;
+	struct completion destroyed;
 	struct work_struct break_work;
 	struct work_struct garbage_work;
-	struct work_struct unplug_work;
-	unsigned long unplug_requested;
 	bool registered;
 	bool core_live;
 	bool dead;

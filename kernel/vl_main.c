@@ -15,12 +15,15 @@
  * Module parameters:
  *   msg_timeout_ms     how long the driver waits for the adapter to answer
  *                      DRIVER_OK or reset (default 10000, at least 100; a
- *                      timeout breaks the device)
+ *                      timeout breaks the device), and how long a close
+ *                      waits for the driver to let go of the device (then
+ *                      the removal finishes in the background)
  *   teardown_grace_ms  how long a back-end still running gets to finish its
  *                      requests when the session closes (default 2000)
  *
- * Every session holds a reference on the module (fops owner), so rmmod is
- * refused while any device exists.
+ * Every session holds a reference on the module (fops owner), and so does
+ * a removal still under way after its session closed, so rmmod is refused
+ * while any device exists.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -54,10 +57,18 @@
 /* Smallest struct virtio_loopback_create accepted (API version 1). */
 #define VL_CREATE_SIZE_V1	offsetofend(struct virtio_loopback_create, reserved)
 
+/* Bits of vl_device.driver_req: the steps vl_driver_work() has to do. */
+enum {
+	VL_DRV_REGISTER,	/* register the virtio device (CREATE) */
+	VL_DRV_UNPLUG,		/* unregister it, send EV_UNPLUGGED (UNPLUG) */
+	VL_DRV_DESTROY,		/* the session is gone: finish the removal */
+	VL_DRV_UNPLUG_ASKED,	/* UNPLUG was called: -EALREADY from now on */
+};
+
 unsigned int vl_msg_timeout_ms = 10000;
 module_param_named(msg_timeout_ms, vl_msg_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(msg_timeout_ms,
-		 "Wait for the adapter's answer to DRIVER_OK/reset, ms (100..600000)");
+		 "Wait for the adapter's answer to DRIVER_OK/reset, and close() for the driver, ms (100..600000)");
 
 unsigned int vl_teardown_grace_ms = 2000;
 module_param_named(teardown_grace_ms, vl_teardown_grace_ms, uint, 0644);
@@ -65,6 +76,7 @@ MODULE_PARM_DESC(teardown_grace_ms,
 		 "Time a running back-end gets to finish requests at removal, ms (max 30000)");
 
 static struct class *vl_class;
+/* Runs every device's @driver_work (see "Removal" below). */
 static struct workqueue_struct *vl_wq;
 /* Device numbers; the ida has its own lock. */
 static DEFINE_IDA(vl_ida);
@@ -107,6 +119,13 @@ static void vl_set_registered(struct vl_device *vl, bool registered)
 {
 	/* Publishes the virtio core's initialisation of vl->vdev. */
 	smp_store_release(&vl->registered, registered);
+}
+
+/* msg_timeout_ms in jiffies, within its bounds whatever was written to it. */
+static unsigned long vl_msg_timeout(void)
+{
+	return msecs_to_jiffies(clamp(READ_ONCE(vl_msg_timeout_ms),
+				      VL_MIN_MSG_TIMEOUT_MS, VL_MAX_MSG_TIMEOUT_MS));
 }
 
 /* ------------------------------------------------------------------ */
@@ -187,10 +206,7 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 	if (!reply)
 		return 0;
 
-	left = wait_for_completion_killable_timeout(&e->done,
-			msecs_to_jiffies(clamp(READ_ONCE(vl_msg_timeout_ms),
-					       VL_MIN_MSG_TIMEOUT_MS,
-					       VL_MAX_MSG_TIMEOUT_MS)));
+	left = wait_for_completion_killable_timeout(&e->done, vl_msg_timeout());
 
 	/* Whoever answered took the event off the lists under the lock. */
 	spin_lock_irqsave(&vl->ev_lock, flags);
@@ -604,14 +620,83 @@ static void vl_vdev_release(struct device *dev)
 }
 
 /*
- * Runs on vl_wq, not in the CREATE ioctl: probe runs inside
- * register_virtio_device() and waits for the adapter (DRIVER_OK), and
- * virtio-blk's probe reads the partition table, which only completes once
- * the adapter -- the ioctl's caller -- has started the back-end.
+ * Removal
+ *
+ * Closing the session (close(), or its owner dying) must not wait for ever
+ * on anything but this device, let alone without a way to kill it. A
+ * driver's probe and remove can wait for another device, though. Debian's
+ * 6.1 hwrng core does (found by vl-uapi-fuzz): its kernel thread reads the
+ * current rng holding reading_mutex and waits for that device's answer as
+ * long as it takes (nothing interrupts a kernel thread); virtio-rng's probe
+ * (hwrng_register() -> add_early_randomness()) and the removal of the
+ * current rng (hwrng_unregister() -> add_early_randomness() of the next)
+ * both take that mutex. So a process owning an rng device that it does not
+ * serve holds up every other rng device's probe and removal, and if it
+ * closes one of those before the first, close() waits for that probe while
+ * the session it waits for stays open: a hang no signal ends.
+ *
+ * So removal has two halves:
+ *
+ *  1. vl_device_destroy(), in the closing task: what depends on this
+ *     device alone and is bounded. Fail the waits for the adapter
+ *     (vl_events_shutdown()), let a running back-end finish (bounded grace
+ *     period), revoke its memory and complete every outstanding request
+ *     (vl_transport_teardown()). From then on whatever waits on this
+ *     device goes on: its own probe, an unplug under way, and whoever else
+ *     waits for one of its requests (the hwrng thread above).
+ *  2. @driver_work (on vl_wq): unregister the virtio device -- the
+ *     driver's remove -- then delete the class device. The closing task
+ *     waits for this at most msg_timeout_ms (killable); normally the
+ *     device is gone when close() returns, as before. A driver stuck on
+ *     another device keeps the work waiting, not the closing task; the
+ *     removal then ends in the background as soon as the driver lets go
+ *     (when the device it waits for is served or its session closes).
+ *
+ * The closing task does not call unregister_virtio_device() itself because
+ * it calls into the driver, which may block on another device, and only
+ * another context can be waited for with a bound.
+ *
+ * @driver_work does every step that calls into the virtio core or the
+ * driver -- register (CREATE), unplug (VIRTIO_LOOPBACK_UNPLUG), the end of
+ * the removal -- for one device in that order, one at a time: the bits of
+ * @driver_req say which are asked for. A step asked for while the work
+ * runs re-queues it, and the running instance or the next one does it. No
+ * step waits for another in a second kworker (an unplug does not
+ * flush_work() a stuck probe), and a removal asked for during a stuck probe
+ * follows it in the same run. vl_wq is unbound with the largest
+ * max_active, so stuck devices do not hold back other devices' steps
+ * (unless WQ_MAX_ACTIVE of them are stuck at once).
+ *
+ * Lifetime: every queued run holds a reference on @parent, dropped at its
+ * end (vl_driver_queue()), so @vl outlives every run; vl_device_destroy()
+ * keeps the session's reference until its wait on @destroyed is over, so
+ * the completion outlives the wait. vl_device_destroy() also takes a
+ * module reference before it asks for the removal; the run that
+ * finishes the removal drops it as its very last action, so rmmod is
+ * refused ("in use") while a removal goes on in the background. The return
+ * from vl_driver_work() after that module_put() is safe: vl_exit()
+ * destroys vl_wq, which waits for the function to return, before the
+ * module's memory goes.
  */
-static void vl_register_work(struct work_struct *work)
+
+/* Ask @driver_work for @step; a reference on @parent for the run queued. */
+static void vl_driver_queue(struct vl_device *vl, int step)
 {
-	struct vl_device *vl = container_of(work, struct vl_device, register_work);
+	set_bit(step, &vl->driver_req);
+	get_device(&vl->parent);
+	/* Already queued (not yet running): that run does @step. */
+	if (!queue_work(vl_wq, &vl->driver_work))
+		put_device(&vl->parent);
+}
+
+/*
+ * Outside the CREATE ioctl: probe runs inside register_virtio_device() and
+ * waits for the adapter (DRIVER_OK), and virtio-blk's probe reads the
+ * partition table, which only completes once the adapter -- the ioctl's
+ * caller -- has started the back-end.
+ */
+static void vl_register(struct vl_device *vl)
+{
 	int ret;
 
 	ret = register_virtio_device(&vl->vdev);
@@ -637,24 +722,60 @@ static void vl_register_work(struct work_struct *work)
 
 /*
  * VIRTIO_LOOPBACK_UNPLUG: the driver goes while the adapter still serves
- * (its flush and reset reach the back-end). On vl_wq after @register_work,
- * which the adapter's loop lets finish. Teardown waits for this work before
- * it looks at @registered.
+ * (its flush and reset reach the back-end), then EV_UNPLUGGED. After the
+ * registration, which the adapter's loop lets finish.
  */
-static void vl_unplug_work(struct work_struct *work)
+static void vl_unplug(struct vl_device *vl)
 {
-	struct vl_device *vl = container_of(work, struct vl_device, unplug_work);
 	struct virtio_loopback_event ev = {
 		.type = VIRTIO_LOOPBACK_EV_UNPLUGGED,
 	};
 
-	flush_work(&vl->register_work);
 	if (vl_is_registered(vl)) {
 		ev.index = vl->vdev.index;
 		unregister_virtio_device(&vl->vdev);
 		vl_set_registered(vl, false);
 	}
 	vl_event_send(vl, &ev, GFP_KERNEL);
+}
+
+/* The second half of the removal; the session is gone, the transport dead. */
+static void vl_destroy_finish(struct vl_device *vl)
+{
+	if (vl_is_registered(vl)) {
+		unregister_virtio_device(&vl->vdev);
+		vl_set_registered(vl, false);
+	}
+	cancel_work_sync(&vl->break_work);
+	cancel_work_sync(&vl->garbage_work);
+	vl_sysfs_del_queues(vl);
+	device_del(&vl->parent);
+	complete_all(&vl->destroyed);
+}
+
+static void vl_driver_work(struct work_struct *work)
+{
+	struct vl_device *vl = container_of(work, struct vl_device, driver_work);
+	bool destroyed = false;
+
+	if (test_and_clear_bit(VL_DRV_REGISTER, &vl->driver_req)) {
+		/* Removed before it was registered: the virtio device's ref. */
+		if (test_bit(VL_DRV_DESTROY, &vl->driver_req))
+			put_device(&vl->parent);
+		else
+			vl_register(vl);
+	}
+	if (test_and_clear_bit(VL_DRV_UNPLUG, &vl->driver_req))
+		vl_unplug(vl);
+	if (test_and_clear_bit(VL_DRV_DESTROY, &vl->driver_req)) {
+		vl_destroy_finish(vl);
+		destroyed = true;
+	}
+	/* This run's reference (vl_driver_queue()); may free @vl. */
+	put_device(&vl->parent);
+	/* Taken by vl_device_destroy(); see "Removal" for why this is safe. */
+	if (destroyed)
+		module_put(THIS_MODULE);
 }
 
 /*
@@ -781,10 +902,10 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	INIT_LIST_HEAD(&vl->ev_pending);
 	INIT_LIST_HEAD(&vl->ev_waiting);
 	init_waitqueue_head(&vl->ev_wq);
-	INIT_WORK(&vl->register_work, vl_register_work);
+	INIT_WORK(&vl->driver_work, vl_driver_work);
+	init_completion(&vl->destroyed);
 	INIT_WORK(&vl->break_work, vl_break_work);
 	INIT_WORK(&vl->garbage_work, vl_garbage_work);
-	INIT_WORK(&vl->unplug_work, vl_unplug_work);
 
 	ret = -ENOMEM;
 	vl->vqs = kcalloc(c->num_queues, sizeof(*vl->vqs), GFP_KERNEL);
@@ -864,26 +985,26 @@ err_put:
 
 /*
  * Hot-unplug, the same path whatever made the session end: fail the waits,
- * let the transport complete what the back-end owes, unbind the driver,
- * remove sysfs, drop the session's reference.
+ * let the transport complete what the back-end owes, have @driver_work
+ * unbind the driver and remove sysfs, drop the session's reference. Waits
+ * for the driver at most msg_timeout_ms ("Removal" above).
  */
 static void vl_device_destroy(struct vl_device *vl)
 {
+	long left;
+
 	vl_events_shutdown(vl);
 	vl_transport_teardown(vl);
-	/* Never ran: drop the reference taken for the virtio device. */
-	if (cancel_work_sync(&vl->register_work))
-		put_device(&vl->parent);
-	/* An orderly removal under way finishes (its waits fail fast now). */
-	flush_work(&vl->unplug_work);
-	if (vl_is_registered(vl)) {
-		unregister_virtio_device(&vl->vdev);
-		vl_set_registered(vl, false);
-	}
-	cancel_work_sync(&vl->break_work);
-	cancel_work_sync(&vl->garbage_work);
-	vl_sysfs_del_queues(vl);
-	device_del(&vl->parent);
+
+	/* Dropped by the run that finishes the removal. */
+	__module_get(THIS_MODULE);
+	vl_driver_queue(vl, VL_DRV_DESTROY);
+	left = wait_for_completion_killable_timeout(&vl->destroyed, vl_msg_timeout());
+	if (left <= 0)
+		dev_warn_ratelimited(&vl->parent,
+				     "driver still busy (%s): removal goes on in the background\n",
+				     left ? "close killed" : "timed out");
+	/* The session's reference; the completion is not touched again. */
 	put_device(&vl->parent);
 }
 
@@ -929,7 +1050,7 @@ static long vl_ioctl_create(struct vl_session *s,
 	smp_store_release(&s->vl, vl);
 	/* The virtio device's reference, dropped by its release. */
 	get_device(&vl->parent);
-	queue_work(vl_wq, &vl->register_work);
+	vl_driver_queue(vl, VL_DRV_REGISTER);
 	ret = 0;
 out:
 	mutex_unlock(&s->lock);
@@ -1080,9 +1201,9 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -ENODEV;
 	/* Also a broken device may be removed in order. */
 	if (cmd == VIRTIO_LOOPBACK_UNPLUG) {
-		if (test_and_set_bit(0, &vl->unplug_requested))
+		if (test_and_set_bit(VL_DRV_UNPLUG_ASKED, &vl->driver_req))
 			return -EALREADY;
-		queue_work(vl_wq, &vl->unplug_work);
+		vl_driver_queue(vl, VL_DRV_UNPLUG);
 		return 0;
 	}
 	if (READ_ONCE(vl->broken))
@@ -1159,7 +1280,8 @@ static int __init vl_init(void)
 		ret = PTR_ERR(vl_class);
 		goto err_mem;
 	}
-	vl_wq = alloc_workqueue("virtio-loopback", WQ_UNBOUND, 0);
+	/* The largest max_active: a stuck device holds one worker, no more. */
+	vl_wq = alloc_workqueue("virtio-loopback", WQ_UNBOUND, WQ_MAX_ACTIVE);
 	if (!vl_wq) {
 		ret = -ENOMEM;
 		goto err_class;
@@ -1181,7 +1303,11 @@ err_mem:
 static void __exit vl_exit(void)
 {
 	misc_deregister(&vl_misc);
-	/* No session is left (each pins the module); wait for late releases. */
+	/*
+	 * No session and no removal is left (each pins the module); wait for
+	 * late releases. destroy_workqueue() also waits for the last
+	 * vl_driver_work() to return after its module_put().
+	 */
 	wait_event(vl_live_wq, !atomic_read(&vl_live));
 	destroy_workqueue(vl_wq);
 	class_destroy(vl_class);

@@ -4,6 +4,8 @@
 # invalid CREATE field fails with its exact errno and leaves no device,
 # session rules, memory fd bounds, an unanswered DRIVER_OK breaks the
 # device instead of hanging it, /dev/hwrng through an in-process back-end,
+# closing an rng device while another is owned and not served returns
+# within its bound (the hwrng core's lock on 6.1) and both go afterwards,
 # config space both ways and an in-flight read failing with EIO when its
 # back-end is gone (in-process blk back-end), a relayed console queue
 # (writes complete with nobody serving, bytes in order in the relay ring,

@@ -16,6 +16,9 @@
  *                                  broken (EIO, EPOLLERR), not hung
  *   vl-uapi-test rng               in-process rng back-end: /dev/hwrng reads
  *                                  through the rings, then close mid-request
+ *   vl-uapi-test close-order       an rng device closed while another is
+ *                                  owned and not served: close() is bounded,
+ *                                  both go once the other is closed
  *   vl-uapi-test config            in-process blk back-end: SET_CONFIG with
  *                                  NOTIFY resizes the disk, a driver config
  *                                  write (cache_type) arrives as an event
@@ -73,6 +76,7 @@
 #endif
 
 #define PARAM_TIMEOUT	"/sys/module/virtio_loopback/parameters/msg_timeout_ms"
+#define MOD_REFCNT	"/sys/module/virtio_loopback/refcnt"
 #define F_VERSION_1	(1ULL << 32)
 #define F_ACCESS_PLATFORM (1ULL << 33)
 /* A device id no driver binds to: devices stay quiet. */
@@ -924,6 +928,113 @@ out:
 }
 
 /*
+ * The order of closes must not matter. A first rng device is answered and
+ * never served: on 6.1 the hwrng thread waits for it holding the hwrng
+ * core's reading_mutex, which a second rng device's probe needs
+ * (hwrng_register() -> add_early_randomness()). Closing the second device
+ * first must still return within its bound (msg_timeout_ms, 1 s here, after
+ * the grace period); that device goes in the background once the first
+ * session is closed. Before, close() waited for the probe for ever: a
+ * process holding both sessions could never close the first.
+ */
+#define CLOSE_ORDER_BOUND_MS	5000
+
+static int test_close_order(void)
+{
+	struct virtio_loopback_reply r = { 0 };
+	struct virtio_loopback_event ev;
+	int base = count_devices(), ret, status = -1, pfd[2];
+	long took = -1, end;
+	char old[32] = "10000", cur[64] = "";
+	bool exited = false;
+	struct tdev d;
+	pid_t child;
+
+	if (!have_rng_driver()) {
+		printf("skip close-order: no virtio_rng driver\n");
+		return 0;
+	}
+	read_sysfs(PARAM_TIMEOUT, old, sizeof(old));
+	check(!write_sysfs(PARAM_TIMEOUT, "1000"), "close-order: msg_timeout_ms := 1000");
+	tdev_init(&d, VIRTIO_ID_RNG, 1);
+	d.c.config_size = 0;
+	ret = tdev_create(&d);
+	check(!ret, "close-order: CREATE the first rng (%s)", strerror(-ret));
+	if (ret)
+		goto out;
+	ret = read_event(d.fd, &ev, 60000);
+	check(!ret && ev.type == VIRTIO_LOOPBACK_EV_DRIVER_OK, "close-order: EV_DRIVER_OK (%s)",
+	      strerror(-ret));
+	if (ret)
+		goto out;
+	r.seq = ev.seq;
+	check(write(d.fd, &r, sizeof(r)) == sizeof(r),
+	      "close-order: first device answered, its queue never served");
+	/* The hwrng core reads the current rng: wait for this one to be it. */
+	end = now_ms() + 10000;
+	while (now_ms() < end &&
+	       (read_sysfs("/sys/class/misc/hw_random/rng_current", cur, sizeof(cur)) ||
+		!strstr(cur, "virtio")))
+		usleep(50000);
+	check(strstr(cur, "virtio") != NULL, "close-order: rng_current %s", cur);
+	if (pipe(pfd))
+		goto out;
+
+	child = fork();
+	if (child == 0) {
+		struct tdev b;
+		long t0;
+
+		close(d.fd);
+		tdev_init(&b, VIRTIO_ID_RNG, 1);
+		b.c.config_size = 0;
+		if (tdev_create(&b) || read_event(b.fd, &ev, 60000))
+			_exit(2);
+		r.seq = ev.seq;
+		if (write(b.fd, &r, sizeof(r)) != sizeof(r))
+			_exit(3);
+		/* Let its probe get to the hwrng core. */
+		usleep(500000);
+		t0 = now_ms();
+		tdev_fini(&b);
+		t0 = now_ms() - t0;
+		_exit(write(pfd[1], &t0, sizeof(t0)) == sizeof(t0) ? 0 : 4);
+	}
+	close(pfd[1]);
+	end = now_ms() + 60000;
+	while (child > 0 && !exited && now_ms() < end) {
+		exited = waitpid(child, &status, WNOHANG) == child;
+		usleep(20000);
+	}
+	if (!exited || read(pfd[0], &took, sizeof(took)) != sizeof(took))
+		took = -1;
+	close(pfd[0]);
+	check(exited && WIFEXITED(status) && !WEXITSTATUS(status) &&
+	      took >= 0 && took < CLOSE_ORDER_BOUND_MS,
+	      "close-order: closing the second device first returned in %ld ms (bound %d, status 0x%x)",
+	      took, CLOSE_ORDER_BOUND_MS, status);
+	/* Still there: going in the background, holding the module. */
+	if (exited && count_devices() == base + 2) {
+		char buf[32] = "";
+
+		read_sysfs(MOD_REFCNT, buf, sizeof(buf));
+		check(atoi(buf) >= 2,
+		      "close-order: the second device's removal holds the module (refcnt %s)", buf);
+	}
+	/* A close that hangs is released by this one (old kernels). */
+	tdev_fini(&d);
+	if (child > 0 && !exited)
+		waitpid(child, &status, 0);
+	check(wait_devices(base, 30000), "close-order: both devices gone once the first is closed");
+	write_sysfs(PARAM_TIMEOUT, old);
+	return 0;
+out:
+	tdev_fini(&d);
+	write_sysfs(PARAM_TIMEOUT, old);
+	return 1;
+}
+
+/*
  * A relayed queue (virtio-console port 0 transmitq): the driver's writes
  * complete with no back-end serving (hvc put_chars() would otherwise spin),
  * the bytes wait in the transport's own ring, in order; garbage in that
@@ -1190,10 +1301,14 @@ static void mini_blk_serve(struct mini_rng *m)
 	}
 }
 
-/* Name of the block device of virtio<index>, waiting for it. */
+/*
+ * Name of the block device of virtio<index>, waiting for it and for its
+ * node: device_add() shows the disk in sysfs before devtmpfs makes
+ * /dev/<name>, and a caller opening it at once failed now and then.
+ */
 static bool blk_name(unsigned int index, char *name, size_t len)
 {
-	char path[128];
+	char path[128], node[160];
 	long end = now_ms() + 30000;
 
 	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/virtio%u/block", index);
@@ -1202,8 +1317,11 @@ static bool blk_name(unsigned int index, char *name, size_t len)
 		struct dirent *d;
 
 		while (dir && (d = readdir(dir))) {
-			if (d->d_name[0] != '.') {
-				snprintf(name, len, "%.*s", (int)len - 1, d->d_name);
+			if (d->d_name[0] == '.')
+				continue;
+			snprintf(name, len, "%.*s", (int)len - 1, d->d_name);
+			snprintf(node, sizeof(node), "/dev/%s", name);
+			if (!access(node, F_OK)) {
 				closedir(dir);
 				return true;
 			}
@@ -1956,8 +2074,8 @@ static int test_leak(int rounds, int n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|unplug|rng|relay|config|\n"
-		"                    rewind|many N|leak ROUNDS N|all\n");
+		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|unplug|rng|close-order|\n"
+		"                    relay|config|rewind|many N|leak ROUNDS N|all\n");
 	exit(T_EXIT_FAIL);
 }
 
@@ -1988,6 +2106,8 @@ int main(int argc, char **argv)
 		test_unplug();
 	if (all || !strcmp(cmd, "rng"))
 		test_rng();
+	if (all || !strcmp(cmd, "close-order"))
+		test_close_order();
 	if (all || !strcmp(cmd, "relay"))
 		test_relay();
 	if (all || !strcmp(cmd, "config"))
@@ -2000,7 +2120,7 @@ int main(int argc, char **argv)
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0, false);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng relay config rewind zero-copy many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng close-order relay config rewind zero-copy many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;

@@ -7,7 +7,7 @@
 # owners dying mid-call, for $FUZZ_SECONDS s (default 90) from seed
 # $FUZZ_SEED (default fixed, so CI is reproducible). No failure, no device
 # left, no slab or vmalloc growth over the warm-up; then the module unloads.
-. "$(dirname "$0")/../common.sh"
+. "$(dirname "$0")/common.sh"
 _prep_test
 _have_program vl-uapi-fuzz
 vl-uapi-fuzz --seconds "${FUZZ_SECONDS:-90}" --seed "${FUZZ_SEED:-20250505}" ||
