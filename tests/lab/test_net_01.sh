@@ -8,6 +8,7 @@
 # --mac/--mtu values fail clearly.
 # Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/net_common.sh"
 _prep_test
 _have_program dpdk-testpmd
 _have_program socat
@@ -23,20 +24,7 @@ for bad in "--mac 01:00:5e:00:00:01" "--mac 52:54:00:00:00" "--mac zz:54:00:00:0
 done
 _vl_none || _fail "a rejected adapter left a device"
 
-# testpmd quits on SIGTERM; a long stats period keeps it running without
-# a terminal.
-(cd "$TEST_DIR" && exec dpdk-testpmd -l 0-1 --no-pci --no-huge -m 512 \
-	--file-prefix "vl$$" \
-	--vdev "net_vhost0,iface=$TEST_DIR/vh0.sock" \
-	--vdev "net_vhost1,iface=$TEST_DIR/vh1.sock" -- \
-	--forward-mode=io --total-num-mbufs=4096 --auto-start --stats-period 3600 \
-	>"$TEST_DIR/testpmd.log" 2>&1) &
-pmd=$!
-_PIDS+=("$pmd")
-_wait_for 60 _is_socket "$TEST_DIR/vh1.sock" || {
-	tail -n 20 "$TEST_DIR/testpmd.log"
-	_fail "testpmd did not create its vhost sockets"
-}
+_start_testpmd 1
 
 macs=(52:54:00:4c:00:01 52:54:00:4c:00:02)
 _start_adapter v0 --socket "$TEST_DIR/vh0.sock" --device net --mac "${macs[0]}" --mtu 1400
@@ -45,18 +33,7 @@ _start_adapter v1 --socket "$TEST_DIR/vh1.sock" --device net --mac "${macs[1]}"
 a1=$ADAPTER_PID
 
 # The interface of each MAC, moved to its own namespace with an address.
-for i in 0 1; do
-	dev=
-	_wait_for 30 sh -c "ip -br link | grep -q ' ${macs[i]} '" || _fail "no interface with MAC ${macs[i]}"
-	dev=$(ip -br link | awk -v m="${macs[i]}" '$3 == m { print $1 }')
-	ns=vlnet$i
-	_run ip netns add "$ns"
-	_run ip link set "$dev" netns "$ns"
-	_run ip -n "$ns" link set "$dev" name vl$i
-	_run ip -n "$ns" addr add "10.77.0.$((i + 1))/24" dev vl$i
-	_run ip -n "$ns" link set vl$i up
-	_run ip -n "$ns" link set lo up
-done
+_net_ifaces "${macs[@]}"
 mtu=$(ip -n vlnet0 -o link show vl0 | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')
 [ "$mtu" = 1400 ] || _fail "vl0 has MTU $mtu, --mtu said 1400"
 _log "vl0 ${macs[0]} MTU $mtu, vl1 ${macs[1]}: in namespaces vlnet0, vlnet1"
@@ -82,17 +59,5 @@ _log "100 MiB over TCP vl0 -> vl1 intact in ${ms} ms: $((100 * 1000 / (ms > 0 ? 
 _mem_log "$v0"
 _mem_log "$v1"
 
-# An orderly removal stops the back-end's rings before the memory goes:
-# testpmd, which polls them, survives it and quits cleanly afterwards.
-kill -TERM "$a0" "$a1"
-{ _wait_gone "$a0" 60 && _wait_gone "$a1" 60; } || _fail "adapters did not exit on SIGTERM"
-_vl_none || _fail "devices left after the adapters exited"
-sleep 1
-kill -0 "$pmd" 2>/dev/null || {
-	tail -n 5 "$TEST_DIR/testpmd.log"
-	_fail "testpmd died when the devices were removed"
-}
-kill -TERM "$pmd"
-_wait_gone "$pmd" 30 || _fail "testpmd did not quit"
-_log "devices removed; testpmd kept running and quit cleanly"
+_net_orderly_end "$a0" "$a1"
 _pass

@@ -16,6 +16,7 @@
 # in one line.
 # Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/net_common.sh"
 _prep_test
 _have_program dpdk-testpmd
 _have_program socat
@@ -30,20 +31,8 @@ virtio-loopback-adapter --socket "$TEST_DIR/rng.sock" --device net --queues 2 \
 grep -q 'VIRTIO_NET_F_MQ' "$TEST_DIR/bad.err" || _fail "no MQ: $(cat "$TEST_DIR/bad.err")"
 _log "refused: $(cat "$TEST_DIR/bad.err")"
 
-# testpmd quits on SIGTERM; a long stats period keeps it running without
-# a terminal. queues=2 and --rxq/--txq 2: two queue pairs per port.
-(cd "$TEST_DIR" && exec dpdk-testpmd -l 0-1 --no-pci --no-huge -m 512 \
-	--file-prefix "vl$$" \
-	--vdev "net_vhost0,iface=$TEST_DIR/vh0.sock,queues=2" \
-	--vdev "net_vhost1,iface=$TEST_DIR/vh1.sock,queues=2" -- \
-	--forward-mode=io --rxq=2 --txq=2 --total-num-mbufs=4096 --auto-start \
-	--stats-period 3600 >"$TEST_DIR/testpmd.log" 2>&1) &
-pmd=$!
-_PIDS+=("$pmd")
-_wait_for 60 _is_socket "$TEST_DIR/vh1.sock" || {
-	tail -n 20 "$TEST_DIR/testpmd.log"
-	_fail "testpmd did not create its vhost sockets"
-}
+# Two queue pairs per port.
+_start_testpmd 2
 
 # DPDK answers GET_QUEUE_NUM with 128 (pairs); 31 is the most a device
 # with 64 queues holds.
@@ -58,22 +47,6 @@ _start_adapter v0 --socket "$TEST_DIR/vh0.sock" --device net --queues 2 --mac "$
 a0=$ADAPTER_PID
 _start_adapter v1 --socket "$TEST_DIR/vh1.sock" --device net --queues 2 --mac "${macs[1]}"
 a1=$ADAPTER_PID
-
-# The interface of each MAC, moved to its own namespace with an address.
-setup_ifaces() {
-	local i dev ns
-	for i in 0 1; do
-		_wait_for 30 sh -c "ip -br link | grep -q ' ${macs[i]} '" || _fail "no interface with MAC ${macs[i]}"
-		dev=$(ip -br link | awk -v m="${macs[i]}" '$3 == m { print $1 }')
-		ns=vlnet$i
-		ip netns list | grep -qw "$ns" || _run ip netns add "$ns"
-		_run ip link set "$dev" netns "$ns"
-		_run ip -n "$ns" link set "$dev" name vl$i
-		_run ip -n "$ns" addr add "10.77.0.$((i + 1))/24" dev vl$i
-		_run ip -n "$ns" link set vl$i up
-		_run ip -n "$ns" link set lo up
-	done
-}
 
 # channels I: "maximum current" combined channels of vlI.
 channels() {
@@ -137,7 +110,7 @@ enables() {
 	grep -c "set queue enable: $2 to qp idx: $1\$" "$TEST_DIR/testpmd.log"
 }
 
-setup_ifaces
+_net_ifaces "${macs[@]}"
 for i in 0 1; do
 	[ "$(channels $i)" = "2 2 " ] || _fail "vl$i: combined channels (max, current) $(channels $i), expected 2 2"
 done
@@ -211,7 +184,7 @@ _log "combined 2 again works; combined 99 refused: $(head -n 1 "$TEST_DIR/l99.er
 # its control queue; the driver asks for both pairs again.
 _run modprobe -r virtio_net
 _run modprobe virtio_net
-setup_ifaces
+_net_ifaces "${macs[@]}"
 for i in 0 1; do
 	[ "$(channels $i)" = "2 2 " ] || _fail "vl$i after re-probe: channels $(channels $i)"
 done
@@ -226,17 +199,5 @@ _log "virtio_net re-probed: 2 pairs, ping from both CPUs on both queues"
 _mem_log "$v0"
 _mem_log "$v1"
 
-# An orderly removal stops the back-end's rings before the memory goes:
-# testpmd, which polls them, survives it and quits cleanly afterwards.
-kill -TERM "$a0" "$a1"
-{ _wait_gone "$a0" 60 && _wait_gone "$a1" 60; } || _fail "adapters did not exit on SIGTERM"
-_vl_none || _fail "devices left after the adapters exited"
-sleep 1
-kill -0 "$pmd" 2>/dev/null || {
-	tail -n 5 "$TEST_DIR/testpmd.log"
-	_fail "testpmd died when the devices were removed"
-}
-kill -TERM "$pmd"
-_wait_gone "$pmd" 30 || _fail "testpmd did not quit"
-_log "devices removed; testpmd kept running and quit cleanly"
+_net_orderly_end "$a0" "$a1"
 _pass
