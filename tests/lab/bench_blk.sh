@@ -220,59 +220,128 @@ _setup() {
 	done
 }
 
-# _wl_args WORKLOAD: fio options and the queue count of its disk.
-_wl_args() {
+# _wl_job WORKLOAD: sets WL_Q, the queue count of its disk, and WL_OPTS,
+# its fio options (job-file lines). No subshell: forks are slow here.
+_wl_job() {
+	WL_Q=1
 	case "$1" in
-	rr4k-qd1) echo "1 --rw=randread --bs=4k --iodepth=1" ;;
-	rr4k-qd32) echo "1 --rw=randread --bs=4k --iodepth=32" ;;
-	rw4k-qd32) echo "1 --rw=randwrite --bs=4k --iodepth=32" ;;
-	sr1m-qd8) echo "1 --rw=read --bs=1M --iodepth=8" ;;
-	sw1m-qd8) echo "1 --rw=write --bs=1M --iodepth=8" ;;
+	rr4k-qd1) WL_OPTS=(rw=randread bs=4k iodepth=1) ;;
+	rr4k-qd32) WL_OPTS=(rw=randread bs=4k iodepth=32) ;;
+	rw4k-qd32) WL_OPTS=(rw=randwrite bs=4k iodepth=32) ;;
+	sr1m-qd8) WL_OPTS=(rw=read bs=1M iodepth=8) ;;
+	sw1m-qd8) WL_OPTS=(rw=write bs=1M iodepth=8) ;;
 	# Two jobs, one per vCPU, so each submits on its own queue.
-	rr4k-qd32-2j) echo "2 --rw=randread --bs=4k --iodepth=32 --numjobs=2 --cpus_allowed=0-1 --cpus_allowed_policy=split" ;;
-	*) _fail "unknown workload $1" ;;
+	rr4k-qd32-2j)
+		WL_Q=2
+		WL_OPTS=(rw=randread bs=4k iodepth=32 numjobs=2
+			 cpus_allowed=0-1 cpus_allowed_policy=split) ;;
+	*) return 1 ;;
 	esac
 }
 
-# Guest CPU time used, in USER_HZ ticks (everything but idle and iowait).
-_busy_ticks() {
-	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+# What a run's exec_prerun/exec_postrun prints: the guest's uptime and
+# its CPU times (shell builtins only: an exec costs a good part of a second
+# here; fio saves the output as JOB.prerun.txt and JOB.postrun.txt).
+# shellcheck disable=SC2016 # expanded by fio's shell
+SAMPLE='read u i </proc/uptime && read l </proc/stat && echo $u $l'
+
+# _sample TICKS_VAR UPTIME_VAR FILE: from a SAMPLE, the guest's busy CPU
+# time in USER_HZ ticks (all but idle and iowait) and its uptime.
+_sample() {
+	local up us ni sy irq sirq st
+	read -r up _ us ni sy _ _ irq sirq st _ <"$3" 2>/dev/null
+	[ -n "${st:-}" ] || _fail "no CPU sample in $3"
+	printf -v "$1" '%s' $((us + ni + sy + irq + sirq + st))
+	printf -v "$2" '%s' "$up"
 }
 
-# _bench_one SET WORKLOAD PATH ROUND: one fio run, one CSV line.
-_bench_one() {
-	local set=$1 wl=$2 path=$3 round=$4 args q dev t0 t1 line
-	args=$(_wl_args "$wl")
-	q=${args%% *}
-	args=${args#* }
-	dev=${disk[$set/$path/$q]}
-	t0=$(_busy_ticks)
-	# shellcheck disable=SC2086 # $args are fio options
-	fio --name=bench --filename="$dev" --ioengine=libaio --direct=1 \
-		--iomem=shm --norandommap --randrepeat=0 --group_reporting \
-		--lat_percentiles=1 --time_based --runtime="$RUNTIME" \
-		--output-format=json --output="$TEST_DIR/fio.json" $args \
+# _bench_round SET ROUND: one fio run per workload and path of SET, the
+# paths of each workload in a rotated order, one CSV line each. One fio
+# process runs them one after the other (stonewall): starting fio costs
+# seconds in the emulated guest. Each run samples /proc/stat before and
+# after itself, for the guest's CPU time.
+_bench_round() {
+	local set=$1 round=$2 start wl path i n=0 w0 w1 t0 t1 ticks="" times=()
+	local -a paths=() names=()
+	for path in $BENCH_PATHS; do
+		[ -n "${disk[$set/$path/1]:-}" ] && paths+=("$path")
+	done
+	rm -f "$TEST_DIR"/*.prerun.txt "$TEST_DIR"/*.postrun.txt
+	{
+		echo "[global]"
+		echo "ioengine=libaio"
+		echo "direct=1"
+		# Shared memory, so that zero-copy devices can share the
+		# buffers in place (anonymous ones are always bounced).
+		echo "iomem=shm"
+		echo "norandommap"
+		echo "randrepeat=0"
+		echo "group_reporting"
+		echo "lat_percentiles=1"
+		echo "disk_util=0"
+		echo "time_based"
+		echo "runtime=$RUNTIME"
+		for wl in $BENCH_WORKLOADS; do
+			_wl_job "$wl"
+			# Rotate: each path runs first, second, ... in turn, so a
+			# position effect lands on every path alike.
+			for i in "${!paths[@]}"; do
+				path=${paths[$(((i + ROTATE) % ${#paths[@]}))]}
+				names+=("$wl $path")
+				echo "[$wl+$path]"
+				echo "stonewall"
+				echo "filename=${disk[$set/$path/$WL_Q]}"
+				printf '%s\n' "${WL_OPTS[@]}"
+				# fio saves what these print as JOB.prerun.txt and
+				# JOB.postrun.txt; shell builtins only (an exec
+				# costs a good part of a second here).
+				echo "exec_prerun=$SAMPLE"
+				echo "exec_postrun=$SAMPLE"
+				n=$((n + 1))
+			done
+			ROTATE=$((ROTATE + 1))
+		done
+	} >"$TEST_DIR/bench.fio"
+	start=$SECONDS
+	# From TEST_DIR: fio leaves JOB.prerun.txt files in its directory.
+	(cd "$TEST_DIR" && fio --output-format=json --output=fio.json bench.fio) \
 		>"$TEST_DIR/fio.err" 2>&1 || {
-		cat "$TEST_DIR/fio.err" >&2
-		_fail "fio $wl on $set $path ($dev) failed"
+		tail -n 30 "$TEST_DIR/fio.err" >&2
+		_fail "fio on $set, round $round, failed"
 	}
-	t1=$(_busy_ticks)
-	# IOPS, MB/s, mean and p99 latency (µs), fio's usr+sys CPU per I/O and
-	# the whole guest's (µs; USER_HZ is 100).
-	line=$(jq -r --argjson ticks $((t1 - t0)) '.jobs[0] |
+	for i in $(seq 0 $((n - 1))); do
+		read -r wl path <<<"${names[i]}"
+		_sample t0 w0 "$TEST_DIR/$wl+$path.prerun.txt"
+		_sample t1 w1 "$TEST_DIR/$wl+$path.postrun.txt"
+		ticks="$ticks${ticks:+,}$((t1 - t0))"
+		times+=("$w0-$w1")
+	done
+	# Per run: name, IOPS, MB/s, mean and p99 latency (µs), fio's usr+sys
+	# CPU per I/O and the whole guest's (µs; USER_HZ is 100).
+	jq -r --argjson ticks "[$ticks]" '.jobs | to_entries[] | .key as $i | .value |
 		(.read.total_ios + .write.total_ios) as $ios |
 		(if .read.total_ios > 0 then .read else .write end) as $d |
-		if $ios == 0 or .error != 0 then "none" else
+		.jobname + "," + (if $ios == 0 or .error != 0 then "none" else
 		[ (.read.iops + .write.iops | . * 10 | round / 10),
 		  ((.read.bw_bytes + .write.bw_bytes) / 1e6 | . * 10 | round / 10),
 		  ($d.lat_ns.mean / 1000 | . * 10 | round / 10),
 		  ($d.lat_ns.percentile["99.000000"] / 1000 | . * 10 | round / 10),
 		  ((.usr_cpu + .sys_cpu) / 100 * .job_runtime * 1000 / $ios | . * 100 | round / 100),
-		  ($ticks * 10000 / $ios | . * 100 | round / 100) ] | map(tostring) | join(",")
-		end' "$TEST_DIR/fio.json") || _fail "fio $wl on $set $path: unreadable output"
-	[ "$line" != none ] || _fail "fio $wl on $set $path ($dev) did no I/O"
-	echo "$KVER,$set,$wl,$path,$round,$line" >>"$CSV"
-	_log "r$round $set $wl $path: $line"
+		  ($ticks[$i] * 10000 / $ios | . * 100 | round / 100) ] | map(tostring) | join(",")
+		end)' "$TEST_DIR/fio.json" >"$TEST_DIR/runs" ||
+		_fail "fio on $set, round $round: unreadable output"
+	[ "$(wc -l <"$TEST_DIR/runs")" = "$n" ] ||
+		_fail "fio on $set, round $round: $(wc -l <"$TEST_DIR/runs") results for $n runs"
+	i=0
+	while IFS=, read -r name line; do
+		read -r wl path <<<"${names[i]}"
+		[ "$name" = "$wl+$path" ] || _fail "fio on $set: result $i is $name, not $wl+$path"
+		[ "$line" != none ] || _fail "fio $wl on $set $path did no I/O"
+		echo "$KVER,$set,$wl,$path,$round,$line" >>"$CSV"
+		_log "r$round $set $wl $path: $line (${times[i]})"
+		i=$((i + 1))
+	done <"$TEST_DIR/runs"
+	_log "r$round $set: $n runs in $((SECONDS - start)) s"
 }
 
 modprobe null_blk nr_devices=0 || _fail "modprobe null_blk"
@@ -287,7 +356,7 @@ if _want nbd "$BENCH_PATHS"; then
 	modprobe nbd nbds_max=4 || _fail "modprobe nbd"
 fi
 for wl in $BENCH_WORKLOADS; do
-	_want "$wl" "$ALL_WORKLOADS" || _fail "unknown workload $wl (one of: $ALL_WORKLOADS)"
+	_wl_job "$wl" || _fail "unknown workload $wl (one of: $ALL_WORKLOADS)"
 done
 for path in $BENCH_PATHS; do
 	_want "$path" "$ALL_PATHS" || _fail "unknown path $path (one of: $ALL_PATHS)"
@@ -301,24 +370,12 @@ _log "memory after setup: $(awk '/^MemAvailable:/ { print $2 / 1024 " MiB availa
 
 CSV=$TEST_DIR/bench.csv
 echo "kernel,set,workload,path,round,iops,mbps,lat_mean_us,lat_p99_us,fio_cpu_us_per_io,guest_cpu_us_per_io" >"$CSV"
+_log "set up in $SECONDS s"
 start=$SECONDS
-k=0
+ROTATE=0
 for round in $(seq "$ROUNDS"); do
 	for set in $BENCH_SETS; do
-		# The paths this set has (loop only with null-co).
-		paths=()
-		for path in $BENCH_PATHS; do
-			[ -n "${disk[$set/$path/1]:-}" ] && paths+=("$path")
-		done
-		n=${#paths[@]}
-		for wl in $BENCH_WORKLOADS; do
-			# Rotate the order: each path runs first, second, ... in turn,
-			# so a position effect lands on every path alike.
-			for i in $(seq 0 $((n - 1))); do
-				_bench_one "$set" "$wl" "${paths[$(((i + k) % n))]}" "$round"
-			done
-			k=$((k + 1))
-		done
+		_bench_round "$set" "$round"
 	done
 done
 _log "$(($(wc -l <"$CSV") - 1)) runs in $((SECONDS - start)) s"
