@@ -16,6 +16,9 @@
 #     driver (touches no data). nullb-raw: qsd on a memory-backed null_blk
 #     (cache.direct=on, aio=native: the back-end moves every byte).
 #   BENCH_WORKLOADS, BENCH_PATHS: subsets of the names below.
+#   BENCH_PIN (0): 1 puts the back-ends on vCPU 1 and a single fio job on
+#     vCPU 0 (by default the guest's scheduler places them, as it would in
+#     use; pinning did not make the runs steadier on a loaded host).
 #
 # Any path that does not come up, or a fio run that fails or does no I/O,
 # fails the whole run: a missing bar must never look like a result.
@@ -31,6 +34,7 @@ ALL_WORKLOADS="rr4k-qd1 rr4k-qd32 rw4k-qd32 sr1m-qd8 sw1m-qd8 rr4k-qd32-2j"
 BENCH_WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 ALL_PATHS="vl-isolated vl-zero-copy vduse nbd null_blk loop"
 BENCH_PATHS=${BENCH_PATHS:-$ALL_PATHS}
+BENCH_PIN=${BENCH_PIN:-0}
 OUT=${1:-}
 SIZE_MB=1024		# null disks (no memory behind them)
 MEM_SIZE_MB=512		# memory-backed disks: null_blk of nullb-raw, loop's file
@@ -103,7 +107,9 @@ _nullb() {
 _qsd() {
 	local name=$1
 	shift
-	qemu-storage-daemon "$@" >"$TEST_DIR/qsd-$name.log" 2>&1 &
+	local pin=()
+	[ "$BENCH_PIN" = 1 ] && pin=(taskset -c 1)
+	"${pin[@]}" qemu-storage-daemon "$@" >"$TEST_DIR/qsd-$name.log" 2>&1 &
 	_PIDS+=($!)
 	QSD_PID=$!
 }
@@ -224,12 +230,14 @@ _setup() {
 # its fio options (job-file lines). No subshell: forks are slow here.
 _wl_job() {
 	WL_Q=1
+	local pin=()
+	[ "$BENCH_PIN" = 1 ] && pin=(cpus_allowed=0)
 	case "$1" in
-	rr4k-qd1) WL_OPTS=(rw=randread bs=4k iodepth=1) ;;
-	rr4k-qd32) WL_OPTS=(rw=randread bs=4k iodepth=32) ;;
-	rw4k-qd32) WL_OPTS=(rw=randwrite bs=4k iodepth=32) ;;
-	sr1m-qd8) WL_OPTS=(rw=read bs=1M iodepth=8) ;;
-	sw1m-qd8) WL_OPTS=(rw=write bs=1M iodepth=8) ;;
+	rr4k-qd1) WL_OPTS=(rw=randread bs=4k iodepth=1 "${pin[@]}") ;;
+	rr4k-qd32) WL_OPTS=(rw=randread bs=4k iodepth=32 "${pin[@]}") ;;
+	rw4k-qd32) WL_OPTS=(rw=randwrite bs=4k iodepth=32 "${pin[@]}") ;;
+	sr1m-qd8) WL_OPTS=(rw=read bs=1M iodepth=8 "${pin[@]}") ;;
+	sw1m-qd8) WL_OPTS=(rw=write bs=1M iodepth=8 "${pin[@]}") ;;
 	# Two jobs, one per vCPU, so each submits on its own queue.
 	rr4k-qd32-2j)
 		WL_Q=2
