@@ -3,7 +3,7 @@
 # set; per workload, each path's median relative to VDUSE's (1 = as fast as
 # VDUSE), error bars from the lowest to the highest round, log scale.
 # Variables: nsets, set0/set1 (data files), title0/title1, paths0/paths1,
-# out, kernel.
+# out, maintitle.
 
 set terminal pngcairo size 1400, 560 * nsets font "DejaVu Sans,11" noenhanced
 set output out
@@ -30,7 +30,7 @@ color(p) = p eq "vl-isolated" ? 0x1f77b4 : p eq "vl-zero-copy" ? 0x6baed6 : \
 	   p eq "null_blk" ? 0x7f7f7f : p eq "loop" ? 0xc7c7c7 : 0x000000
 
 set bmargin 4
-set multiplot layout nsets, 1 title sprintf("Block I/O paths in one Linux %s guest (2 vCPUs, QEMU TCG), fio libaio O_DIRECT; the user-space paths share one qemu-storage-daemon back-end", kernel) font ",13"
+set multiplot layout nsets, 1 title maintitle font ",13"
 do for [s = 0:nsets - 1] {
 	file = s == 0 ? set0 : set1
 	paths = s == 0 ? paths0 : paths1
