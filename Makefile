@@ -7,6 +7,8 @@
 #   make lab        VM tests on both kernels
 #   make demo       boot the lab and show a disk and an rng working
 #   make demo-devices   the same for a network, virtio-fs and a GPU screenshot
+#   make bench      block benchmark against VDUSE, NBD, null_blk and loop
+#                   (docs/performance.md; about 15 minutes)
 include common.mk
 
 # Kernels we build and test against: every installed linux-headers tree.
@@ -41,13 +43,16 @@ demo:
 demo-devices:
 	$(Q)scripts/demo devices
 
+bench:
+	$(Q)scripts/bench
+
 checkpatch:
 	$(Q)scripts/checkpatch
 
 shellcheck:
-	$(Q)shellcheck -x scripts/vm-run scripts/lab-init scripts/lab-initramfs-init scripts/check scripts/install-deps scripts/demo tests/lab/*.sh tests/lab/run-all tests/lab/host_*.sh
+	$(Q)shellcheck -x scripts/vm-run scripts/lab-init scripts/lab-initramfs-init scripts/check scripts/install-deps scripts/demo scripts/bench tests/lab/*.sh tests/lab/run-all tests/lab/host_*.sh
 
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all user kernel unit fuzz lab check demo demo-devices checkpatch shellcheck clean
+.PHONY: all user kernel unit fuzz lab check demo demo-devices bench checkpatch shellcheck clean
