@@ -23,7 +23,8 @@
  * Isolated mode: coherent allocations (the rings) are carved out of the
  * region; every streaming mapping gets bounce pages in the region, and data
  * is copied between the driver's buffer and the bounce pages at map, unmap
- * and sync time, following the rules of kernel/dma/swiotlb.c. The back-end
+ * and sync time, following the rules of kernel/dma/swiotlb.c except one: a
+ * buffer the device only writes is not copied in (vl_map()). The back-end
  * never sees any other memory.
  *
  * Zero-copy mode adds two IOVA windows after the bounce region, each a view
@@ -793,7 +794,8 @@ static void vl_revoke_work(struct work_struct *work)
 
 /*
  * Map @size bytes of the driver's memory at @phys: in place when zero-copy
- * allows it, else bounce pages, a record, and the data copied in. Any
+ * allows it, else bounce pages, a record, and the data copied in unless
+ * the device only writes it. Any
  * context; never sleeps, never allocates.
  * Returns 0 and the IOVA in *@iova, -EINVAL for an invalid request or
  * -ENOMEM when the region has no room.
@@ -844,12 +846,17 @@ static int vl_map(struct device *dev, phys_addr_t phys, size_t size,
 
 	addr = ((u64)start << PAGE_SHIFT) + offset_in_page(phys);
 	/*
-	 * Copy in whatever the direction, DMA_ATTR_SKIP_CPU_SYNC or not (as
-	 * swiotlb does): if the back-end writes only part of a FROM_DEVICE
-	 * buffer, unmap copies the rest back too, and that must be the
-	 * buffer's own bytes, not what an earlier mapping left in the page.
+	 * Copy in what the device is to read, DMA_ATTR_SKIP_CPU_SYNC or not.
+	 * Not a buffer it may only write, unlike swiotlb: that would show the
+	 * back-end the buffer's old bytes, which were never handed to this
+	 * device (a recycled receive page, a stale page of someone else's).
+	 * If the back-end writes only part of it, unmap copies back what the
+	 * region held there: bytes this back-end was handed or wrote itself,
+	 * nothing it could not have written anyway. VDUSE bounces the same
+	 * way; it also saves a copy per read.
 	 */
-	vl_bounce(mem, addr, phys, size, true);
+	if (dir != DMA_FROM_DEVICE)
+		vl_bounce(mem, addr, phys, size, true);
 	*iova = addr;
 	return 0;
 }

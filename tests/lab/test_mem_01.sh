@@ -3,11 +3,12 @@
 # Description: memory isolation, proven by a back-end that reads every
 # byte it can map. Before the device exists the guest holds 64 MiB of
 # pattern A in a tmpfs file (live page cache) and has just freed 64 MiB of
-# pattern B (a deleted file). vl-hostile-blk --scan A,B,C reads every page
+# pattern B (a deleted file). vl-hostile-blk --scan A,B,C,D reads every page
 # of every region the adapter gives it, every 5 s, every 128 requests (with
 # those requests in flight) and on SIGUSR1, while the disk sees an O_DIRECT
-# write of pattern C, mkfs.ext4, a copied tree, sync, read back and fio.
-# Pass: A and B never seen, C seen (the positive control: the scanner does
+# write of pattern C, O_DIRECT reads into buffers holding pattern D,
+# mkfs.ext4, a copied tree, sync, read back and fio.
+# Pass: A, B and D never seen, C seen (the positive control: the scanner does
 # see what the driver hands over), pages read; in zero-copy mode some bytes
 # were shared in place (else the proof says nothing about sharing).
 # Runs in VL_MEM_MODE when set (run-all, one boot per mode), else in every
@@ -60,14 +61,15 @@ _scan_now() {
 }
 
 _mem_01() {
-	local mode=$1 A B C dir=$TEST_DIR/$1 sock rep hb dev vdev a b c
+	local mode=$1 A B C D dir=$TEST_DIR/$1 sock rep hb dev vdev a b c d
 	mkdir -p "$dir"
 	sock=$dir/hb.sock
 	rep=$dir/hb.report
 	A=$(_hex)
 	B=$(_hex)
 	C=$(_hex)
-	_log "[$mode] A=$A B=$B C=$C"
+	D=$(_hex)
+	_log "[$mode] A=$A B=$B C=$C D=$D"
 
 	# A stays in the page cache; B's pages are freed just before the
 	# device (and its memory) is created.
@@ -76,7 +78,7 @@ _mem_01() {
 	_fill "$dir/c" "$C" 16
 	rm -f "$dir/b"
 
-	vl-hostile-blk --socket-path "$sock" --size 256M --scan "$A,$B,$C" \
+	vl-hostile-blk --socket-path "$sock" --size 256M --scan "$A,$B,$C,$D" \
 		--report "$rep" --scan-interval 5000 --scan-every 128 \
 		>"$dir/hb.log" 2>&1 &
 	hb=$!
@@ -91,6 +93,20 @@ _mem_01() {
 	# The positive control: 256 requests of C, so that scans run while
 	# some of them are in flight.
 	_run dd if="$dir/c" of="$dev" bs=64k oflag=direct
+	# Bounced buffers the device only writes are not copied in: 512
+	# O_DIRECT reads into a private anonymous buffer (bounced in both
+	# modes) filled with D before each read; D must never reach the
+	# back-end. (A page shared in place shows its old bytes by design.)
+	python3 - "$dev" "$D" <<-'EOF' || _fail "[$mode] O_DIRECT reads into D-filled buffers"
+		import mmap, os, sys
+		fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+		unit = bytes.fromhex(sys.argv[2]) * (65536 // 32)
+		buf = mmap.mmap(-1, 65536, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+		for i in range(512):
+		    buf[:] = unit
+		    if os.preadv(fd, [buf], (i % 256) * 65536) != 65536:
+		        sys.exit("short read")
+	EOF
 	_run mkfs.ext4 -q -F "$dev"
 	_run mount "$dev" "$TEST_DIR/mnt"
 	_run cp -a "$TREE" "$TEST_DIR/mnt/tree"
@@ -113,6 +129,7 @@ _mem_01() {
 	a=$(_report_match "$rep" "$A")
 	b=$(_report_match "$rep" "$B")
 	c=$(_report_match "$rep" "$C")
+	d=$(_report_match "$rep" "$D")
 	[ "$(_report_val "$rep" pages_read)" -gt 0 ] ||
 		_fail "[$mode] the back-end read no page of its memory table"
 	[ "${c:-0}" -gt 0 ] ||
@@ -121,6 +138,8 @@ _mem_01() {
 		_fail "[$mode] the back-end saw pattern A (live page cache of another file) $a times"
 	[ "${b:--1}" = 0 ] ||
 		_fail "[$mode] the back-end saw pattern B (freed memory) $b times"
+	[ "${d:--1}" = 0 ] ||
+		_fail "[$mode] the back-end saw pattern D (the old bytes of buffers it was to fill) $d times"
 
 	kill -TERM "$ADAPTER_PID"
 	_wait_gone "$ADAPTER_PID" 30 || _fail "[$mode] adapter did not exit on SIGTERM"
@@ -128,7 +147,7 @@ _mem_01() {
 	_wait_gone "$hb" 30 || _fail "[$mode] vl-hostile-blk did not exit on SIGTERM"
 	_wait_for 30 _vl_none || _fail "[$mode] a virtio-loopback device is left behind"
 	rm -f "$dir/a" "$dir/c"
-	_log "[$mode] A 0, B 0, C $c times; $(_report_val "$rep" scans) scans"
+	_log "[$mode] A 0, B 0, D 0, C $c times; $(_report_val "$rep" scans) scans"
 }
 
 for mode in $modes; do
