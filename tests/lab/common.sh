@@ -113,6 +113,23 @@ _start_qsd() {
 	_wait_for 30 _is_socket "$sock" || _fail "qemu-storage-daemon did not create $sock"
 }
 
+# _start_qsd_null PREFIX N: one qemu-storage-daemon serving N writable
+# 16 MiB null-co disks (reads return zeroes) on PREFIX1.sock..PREFIXN.sock;
+# a vhost-user back-end serves one front-end at a time, hence one export
+# per device.
+_start_qsd_null() {
+	local prefix=$1 n=$2 i args=()
+	for i in $(seq 1 "$n"); do
+		args+=(--blockdev "driver=null-co,node-name=n$i,size=16777216,read-zeroes=on")
+		args+=(--export "type=vhost-user-blk,id=e$i,node-name=n$i,addr.type=unix,addr.path=$prefix$i.sock,writable=on")
+	done
+	qemu-storage-daemon "${args[@]}" >"$TEST_DIR/qsd-null.$$.log" 2>&1 &
+	_PIDS+=($!)
+	for i in $(seq 1 "$n"); do
+		_wait_for 30 _is_socket "$prefix$i.sock" || _fail "qemu-storage-daemon did not create $prefix$i.sock"
+	done
+}
+
 # _start_rng SOCKET: our vhost-user-rng back-end.
 _start_rng() {
 	local sock=$1

@@ -25,16 +25,9 @@ load_dev=$(_blkdev "$vload")
 
 # One back-end of each type per worker: a vhost-user back-end serves one
 # front-end at a time.
-args=()
-for w in $(seq 1 "$WORKERS"); do
-	args+=(--blockdev "driver=null-co,node-name=n$w,size=16777216,read-zeroes=on")
-	args+=(--export "type=vhost-user-blk,id=e$w,node-name=n$w,addr.type=unix,addr.path=$TEST_DIR/blk$w.sock,writable=on")
-done
-qemu-storage-daemon "${args[@]}" >"$TEST_DIR/qsd-null.log" 2>&1 &
-_PIDS+=($!)
+_start_qsd_null "$TEST_DIR/blk" "$WORKERS"
 for w in $(seq 1 "$WORKERS"); do
 	_start_rng "$TEST_DIR/rng$w.sock"
-	_wait_for 30 _is_socket "$TEST_DIR/blk$w.sock" || _fail "qsd socket $w missing"
 done
 
 _exited() { ! kill -0 "$1" 2>/dev/null; }
@@ -161,13 +154,15 @@ join <(awk 'NR > 2 { print $1, $2 }' "$TEST_DIR/slabinfo0" | sort) \
      <(awk 'NR > 2 { print $1, $2 }' /proc/slabinfo | sort) |
 	awk '{ print $3 - $2, $0 }' | sort -rn | head -n 6
 # An object leaked per cycle would add CYCLES objects to a cache; the
-# caches' churn (test files, processes) stays far below half of that.
+# caches' churn (test files, processes) stays far below half of that at
+# the default 1,000 cycles, and below a few hundred objects in short runs.
 # vmap_area is left out: freed vmalloc areas are purged lazily, in
 # batches (VmallocUsed, checked below, is what matters).
 most=$(join <(awk 'NR > 2 { print $1, $2 }' "$TEST_DIR/slabinfo0" | sort) \
 	    <(awk 'NR > 2 { print $1, $2 }' /proc/slabinfo | sort) |
 	awk '$1 != "vmap_area" { print $3 - $2, $1 }' | sort -rn | head -n 1)
-[ "${most%% *}" -lt $((CYCLES / 2)) ] || _fail "slab cache ${most#* } grew by ${most%% *} objects"
+limit=$((CYCLES / 2 > 400 ? CYCLES / 2 : 400))
+[ "${most%% *}" -lt "$limit" ] || _fail "slab cache ${most#* } grew by ${most%% *} objects"
 # Pages of slab: a device's worth of memory per cycle would be megabytes.
 [ $((slab1 - slab0)) -lt 4096 ] || _fail "unreclaimable slab grew by $((slab1 - slab0)) kB"
 [ $((vmalloc1 - vmalloc0)) -lt $((MEM >> 10)) ] || _fail "vmalloc grew by $((vmalloc1 - vmalloc0)) kB"

@@ -10,16 +10,9 @@ N=${N:-32}
 MEM=$((4 << 20))
 
 # One qemu-storage-daemon serves all blk sockets (one export each).
-args=()
-for i in $(seq 1 "$N"); do
-	args+=(--blockdev "driver=null-co,node-name=n$i,size=16777216,read-zeroes=on")
-	args+=(--export "type=vhost-user-blk,id=e$i,node-name=n$i,addr.type=unix,addr.path=$TEST_DIR/blk$i.sock,writable=on")
-done
-qemu-storage-daemon "${args[@]}" >"$TEST_DIR/qsd.log" 2>&1 &
-_PIDS+=($!)
+_start_qsd_null "$TEST_DIR/blk" "$N"
 for i in $(seq 1 "$N"); do
 	_start_rng "$TEST_DIR/rng$i.sock"
-	_wait_for 30 _is_socket "$TEST_DIR/blk$i.sock" || _fail "qsd socket $i missing"
 done
 
 # One round: 64 adapters started at once, every device used, all removed.
