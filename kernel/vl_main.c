@@ -779,39 +779,52 @@ static void vl_driver_work(struct work_struct *work)
 }
 
 /*
+ * Segments a request may have: enough for a 1 MiB request made of
+ * scattered pages, the common case for user buffers.
+ */
+#define VL_BLK_SEG_MAX		256
+
+/*
  * A virtio-blk request must fit in the bounce region in one piece: a
  * mapping failure is -ENOMEM to virtio_ring, and virtio-blk retries it
  * forever. Bound a request to a quarter of the region through our copy of
- * the config space: size_max = one mapping (or the back-end's smaller
- * limit), seg_max = what fits in the quarter (or the back-end's smaller
- * limit). A size_max of 0 is replaced: 6.1 reads it as one page, 6.12 as
- * 64 KiB. The two feature bits are offered to the driver even when the
- * back-end did not offer them; the back-end never sees them. Any context;
- * the caller holds config_lock once the device is visible.
+ * the config space, seg_max * size_max <= quarter, with both fields also
+ * within the back-end's own limits when it gives them.
+ *
+ * The product is split in favour of many small segments: a request of
+ * scattered pages has one page per segment, so seg_max is what limits it
+ * (4 segments of 4 MiB would cut a 1 MiB O_DIRECT read of such a buffer
+ * into 64 requests). seg_max is at most VL_BLK_SEG_MAX, then size_max is
+ * what is left of the quarter per segment, a page at least and at most
+ * one mapping. A size_max of 0 is never left: 6.1 reads it as one page,
+ * 6.12 as 64 KiB. The two feature bits are offered to the driver even
+ * when the back-end did not offer them; the back-end never sees them.
+ * Any context; the caller holds config_lock once the device is visible.
  */
 static void vl_blk_bound_request(struct vl_device *vl)
 {
 	const size_t seg_off = offsetof(struct virtio_blk_config, seg_max);
 	const size_t size_off = offsetof(struct virtio_blk_config, size_max);
+	u64 quarter = max_t(u64, vl->mem_size / 4, PAGE_SIZE);
 	u64 seg = vl_mem_max_mapping(vl->mem);
-	u32 seg_max = U32_MAX;
+	u64 seg_max = min_t(u64, VL_BLK_SEG_MAX, quarter >> PAGE_SHIFT);
 	__le32 v;
 
 	if (vl->device_id != VIRTIO_ID_BLOCK || vl->config_size < seg_off + sizeof(v))
 		return;
+	if (vl->device_features & BIT_ULL(VIRTIO_BLK_F_SEG_MAX)) {
+		memcpy(&v, vl->config + seg_off, sizeof(v));
+		/* virtio-blk reads 0 as 1. */
+		seg_max = min_t(u64, seg_max, le32_to_cpu(v) ?: 1);
+	}
+	seg = min_t(u64, seg, div64_u64(quarter, seg_max));
 	if (vl->device_features & BIT_ULL(VIRTIO_BLK_F_SIZE_MAX)) {
 		memcpy(&v, vl->config + size_off, sizeof(v));
 		if (le32_to_cpu(v))
 			seg = min_t(u64, seg, le32_to_cpu(v));
 	}
 	/* The block layer never makes a segment smaller than a page. */
-	seg = max_t(u64, seg, PAGE_SIZE);
-	if (vl->device_features & BIT_ULL(VIRTIO_BLK_F_SEG_MAX)) {
-		memcpy(&v, vl->config + seg_off, sizeof(v));
-		/* virtio-blk reads 0 as 1. */
-		seg_max = le32_to_cpu(v) ?: 1;
-	}
-	seg_max = min_t(u64, seg_max, max_t(u64, div64_u64(vl->mem_size / 4, seg), 1));
+	seg = max_t(u64, round_down(seg, PAGE_SIZE), PAGE_SIZE);
 	v = cpu_to_le32(seg);
 	memcpy(vl->config + size_off, &v, sizeof(v));
 	v = cpu_to_le32(seg_max);
