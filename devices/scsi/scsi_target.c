@@ -809,11 +809,10 @@ int vscsi_exec(struct vscsi_target *t, uint32_t lun, const uint8_t *cdb,
 		.din = &in, .din_num = 1, .din_len = in.iov_len,
 	};
 
-	if (!cdb_len) {
+	if (!cdb_len)
 		cmd_invalid_opcode(&c);
-	} else {
+	else
 		vscsi_dispatch(&c);
-	}
 	*din_written = c.din_written;
 	memcpy(sense, c.sense, VSCSI_SENSE_LEN);
 	return c.status;

@@ -251,7 +251,7 @@ static int test_rw(void)
 	int st, fd;
 
 	cur_test = "rw";
-	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
 		uint64_t lba = 100 + 37 * i;
 
 		for (j = 0; j < 8 * 512; j++)
@@ -578,7 +578,7 @@ static int test_ctrl(void)
 	uint32_t used;
 
 	cur_test = "ctrl";
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		tmf.type = htole32(VIRTIO_SCSI_T_TMF);
 		tmf.subtype = htole32(cases[i].subtype);
 		tmf.lun[0] = 1;
@@ -664,11 +664,10 @@ static int test_garbage(void)
 			cuts[i] = 1 + rnd() % 700;
 		on = split(out, olen, cuts, 4, oiov, 16);
 		inn = split(in, ilen, cuts + 1, 3, iiov, 16);
-		if (rnd() % 8 == 0) {
+		if (rnd() % 8 == 0)
 			used = vscsi_handle_ctrl(&tgt, oiov, on, iiov, inn);
-		} else {
+		else
 			used = vscsi_handle_cmd(&tgt, oiov, on, iiov, inn);
-		}
 		CHECK(used <= ilen, "iteration %u: used %u of %zu bytes", iter, used, ilen);
 		if (rnd() % 64 == 0) {
 			tgt.cdb_size = 6 + rnd() % (VSCSI_MAX_CDB_SIZE - 5);
