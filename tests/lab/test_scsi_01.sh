@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Description: virtio-scsi served by our vhost-user-scsi with two LUNs
-# backed by image files: both appear as /dev/sdX with the images' sizes;
-# sg_inq shows our identity and VPD serial, sg_luns both LUNs; ext4 on
-# LUN 0 (files written, fsck clean, then read back from the image with
-# debugfs); fio write+verify (crc32c, QD32, 4k and 1M) on LUN 1; a
-# read-only LUN refuses writes; an unsupported opcode, a READ past the
-# end and a bad VPD page get CHECK CONDITION with the right sense.
+# Description: virtio-scsi served by our vhost-user-scsi, three LUNs
+# backed by image files, two request queues: the LUNs appear as /dev/sdX
+# with the images' sizes (LUN 2 read-only); sg_inq shows our identity, VPD
+# serial and designators, sg_luns all LUNs; ext4 on LUN 0 (files written,
+# fsck clean, then read back from the image with debugfs); fio randwrite
+# QD32 4k and 1M with crc32c verify on LUN 1; an unsupported opcode, a
+# READ past the end, a bad VPD page and a write to the read-only LUN get
+# CHECK CONDITION with the right sense; bad options are refused.
 # Memory modes: isolated zero-copy
-# Lab timeout: 240
+# Lab timeout: 300
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program vhost-user-scsi
@@ -37,8 +38,12 @@ vhost-user-scsi --socket-path "$sock" --lun "$TEST_DIR/missing.img" 2>"$TEST_DIR
 	_fail "a missing image accepted"
 grep -q "missing.img" "$TEST_DIR/bad.err" || _fail "no message naming the missing image"
 
+vhost-user-scsi --socket-path "$sock" --lun "$img0" --request-queues 0 2>"$TEST_DIR/bad.err" &&
+	_fail "--request-queues 0 accepted"
+grep -q "request-queues" "$TEST_DIR/bad.err" || _fail "no message for --request-queues 0"
+
 vhost-user-scsi --socket-path "$sock" --lun "$img0" --lun "$img1" \
-	--lun "$img2" --read-only >"$TEST_DIR/scsi.log" 2>&1 &
+	--lun "$img2" --read-only --request-queues 2 >"$TEST_DIR/scsi.log" 2>&1 &
 _PIDS+=($!)
 BACKEND_PID=$!
 _wait_for 30 _is_socket "$sock" || _fail "vhost-user-scsi did not create $sock"
@@ -63,6 +68,14 @@ for d in "$sd0" "$sd1" "$sd2"; do
 	_wait_for 10 test -b "$d" || _fail "$d missing"
 done
 _log "$vdev: LUN 0 $sd0, LUN 1 $sd1, LUN 2 $sd2 (read-only) (${SECONDS}s)"
+
+# Two request queues: control, event and 2 request virtqueues.
+vl=$(_vl_sysfs "$vdev")
+nq=$(find "$vl/queues" -mindepth 1 -maxdepth 1 | wc -l)
+[ "$nq" = 4 ] || _fail "$vdev has $nq virtqueues, not 4 (--request-queues 2)"
+for h in /sys/bus/virtio/devices/"$vdev"/host*/scsi_host/host*/nr_hw_queues; do
+	[ ! -e "$h" ] || [ "$(cat "$h")" = 2 ] || _fail "$h is $(cat "$h"), not 2"
+done
 
 # Sizes.
 [ "$(blockdev --getsize64 "$sd0")" = $((64 << 20)) ] || _fail "$sd0 is $(blockdev --getsize64 "$sd0") bytes, not 64 MiB"
@@ -144,6 +157,7 @@ for job in "randwrite 4k 32" "randwrite 1M 32"; do
 	_log "fio $1 bs=$2 iodepth=$3 verify=crc32c on $sd1: $(grep -m1 -o 'IOPS=[^,]*' "$TEST_DIR/fio.out") (${SECONDS}s)"
 done
 _zc_shared "$vdev" "SCSI data"
+_log "kicks per virtqueue (control, event, request 0, request 1): $(cat "$vl"/queues/{0,1,2,3}/kicks | tr '\n' ' ')"
 
 # Stop the adapter (the disks go away), then the back-end; read the files
 # from the image without virtio-loopback in the path.
