@@ -7,7 +7,8 @@
 # fsck clean, then read back from the image with debugfs); fio randwrite
 # QD32 4k and 1M with crc32c verify on LUN 1; an unsupported opcode, a
 # READ past the end, a bad VPD page and a write to the read-only LUN get
-# CHECK CONDITION with the right sense; bad options are refused.
+# CHECK CONDITION with the right sense; a LUN reset (TMF) completes;
+# bad options are refused.
 # Memory modes: isolated zero-copy
 # Lab timeout: 300
 . "$(dirname "$0")/common.sh"
@@ -124,6 +125,14 @@ _sense_is "$sd2" "WRITE(10) on the read-only LUN" "Write protected" 2a 00 00 00 
 sg_raw -R -r 512 "$sd1" 28 00 00 01 3f ff 00 00 01 00 >"$TEST_DIR/raw" 2>&1 ||
 	{ cat "$TEST_DIR/raw"; _fail "READ(10) of the last block"; }
 head -c 13 "$sd2" | grep -q "read-only LUN" || _fail "the read-only LUN does not read back its image"
+
+# A LUN reset from the error handler: a LOGICAL UNIT RESET TMF on the
+# control queue, answered FUNCTION COMPLETE; the unit works afterwards.
+sg_reset -d "$sd1" >"$TEST_DIR/reset" 2>&1 || { cat "$TEST_DIR/reset"; _fail "sg_reset -d $sd1"; }
+[ "$(cat "$vl/queues/0/kicks")" -gt 0 ] || _fail "the device reset sent nothing on the control queue"
+sg_raw -R -r 512 "$sd1" 28 00 00 00 00 00 00 00 01 00 >"$TEST_DIR/raw" 2>&1 ||
+	{ cat "$TEST_DIR/raw"; _fail "READ(10) after the device reset"; }
+_log "sg_reset -d $sd1: LUN reset completed, control queue kicks $(cat "$vl/queues/0/kicks")"
 
 # ext4 on LUN 0, read back from the image afterwards.
 _run mkfs.ext4 -q -F "$sd0"
