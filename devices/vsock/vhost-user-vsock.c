@@ -178,7 +178,8 @@ enum conn_state {
  * @on_rx: on that list
  * @gone: freed at the end of the current handler (struct vsock.graveyard)
  * @fd: the unix stream socket, or -1 once closed
- * @ev: events @fd is registered for in epoll; 0 when not registered
+ * @ev: events @fd is registered for in epoll
+ * @in_epoll: @fd is in epoll
  * @hup: epoll reported HUP: the socket is closed both ways, @fd left epoll
  * @state: enum conn_state
  * @host_initiated: a host program connected to PATH (else the driver)
@@ -208,6 +209,7 @@ struct conn {
 	bool gone;
 	int fd;
 	uint32_t ev;
+	bool in_epoll;
 	bool hup;
 	enum conn_state state;
 	bool host_initiated;
@@ -267,6 +269,7 @@ struct vsock_stats {
  * @event_pending: a TRANSPORT_RESET event is due on the event queue
  * @next_port: next host-side port to try for a host-initiated connection
  * @stats: counters
+ * @logged: @stats when last logged
  */
 struct vsock {
 	uint64_t guest_cid;
@@ -285,6 +288,7 @@ struct vsock {
 	bool event_pending;
 	uint32_t next_port;
 	struct vsock_stats stats;
+	struct vsock_stats logged;
 };
 
 static struct vsock vsock = {
@@ -460,11 +464,12 @@ static void conn_close_fd(struct vsock *v, struct conn *c)
 {
 	if (c->fd < 0)
 		return;
-	if (c->ev)
+	if (c->in_epoll)
 		epoll_ctl(v->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	c->ev = 0;
+	c->in_epoll = false;
 }
 
 /* Unlink @c and put it in the graveyard (freed by vsock_reap). */
@@ -653,16 +658,17 @@ static void conn_update(struct vsock *v, struct conn *c)
 		ev |= EPOLLIN;
 	if (c->out_len)
 		ev |= EPOLLOUT;
-	if (ev == c->ev)
+	if (c->in_epoll && ev == c->ev)
 		return;
 	ee.events = ev;
-	if (epoll_ctl(v->epfd, c->ev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ee)) {
+	if (epoll_ctl(v->epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ee)) {
 		vlb_err(vlb_dev_name(v->dev), "conn %u<->%u: epoll_ctl: %s",
 			c->local_port, c->peer_port, strerror(errno));
 		conn_abort(v, c, "epoll_ctl");
 		return;
 	}
 	c->ev = ev;
+	c->in_epoll = true;
 }
 
 /* A complete "CONNECT P" line: send REQUEST for port P of the driver. */
@@ -886,6 +892,7 @@ static void vsock_conn_event(struct vsock *v, struct conn *c, uint32_t revents)
 		c->hup = true;
 		epoll_ctl(v->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		c->ev = 0;
+		c->in_epoll = false;
 		if (c->state == CONN_LINE || c->state == CONN_CONNECTING) {
 			conn_abort(v, c, "host program left");
 			return;
@@ -1426,10 +1433,11 @@ static void vsock_reset(struct vlb_dev *dev)
 	struct vsock *v = vlb_dev_priv(dev);
 	const struct vsock_stats *s = &v->stats;
 
-	if (v->nr_conns || s->conns)
+	if (v->nr_conns || memcmp(s, &v->logged, sizeof(*s)))
 		vlb_log(vlb_dev_name(dev), "reset: %u connections closed; so far %" PRIu64 " connections, %" PRIu64 " refused, %" PRIu64 " bad packets, %" PRIu64 " credit overruns, %" PRIu64 " bad rx buffers",
 			v->nr_conns, s->conns, s->refused, s->bad_pkts, s->overruns,
 			s->bad_rx_bufs);
+	v->logged = *s;
 	while (v->conns) {
 		struct conn *c = v->conns;
 
