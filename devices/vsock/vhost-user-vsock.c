@@ -1037,6 +1037,17 @@ static void vsock_rx_run(struct vsock *v)
 			break;
 		}
 		ret = vlb_vq_pop(vq, &elem);
+		if (ret == -EAGAIN) {
+			/*
+			 * Out of buffers with packets due: the driver must kick
+			 * when it adds one. Publish avail_event (a fence), then
+			 * look once more: one added in between sends no kick.
+			 */
+			vlb_vq_set_notification(vq, true);
+			if (!vlb_vq_empty(vq))
+				continue;
+			break;
+		}
 		if (ret) {
 			if (ret == -ENOMEM)
 				vlb_err(vlb_dev_name(v->dev), "rx: %s", strerror(-ret));
@@ -1324,11 +1335,19 @@ static void vsock_tx_run(struct vsock *v)
 	unsigned int served = 0;
 	int ret = 0;
 
-	while (served < VSOCK_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-		vsock_tx_pkt(v, elem);
-		vlb_vq_push(vq, elem, 0);
-		free(elem);
-		served++;
+	for (;;) {
+		while (served < VSOCK_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
+			vsock_tx_pkt(v, elem);
+			vlb_vq_push(vq, elem, 0);
+			free(elem);
+			served++;
+		}
+		if (served == VSOCK_BUDGET || ret != -EAGAIN)
+			break;
+		/* As in vsock_rx_run: publish avail_event, then look again. */
+		vlb_vq_set_notification(vq, true);
+		if (vlb_vq_empty(vq))
+			break;
 	}
 	if (served == VSOCK_BUDGET)
 		vlb_vq_kick_later(vq);

@@ -47,7 +47,7 @@ print(struct.unpack("I", fcntl.ioctl(f, 0x7b9, bytes(4)))[0])' 2>/dev/null
 }
 cid_is() { [ "$(local_cid)" = "$1" ]; }
 _wait_for 30 cid_is $CID || _fail "local CID is $(local_cid), expected $CID from the config space"
-_log "$vdev: local CID $CID (config space)"
+_log "$vdev: local CID $CID (config space), t=${SECONDS} s"
 
 # One host program's connection: "CONNECT P" then FILE; stdout to OUT.
 host_connect() {
@@ -83,7 +83,7 @@ timeout 120 socat -u "OPEN:$TEST_DIR/big" VSOCK-CONNECT:2:5001 2>"$TEST_DIR/g2.e
 wait "$h2" || _fail "socat UNIX-LISTEN failed: $(cat "$TEST_DIR/h2.err")"
 [ "$(sha "$TEST_DIR/h.recv")" = "$big_sha" ] ||
 	_fail "64 MiB machine -> host: sha256 differs ($(stat -c %s "$TEST_DIR/h.recv") bytes arrived)"
-_log "64 MiB machine -> host port 5001 in $((SECONDS - t0)) s, sha256 equal"
+_log "64 MiB machine -> host port 5001 in $((SECONDS - t0)) s, sha256 equal, t=${SECONDS} s"
 rm -f "$TEST_DIR/h.recv" "$TEST_DIR/big"
 
 # 3. 32 connections at once each way through echo servers, own data
@@ -92,7 +92,7 @@ cat >"$TEST_DIR/many.py" <<'PYEOF'
 import os, random, selectors, socket, sys, time
 
 def payload(i):
-    return random.Random(i).randbytes(64 * 1024 + i * 997)
+    return random.Random(i).randbytes(16 * 1024 + i * 997)
 
 def run_echo(lsock):
     sel = selectors.DefaultSelector()
@@ -225,7 +225,7 @@ timeout 150 python3 "$TEST_DIR/many.py" client-unix "$uds" 7000 $N >"$TEST_DIR/m
 wait "$mg" || _fail "machine -> host, $N connections: $(tail -n2 "$TEST_DIR/mg.out")"
 kill "$echo_h" "$echo_g" 2>/dev/null
 wait "$echo_h" "$echo_g" 2>/dev/null
-_log "2 x $N echo connections at once (64 KiB + i * 997 bytes each) in $((SECONDS - t0)) s, every stream intact, $N distinct host ports"
+_log "2 x $N echo connections at once (16 KiB + i * 997 bytes each) in $((SECONDS - t0)) s, every stream intact, $N distinct host ports"
 
 # 4. Refusals, both ways.
 if timeout 30 socat -u OPEN:/dev/null VSOCK-CONNECT:2:7777 2>"$TEST_DIR/r1.err"; then
@@ -236,7 +236,7 @@ if timeout 30 socat -u OPEN:/dev/null VSOCK-CONNECT:7:1 2>"$TEST_DIR/r2.err"; th
 	_fail "VSOCK-CONNECT to CID 7 succeeded"
 fi
 grep -Eqi 'reset by peer|refused' "$TEST_DIR/r2.err" || _fail "CID 7: $(cat "$TEST_DIR/r2.err")"
-_log "machine -> host refusals: $(tail -n1 "$TEST_DIR/r1.err" | sed 's/.*E //'); CID 7: $(tail -n1 "$TEST_DIR/r2.err" | sed 's/.*E //')"
+_log "machine -> host refusals: $(tail -n1 "$TEST_DIR/r1.err" | sed 's/.*E //'); CID 7: $(tail -n1 "$TEST_DIR/r2.err" | sed 's/.*E //'), t=${SECONDS} s"
 refused() {
 	local reply
 	reply=$(printf '%b' "$1" | timeout 30 socat -t 20 - "UNIX-CONNECT:$uds")
@@ -247,9 +247,11 @@ refused 'CONNECT garbage\n' 'expected "CONNECT <port>"'
 refused 'CONNECT 99999999999\n' 'expected "CONNECT <port>"'
 refused 'connect 5000\n' 'expected "CONNECT <port>"'
 refused "CONNECT $(printf '%0100d' 1)" 'line too long, expected "CONNECT <port>"'
-_log "host -> machine refusals: no listener, garbage, overflow, lower case, no end of line: each ERR"
+_log "host -> machine refusals: no listener, garbage, overflow, lower case, no end of line: each ERR, t=${SECONDS} s"
 kill -0 "$BE_PID" || _fail "vhost-user-vsock died"
-_zc_shared "$vdev" "64 MiB each way"
+# Logged, not asserted: the driver's packets are slab buffers (kmalloc'd
+# skbs), which zero-copy always bounces (docs/design.md).
+_mem_log "$vdev"
 
 # 5. Remove the device with connections open: every socat ends.
 for f in f1 f2 f3 f4; do mkfifo "$TEST_DIR/$f"; done
@@ -277,7 +279,7 @@ for p in $g1 $g2 $h1 $h2; do
 	_wait_gone "$p" 20 || _fail "socat $p still runs 20 s after the device went away"
 done
 exec 6>&- 7>&- 8>&- 9>&-
-_log "device removed with 2 connections open: all 4 socat processes ended"
+_log "device removed with 2 connections open: all 4 socat processes ended, t=${SECONDS} s"
 kill -0 "$BE_PID" || _fail "vhost-user-vsock died when its front-end left"
 
 # The back-end serves the next front-end.
@@ -290,4 +292,5 @@ echo "again" | timeout 30 socat -u - VSOCK-CONNECT:2:5002 || _fail "connect afte
 wait "$h3"
 [ "$(cat "$TEST_DIR/again")" = again ] || _fail "second front-end: data lost"
 grep -E 'reset:|bad packet' "$TEST_DIR/be.log" | tail -n 3
+_log "done in ${SECONDS} s"
 _pass
