@@ -951,7 +951,7 @@ static uint32_t conn_emit(struct vsock *v, struct conn *c,
 		.fwd_cnt = c->fwd_cnt,
 	};
 	uint8_t hb[VSOCK_HDR_SIZE];
-	uint32_t credit;
+	uint32_t credit = conn_peer_credit(c);
 
 	*done = false;
 	if (c->pending & P_RST) {
@@ -963,8 +963,7 @@ static uint32_t conn_emit(struct vsock *v, struct conn *c,
 	} else if (c->pending & P_RESPONSE) {
 		h.op = VSOCK_OP_RESPONSE;
 		c->pending &= ~P_RESPONSE;
-	} else if (c->state == CONN_ESTABLISHED && c->st_len &&
-		   (credit = conn_peer_credit(c))) {
+	} else if (c->state == CONN_ESTABLISHED && c->st_len && credit) {
 		h.op = VSOCK_OP_RW;
 		h.len = c->st_len;
 		if (h.len > credit)
@@ -1232,19 +1231,17 @@ static void conn_pkt(struct vsock *v, struct conn *c, const struct vsock_hdr *h,
 				conn_rx_queue(v, c);
 			vlb_dbg(VLB_DBG_DEV, v->uds_path, "host connection %u -> driver port %u: OK",
 				c->local_port, c->peer_port);
+			conn_update(v, c);
 		} else if (h->op == VSOCK_OP_RST) {
 			vlb_dbg(VLB_DBG_DEV, v->uds_path, "driver port %u refused the connection",
 				c->peer_port);
 			conn_refuse_host(v, c, "connection refused");
 			conn_free(v, c);
-			return;
 		} else {
 			vsock_bad_pkt(v, h, "not RESPONSE or RST to our REQUEST");
 			conn_refuse_host(v, c, "protocol error");
 			conn_abort(v, c, "protocol error");
-			return;
 		}
-		conn_update(v, c);
 		return;
 	}
 	switch (h->op) {
