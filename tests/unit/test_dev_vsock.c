@@ -423,8 +423,10 @@ static int sess_recv(struct sess *s, struct vsock_hdr *h, void *data, size_t cap
 		return -EAGAIN;
 	b = s->mem + RX_BUFS + (uint64_t)id * RX_BUF;
 	vsock_hdr_decode(b, h);
-	if (len != VSOCK_HDR_SIZE + h->len)
-		fprintf(stderr, "sess_recv: used length %u for a %u-byte payload\n", len, h->len);
+	if (len != VSOCK_HDR_SIZE + h->len) {
+		t_fail("%s: used length %u for a %u-byte payload", __func__, len, h->len);
+		failures++;
+	}
 	if (data && h->len <= cap)
 		memcpy(data, b + VSOCK_HDR_SIZE, h->len);
 	t_ring_desc(&s->rx, id, RX_BUFS + (uint64_t)id * RX_BUF, RX_BUF, T_DESC_F_WRITE, 0);
