@@ -20,13 +20,18 @@ user:
 	$(Q)$(MAKE) -C lib
 	$(Q)$(MAKE) -C devices
 	$(Q)$(MAKE) -C adapter
+	$(Q)$(MAKE) -C cli
 	$(Q)$(MAKE) -C tests/lab
 
 kernel:
 	$(Q)set -e; for k in $(KVERS); do $(MAKE) -C kernel KVER=$$k; done
 
-unit: user
+unit: user man
 	$(Q)$(MAKE) -C tests/unit run
+
+# Man pages from --help (help2man) into build/man.
+man: user
+	$(Q)$(MAKE) -C man
 
 fuzz:
 	$(Q)$(MAKE) -C tests/fuzz run
@@ -55,4 +60,4 @@ shellcheck:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all user kernel unit fuzz lab check demo demo-devices bench checkpatch shellcheck clean
+.PHONY: all user kernel man unit fuzz lab check demo demo-devices bench checkpatch shellcheck clean
