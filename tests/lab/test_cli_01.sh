@@ -8,7 +8,7 @@
 # exits 0), a device node and garbage are refused with exit 2 or 1 and one
 # line; run --dry-run turns a config file into the adapter's options and
 # run starts a device from one.
-# Lab timeout: 180
+# Lab timeout: 300
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program qemu-storage-daemon

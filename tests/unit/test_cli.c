@@ -448,7 +448,7 @@ static void test_in_sync(void)
 
 		for (i = 0; i < ARRAY_SIZE(devs); i++) {
 			snprintf(cmd, sizeof(cmd), "vhost-user-%s", devs[i]);
-			check_help_in_man(bindir, mandir, cmd, "8");
+			check_help_in_man(bindir, mandir, cmd, "1");
 		}
 	}
 }
