@@ -85,7 +85,7 @@ assert "VERSION_1" in d["device_features_names"], d
 assert d["queue_list"][0]["index"] == 0 and d["queue_list"][0]["max_size"] > 0, d
 ' || _fail "show --json $rng_vl"
 
-_log "list, show: ok"
+_log "list, show: ok (${SECONDS}s)"
 # Garbage: exit 2 for the command line, 1 for a device that is not there;
 # one line each.
 expect() {
@@ -110,7 +110,7 @@ expect 2 "is not a number" remove "$blk_vl" --timeout -1
 expect 2 "unexpected argument" remove "$blk_vl" "$rng_vl"
 [ -e "/sys/class/virtio-loopback/$blk_vl" ] || _fail "a refused remove removed $blk_vl"
 
-_log "garbage refused"
+_log "garbage refused (${SECONDS}s)"
 # remove: the adapter gets SIGTERM, removes the device in order, exits 0.
 $cli remove "$vd" || _fail "remove $vd failed"
 [ -e "/sys/class/virtio-loopback/$blk_vl" ] && _fail "$blk_vl still there after remove"
@@ -122,7 +122,7 @@ rc=$?
 [ "$($cli list | wc -l)" = 2 ] || _fail "list after remove: $($cli list)"
 expect 1 "no such device" remove "$blk_vl"
 
-_log "remove: ok"
+_log "remove: ok (${SECONDS}s)"
 # run: a config file to the adapter; --dry-run shows the command line.
 cat >"$TEST_DIR/disk.conf" <<CONF
 # test disk

@@ -39,7 +39,7 @@ grep -qx virtio_loopback "$root/usr/lib/modules-load.d/virtio-loopback.conf" || 
 grep -q "^PACKAGE_VERSION=\"$ver\"" "$root/usr/src/virtio-loopback-$ver/dkms.conf" || _fail "dkms.conf version"
 bash -n "$root/usr/share/bash-completion/completions/virtio-loopback" || _fail "completion syntax"
 grep -q 'json' "$root/usr/share/man/man8/virtio-loopback.8" || _fail "virtio-loopback.8 has no --json"
-_log "installed $(find "$root" -type f | wc -l) files"
+_log "make install: $(find "$root" -type f | wc -l) files (${SECONDS}s)"
 
 # A device from the installed files only: back-end, unit command, config.
 "$root/usr/bin/vhost-user-rng" --socket-path "$TEST_DIR/rng.sock" >"$TEST_DIR/rng.log" 2>&1 &
@@ -71,6 +71,7 @@ wait "$run_pid"
 rc=$?
 [ "$rc" = 0 ] || _fail "the adapter exited $rc after remove"
 _vl_none || _fail "a device is left: $($cli list)"
+_log "device up, listed and removed from the installed files (${SECONDS}s)"
 rm -f "$conf"
 
 make -s -C "$TOP" uninstall DESTDIR="$root" PREFIX=/usr >"$TEST_DIR/uninstall.log" 2>&1 ||
