@@ -36,6 +36,14 @@ done
 unit=$root/usr/lib/systemd/system/virtio-loopback@.service
 grep -qx 'ExecStart=/usr/sbin/virtio-loopback run %i' "$unit" || _fail "unit ExecStart: $(grep ExecStart "$unit")"
 grep -qx 'ConditionPathExists=/etc/virtio-loopback/%i.conf' "$unit" || _fail "unit: config path"
+# systemd parses the unit without a complaint (unknown keys only warn).
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$TEST_DIR/units"
+	sed "s|^ExecStart=/|ExecStart=$root/|" "$unit" >"$TEST_DIR/units/virtio-loopback@rng0.service"
+	systemd-analyze verify --man=no "$TEST_DIR/units/virtio-loopback@rng0.service" >"$TEST_DIR/verify" 2>&1 ||
+		_fail "systemd-analyze verify: $(cat "$TEST_DIR/verify")"
+	[ -s "$TEST_DIR/verify" ] && _fail "systemd-analyze verify: $(cat "$TEST_DIR/verify")"
+fi
 grep -q '^KERNEL=="virtio-loopback", .*MODE="0660", GROUP="virtio-loopback"' \
 	"$root/usr/lib/udev/rules.d/60-virtio-loopback.rules" || _fail "udev rule"
 grep -qx virtio_loopback "$root/usr/lib/modules-load.d/virtio-loopback.conf" || _fail "modules-load.d"
