@@ -28,9 +28,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +55,8 @@
 #define VLC_MAX_LINE		4096
 /* How long --force waits after SIGKILL (the kernel's close is bounded). */
 #define VLC_KILL_WAIT_S		15
+/* How long backend= gets to create its socket. */
+#define VLC_BACKEND_WAIT_S	30
 
 /* The device-level counters, in the order show prints them. */
 static const char *const vlc_dev_counters[] = {
@@ -67,23 +71,26 @@ static const char *const vlc_dev_counters[] = {
  * option in the adapter's --help is here and in the man page.
  */
 static const struct vlc_conf_key vlc_conf_keys[] = {
-	{ "socket", false },
-	{ "device", false },
-	{ "memory", false },
-	{ "queues", false },
-	{ "queue-size", false },
-	{ "mem-size", false },
-	{ "backend-timeout", false },
-	{ "reconnect-timeout", false },
-	{ "verbose", true },
-	{ "gpu-mode", false },
-	{ "screenshot", false },
-	{ "mac", false },
-	{ "mtu", false },
-	{ "tag", false },
-	{ "request-queues", false },
-	{ "cols", false },
-	{ "rows", false },
+	/* The first two are required (vlc_conf_to_argv()). */
+	{ "socket", false, false },
+	{ "device", false, false },
+	{ "memory", false, false },
+	{ "queues", false, false },
+	{ "queue-size", false, false },
+	{ "mem-size", false, false },
+	{ "backend-timeout", false, false },
+	{ "reconnect-timeout", false, false },
+	{ "verbose", true, false },
+	{ "gpu-mode", false, false },
+	{ "screenshot", false, false },
+	{ "mac", false, false },
+	{ "mtu", false, false },
+	{ "tag", false, false },
+	{ "request-queues", false, false },
+	{ "cols", false, false },
+	{ "rows", false, false },
+	/* A command that starts the back-end before the adapter. */
+	{ "backend", false, true },
 };
 
 const struct vlc_conf_key *vlc_conf_key(unsigned int i)
@@ -894,7 +901,7 @@ static int vlc_bool(const char *v)
 }
 
 int vlc_conf_to_argv(const struct vlc_ctx *ctx, const char *path,
-		     char **argv, unsigned int max)
+		     char **argv, unsigned int max, char **backend)
 {
 	bool seen[ARRAY_SIZE(vlc_conf_keys)] = { false };
 	char line[VLC_MAX_LINE + 2];
@@ -904,6 +911,7 @@ int vlc_conf_to_argv(const struct vlc_ctx *ctx, const char *path,
 
 	for (i = 0; i < max; i++)
 		argv[i] = NULL;
+	*backend = NULL;
 	f = fopen(path, "re");
 	if (!f) {
 		ret = -errno;
@@ -963,6 +971,15 @@ int vlc_conf_to_argv(const struct vlc_ctx *ctx, const char *path,
 			ret = -EINVAL;
 			break;
 		}
+		if (k->own) {
+			*backend = strdup(val);
+			if (!*backend) {
+				vlc_err(ctx, "%s: out of memory", path);
+				ret = -ENOMEM;
+				break;
+			}
+			continue;
+		}
 		if (k->flag) {
 			int b = vlc_bool(val);
 
@@ -1006,6 +1023,8 @@ int vlc_conf_to_argv(const struct vlc_ctx *ctx, const char *path,
 	}
 	if (ret) {
 		vlc_argv_free(argv);
+		free(*backend);
+		*backend = NULL;
 		return ret;
 	}
 	return n - 1;
@@ -1056,10 +1075,64 @@ static void vlc_print_argv(FILE *f, char **argv)
 	fputc('\n', f);
 }
 
+/*
+ * backend=: runs the command with /bin/sh and waits until the socket the
+ * adapter is to connect to exists. The back-end gets SIGTERM when its
+ * parent -- this process, the adapter once exec'ed -- ends, so it does not
+ * outlive the device (and under systemd it is in the unit's cgroup).
+ */
+static int vlc_start_backend(const struct vlc_ctx *ctx, const char *cmd,
+			     char **argv)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	const char *sock = NULL;
+	unsigned int i;
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	for (i = 1; argv[i]; i++) {
+		if (!strncmp(argv[i], "--socket=", 9))
+			sock = argv[i] + 9;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		vlc_err(ctx, "backend: fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (pid == 0) {
+		char *line;
+
+		/* exec: the back-end itself is our child, and gets the signal. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (asprintf(&line, "exec %s", cmd) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+		fprintf(stderr, "%s: backend: /bin/sh: %s\n", VLC_PROG, strerror(errno));
+		_exit(127);
+	}
+	for (i = 0; i < VLC_BACKEND_WAIT_S * 20; i++) {
+		if (sock && !stat(sock, &st) && S_ISSOCK(st.st_mode))
+			return 0;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			vlc_err(ctx, "backend: '%s' exited (status %d) before creating %s",
+				cmd, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+				sock);
+			return -ECHILD;
+		}
+		nanosleep(&ts, NULL);
+	}
+	vlc_err(ctx, "backend: '%s' did not create %s in %d s", cmd, sock,
+		VLC_BACKEND_WAIT_S);
+	kill(pid, SIGTERM);
+	return -ETIMEDOUT;
+}
+
 static int vlc_run(const struct vlc_ctx *ctx, const char *arg, bool dry_run)
 {
 	char path[VLC_PATH_MAX], adapter[VLC_PATH_MAX];
-	char *argv[VLC_MAX_ARGS];
+	char *argv[VLC_MAX_ARGS], *backend;
 	ssize_t n;
 	int ret;
 
@@ -1068,7 +1141,7 @@ static int vlc_run(const struct vlc_ctx *ctx, const char *arg, bool dry_run)
 			arg);
 		return VLC_EXIT_USAGE;
 	}
-	ret = vlc_conf_to_argv(ctx, path, argv, ARRAY_SIZE(argv));
+	ret = vlc_conf_to_argv(ctx, path, argv, ARRAY_SIZE(argv), &backend);
 	if (ret < 0)
 		return VLC_EXIT_FAIL;
 
@@ -1092,9 +1165,20 @@ static int vlc_run(const struct vlc_ctx *ctx, const char *arg, bool dry_run)
 	}
 	argv[0] = adapter;
 	if (dry_run) {
+		if (backend)
+			fprintf(ctx->out, "backend: %s\n", backend);
 		vlc_print_argv(ctx->out, argv);
 		vlc_argv_free(argv);
+		free(backend);
 		return VLC_EXIT_OK;
+	}
+	if (backend) {
+		ret = vlc_start_backend(ctx, backend, argv);
+		free(backend);
+		if (ret) {
+			vlc_argv_free(argv);
+			return VLC_EXIT_FAIL;
+		}
 	}
 	fflush(ctx->out);
 	execvp(adapter, argv);

@@ -185,10 +185,12 @@ void vlc_print_show(FILE *f, const struct vlc_dev *d, bool json);
  * struct vlc_conf_key - a key of virtio-loopback.conf(5)
  * @key: the key, which is also the adapter's long option
  * @flag: the option takes no argument (the value is a boolean)
+ * @own: the CLI's own key, not an adapter option (backend)
  */
 struct vlc_conf_key {
 	const char *key;
 	bool flag;
+	bool own;
 };
 
 /**
@@ -205,12 +207,13 @@ const struct vlc_conf_key *vlc_conf_key(unsigned int i);
  * @argv: output, NULL-terminated, argv[0] left NULL for the caller; strings
  *        are allocated (freed with vlc_argv_free())
  * @max: entries of @argv
+ * @backend: set to the backend= command (allocated), or NULL
  *
  * Returns: the number of arguments written (from argv[1]), or -errno
  * (-EINVAL for a bad file, already reported).
  */
 int vlc_conf_to_argv(const struct vlc_ctx *ctx, const char *path,
-		     char **argv, unsigned int max);
+		     char **argv, unsigned int max, char **backend);
 
 /**
  * vlc_argv_free() - free what vlc_conf_to_argv() allocated

@@ -4,8 +4,9 @@
 # file where the packaging expects it (programs, man pages, udev rule,
 # systemd template unit, modules-load.d, sysusers.d, bash completion, the
 # module source with dkms.conf); a device comes up from the installed
-# files alone: the installed back-end, and the unit's ExecStart (the
-# installed CLI execs the installed adapter) on a config file; the
+# files alone: the unit's ExecStart (the installed CLI starts the
+# installed back-end from backend= and execs the installed adapter) on a
+# config file; the back-end ends with its adapter; the
 # installed CLI lists and removes it; make uninstall leaves no file.
 # Lab timeout: 300
 . "$(dirname "$0")/common.sh"
@@ -52,12 +53,11 @@ bash -n "$root/usr/share/bash-completion/completions/virtio-loopback" || _fail "
 grep -q 'json' "$root/usr/share/man/man8/virtio-loopback.8" || _fail "virtio-loopback.8 has no --json"
 _log "make install: $(find "$root" -type f | wc -l) files (${SECONDS}s)"
 
-# A device from the installed files only: back-end, unit command, config.
-"$root/usr/bin/vhost-user-rng" --socket-path "$TEST_DIR/rng.sock" >"$TEST_DIR/rng.log" 2>&1 &
-_PIDS+=($!)
-_wait_for 30 _is_socket "$TEST_DIR/rng.sock" || _fail "installed vhost-user-rng did not listen"
+# A device from the installed files only: the unit's command on a config
+# file whose backend= starts the installed back-end.
 conf=$root/etc/virtio-loopback/rng0.conf
-printf 'socket = %s\ndevice = rng\n' "$TEST_DIR/rng.sock" >"$conf"
+printf 'socket = %s\ndevice = rng\nbackend = %s --socket-path %s\n' "$TEST_DIR/rng.sock" \
+	"$root/usr/bin/vhost-user-rng" "$TEST_DIR/rng.sock" >"$conf"
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 cmd=${exec_start//%i/$conf}
 read -ra argv <<<"$cmd"
@@ -69,6 +69,9 @@ _wait_for 60 grep -q '^ready virtio' "$TEST_DIR/run.out" || _fail "no device fro
 exe=$(readlink "/proc/$run_pid/exe")
 [ "$exe" = "$root/usr/sbin/virtio-loopback-adapter" ] || _fail "the unit ran $exe, not the installed adapter"
 vdev=$(sed -n 's/^ready //p' "$TEST_DIR/run.out")
+backend_pid=$(pgrep -f -P "$run_pid" "^$root/usr/bin/vhost-user-rng --socket-path") ||
+	_fail "backend= did not start vhost-user-rng as the adapter's child"
+_PIDS=("$backend_pid" "${_PIDS[@]}")
 cli=$root/usr/sbin/virtio-loopback
 $cli list --json | python3 -c '
 import json, sys
@@ -81,6 +84,7 @@ $cli remove "$vdev" || _fail "installed CLI could not remove $vdev"
 wait "$run_pid"
 rc=$?
 [ "$rc" = 0 ] || _fail "the adapter exited $rc after remove"
+_wait_gone "$backend_pid" 10 || _fail "the back-end outlived its adapter"
 _vl_none || _fail "a device is left: $($cli list)"
 _log "device up, listed and removed from the installed files (${SECONDS}s)"
 rm -f "$conf"
