@@ -5,6 +5,8 @@
 #   make unit       host-side unit tests under ASan/UBSan
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (20) each on their corpus
 #   make lab        VM tests on both kernels
+#   make install    DESTDIR=... PREFIX=... (dist/install.mk); make uninstall
+#   make deb        Debian packages in build/deb (dkms and tools), lintian
 #   make demo       boot the lab and show a disk and an rng working
 #   make demo-devices   the same for a network, virtio-fs and a GPU screenshot
 #   make bench      block benchmark against VDUSE, NBD, null_blk and loop
@@ -20,18 +22,26 @@ user:
 	$(Q)$(MAKE) -C lib
 	$(Q)$(MAKE) -C devices
 	$(Q)$(MAKE) -C adapter
+	$(Q)$(MAKE) -C cli
 	$(Q)$(MAKE) -C tests/lab
 
 kernel:
 	$(Q)set -e; for k in $(KVERS); do $(MAKE) -C kernel KVER=$$k; done
 
-unit: user
+unit: user man
 	$(Q)$(MAKE) -C tests/unit run
+
+# Man pages from --help (help2man) into build/man.
+man: user
+	$(Q)$(MAKE) -C man
+
+install: user man
+	$(Q)$(MAKE) --no-print-directory install-files
 
 fuzz:
 	$(Q)$(MAKE) -C tests/fuzz run
 
-lab: all
+lab: all man
 	$(Q)tests/lab/run-all
 
 check:
@@ -55,4 +65,7 @@ shellcheck:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all user kernel unit fuzz lab check demo demo-devices bench checkpatch shellcheck clean
+# install-files, uninstall, deb (after all: it must stay the default goal).
+include dist/install.mk
+
+.PHONY: all user kernel man install unit fuzz lab check demo demo-devices bench checkpatch shellcheck clean
