@@ -441,6 +441,18 @@ int vl_vq_rewind(struct vl_vq *q, u16 *base, u32 *outstanding);
 u64 vl_driver_features(struct vl_device *vl);
 
 /**
+ * vl_transport_detach() - the adapter of a persistent device went away
+ * @vl: device, detached
+ *
+ * Stops kicking the old back-end: it finishes (and completes, through the
+ * call eventfds still hooked) what it took, but is not woken for new
+ * requests, which wait in the rings for the next back-end. A back-end
+ * kicked for new work after its front-end left may take it while it
+ * winds down (qemu-storage-daemon 7.2 aborts then). Sleeps.
+ */
+void vl_transport_detach(struct vl_device *vl);
+
+/**
  * vl_transport_attach() - hand a detached device's data path to a new
  * adapter
  * @vl: device, owned again by the attaching session (no teardown can run)

@@ -1093,6 +1093,8 @@ static bool vl_persist_detach(struct vl_device *vl)
 		 !READ_ONCE(vl->broken) && !READ_ONCE(vl->dead) &&
 		 !test_bit(VL_DRV_UNPLUG_ASKED, &vl->driver_req);
 	if (detach) {
+		/* Under the lock: no ATTACH installs new kicks meanwhile. */
+		vl_transport_detach(vl);
 		WRITE_ONCE(vl->persist_state, VL_DETACHED);
 		WRITE_ONCE(vl->owner_tgid, 0);
 		/* The detached device pins the module (rmmod: "in use"). */
@@ -1105,9 +1107,10 @@ static bool vl_persist_detach(struct vl_device *vl)
 				   msecs_to_jiffies(vl->persist_timeout_ms));
 	}
 	mutex_unlock(&vl_devs_lock);
-	if (detach)
+	if (detach) {
 		dev_info(&vl->parent, "adapter gone: waiting %u ms for another to attach\n",
 			 vl->persist_timeout_ms);
+	}
 	return detach;
 }
 

@@ -720,14 +720,19 @@ static bool vl_relay_pump(struct vl_vq *q, bool *completed)
 /* ------------------------------------------------------------------ */
 
 /*
- * @q->kick is replaced when an adapter attaches (vl_transport_attach()):
- * readers signal inside an RCU read-side section, and the old context is
- * put after a grace period. Any context.
+ * @q->kick is dropped when the adapter of a persistent device goes
+ * (vl_transport_detach(): NULL until one attaches) and replaced when one
+ * attaches (vl_transport_attach()): readers signal inside an RCU read-side
+ * section, and the old context is put after a grace period. Any context.
  */
 static void vl_kick_signal(struct vl_vq *q)
 {
+	struct eventfd_ctx *kick;
+
 	rcu_read_lock();
-	vl_eventfd_signal(READ_ONCE(q->kick));
+	kick = READ_ONCE(q->kick);
+	if (kick)
+		vl_eventfd_signal(kick);
 	rcu_read_unlock();
 }
 
@@ -1499,14 +1504,14 @@ out:
 /* A new adapter                                                        */
 /* ------------------------------------------------------------------ */
 
-void vl_transport_attach(struct vl_device *vl, struct eventfd_ctx **kicks,
-			 struct file **calls)
+/* Install @kicks (NULL: none), and put the old contexts; sleeps. */
+static void vl_swap_kicks(struct vl_device *vl, struct eventfd_ctx **kicks)
 {
 	u32 i;
 
 	/*
-	 * Kicks: swap, wait until no notify can still use an old context,
-	 * then drop them. @kicks takes the old contexts for that.
+	 * Swap, wait until no notify can still use an old context, then drop
+	 * them. @kicks takes the old contexts for that.
 	 */
 	for (i = 0; i < vl->num_queues; i++) {
 		struct vl_vq *q = &vl->vqs[i];
@@ -1526,6 +1531,23 @@ void vl_transport_attach(struct vl_device *vl, struct eventfd_ctx **kicks,
 			eventfd_ctx_put(kicks[i]);
 		kicks[i] = NULL;
 	}
+}
+
+void vl_transport_detach(struct vl_device *vl)
+{
+	struct eventfd_ctx **none;
+
+	none = kcalloc(vl->num_queues, sizeof(*none), GFP_KERNEL | __GFP_NOFAIL);
+	vl_swap_kicks(vl, none);
+	kfree(none);
+}
+
+void vl_transport_attach(struct vl_device *vl, struct eventfd_ctx **kicks,
+			 struct file **calls)
+{
+	u32 i;
+
+	vl_swap_kicks(vl, kicks);
 
 	/*
 	 * Zero-copy: the old back-end may still map pages of buffers in
