@@ -155,8 +155,13 @@ struct worker {
 };
 
 static struct slot slots[NSLOTS];
-/* Ids of devices created lately by this process (OP_CREATE). */
-static unsigned int recent_ids[NRECENT];
+/*
+ * Devices created lately by this process (OP_CREATE): id, device id,
+ * queue count and (persistent ones) the size of every queue. Racy on
+ * purpose: a torn entry is just a wrong ATTACH.
+ */
+static unsigned int recent_ids[NRECENT], recent_dev[NRECENT], recent_nq[NRECENT],
+	recent_qsize[NRECENT];
 static struct worker workers[MAX_WORKERS];
 static unsigned int nworkers;
 static char *g_guard, *g_ro;
@@ -611,6 +616,10 @@ static void op_create(struct worker *w)
 		c->reserved0 = rnd64(w) | 1;
 	if (MUT(8))
 		c->reserved[rnd(w, 3)] = rnd64(w) | 1;
+	/* Persistent: one queue size, so that OP_ATTACH can match it. */
+	if ((c->flags & VIRTIO_LOOPBACK_CREATE_F_PERSIST) && c->num_queues <= MAXQ)
+		for (i = 1; i < c->num_queues; i++)
+			q[i].max_size = q[0].max_size;
 	/* The default (30 s) would hold quiesce() up: not from here. */
 	if ((c->flags & VIRTIO_LOOPBACK_CREATE_F_PERSIST) && !c->persist_timeout_ms)
 		c->persist_timeout_ms = 1 + rnd(w, 2000);
@@ -631,8 +640,14 @@ static void op_create(struct worker *w)
 		stat_add(&stats->devices, 1);
 		if (arg == c && c->id >= 4096 && same_gen(s, gen, fd))
 			fail(w, "id %u", c->id);
-		if (arg == c)
-			__atomic_store_n(&recent_ids[rnd(w, NRECENT)], c->id, __ATOMIC_RELAXED);
+		if (arg == c) {
+			unsigned int r = rnd(w, NRECENT);
+
+			__atomic_store_n(&recent_ids[r], c->id, __ATOMIC_RELAXED);
+			__atomic_store_n(&recent_dev[r], c->device_id, __ATOMIC_RELAXED);
+			__atomic_store_n(&recent_nq[r], c->num_queues, __ATOMIC_RELAXED);
+			__atomic_store_n(&recent_qsize[r], q[0].max_size, __ATOMIC_RELAXED);
+		}
 	}
 }
 
@@ -652,17 +667,25 @@ static void op_attach(struct worker *w)
 	struct virtio_loopback_queue_info *q;
 	struct virtio_loopback_attach *a;
 	int evs[2 * MAXQ], fd, ret, err;
-	unsigned int s, gen, nev = 0, i, n, id;
+	unsigned int s, gen, nev = 0, i, n, id, r = rnd(w, NRECENT);
+	bool fresh = chance(w, 50);
 	char wq[32] = "ok", wa[32] = "ok";
 	bool bad = chance(w, 50);
 	void *arg;
 
-	fd = slot_fd(w, &s, &gen);
+	/* Half on a fresh session, kept in a slot when it took a device. */
+	if (fresh) {
+		fd = open(CTL, O_RDWR | O_CLOEXEC);
+		s = NSLOTS;
+		gen = 0;
+	} else {
+		fd = slot_fd(w, &s, &gen);
+	}
 	memset(w->big, 0, 3 * page_size);
 	a = (void *)w->big;
 	q = (void *)(w->big + page_size);
 #define MUT(p)	(bad && chance(w, p))
-	id = chance(w, 85) ? __atomic_load_n(&recent_ids[rnd(w, NRECENT)], __ATOMIC_RELAXED) :
+	id = chance(w, 85) ? __atomic_load_n(&recent_ids[r], __ATOMIC_RELAXED) :
 			     rnd(w, 4097);
 	a->size = MUT(10) ? PICK(w, sizes) : sizeof(*a);
 	snprintf(a->name, sizeof(a->name), "vl%u", id);
@@ -670,11 +693,13 @@ static void op_attach(struct worker *w)
 		memset(a->name, 'v', sizeof(a->name));
 	if (MUT(5))
 		a->name[0] = 0;
-	a->device_id = MUT(10) ? rnd(w, 8) : ID_NO_DRIVER;
-	a->num_queues = !MUT(15) ? 1 + rnd(w, 4) : PICK(w, nqs);
+	a->device_id = MUT(10) ? rnd(w, 8) : __atomic_load_n(&recent_dev[r], __ATOMIC_RELAXED);
+	a->num_queues = !MUT(15) ? __atomic_load_n(&recent_nq[r], __ATOMIC_RELAXED) :
+			PICK(w, nqs);
 	n = a->num_queues < MAXQ ? a->num_queues : MAXQ;
 	for (i = 0; i < n; i++) {
-		q[i].max_size = !MUT(10) ? 64 : PICK(w, qsizes);
+		q[i].max_size = !MUT(10) ? __atomic_load_n(&recent_qsize[r], __ATOMIC_RELAXED) :
+			PICK(w, qsizes);
 		if (MUT(2))
 			q[i].reserved0 = 1;
 		if (a->num_queues <= VIRTIO_LOOPBACK_MAX_QUEUES) {
@@ -699,8 +724,14 @@ static void op_attach(struct worker *w)
 	err = errno;
 	for (i = 0; i < nev; i++)
 		close(evs[i]);
-	done(w, OP_ATTACH, ret, err, same_gen(s, gen, fd));
-	if (!ret && arg == a && same_gen(s, gen, fd) &&
+	done(w, OP_ATTACH, ret, err, fresh || same_gen(s, gen, fd));
+	if (fresh && fd >= 0) {
+		if (!ret)
+			slot_put(w, fd);
+		else
+			close(fd);
+	}
+	if (!ret && arg == a && (fresh || same_gen(s, gen, fd)) &&
 	    (a->id != id || a->mem_mode > 1 || a->persist_timeout_ms > 3600000))
 		fail(w, "ATTACH vl%u answered id %u mode %u timeout %u", id, a->id,
 		     a->mem_mode, a->persist_timeout_ms);
