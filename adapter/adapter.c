@@ -6,6 +6,7 @@
  *   virtio-loopback-adapter --socket PATH --device TYPE [--memory MODE]
  *                           [--queues N] [--queue-size N] [--mem-size SIZE]
  *                           [--backend-timeout S] [--reconnect-timeout S]
+ *                           [--persist] [--persist-timeout S] [--attach NAME]
  *                           [--verbose]
  *                           [--gpu-mode WxH] [--screenshot PATH]
  *
@@ -16,7 +17,11 @@
  * eventfds (the same eventfds the kernel uses, so requests and interrupts
  * bypass this process), on reset it stops the back-end's rings. The device
  * lives as long as the session fd: closing it, or this process dying,
- * removes it. A multiqueue virtio-net device's control queue is the one
+ * removes it -- unless it was made with --persist: then the kernel keeps it
+ * (bounded by --persist-timeout) for a new adapter started with
+ * --attach vl<N>, which takes it over with the same back-end socket and
+ * has the requests in flight completed. A multiqueue virtio-net device's
+ * control queue is the one
  * queue this process serves itself, as a VMM would (net_ctrl.c).
  *
  * Output: one line "ready virtio<N>" on stdout when the driver first started
@@ -79,6 +84,9 @@ struct vla_opts {
 	uint64_t mem_size;		/* 0: kernel default */
 	int timeout_ms;
 	int reconnect_ms;		/* 0: a lost back-end ends the adapter */
+	bool persist;			/* CREATE_F_PERSIST */
+	uint32_t persist_timeout_ms;	/* 0: the kernel's default */
+	const char *attach;		/* ATTACH to this device, or NULL */
 	bool verbose;
 	uint32_t gpu_width;		/* 0: VLA_GPU_DEFAULT_WIDTH */
 	uint32_t gpu_height;
@@ -172,6 +180,12 @@ static void vla_usage(FILE *out)
 		"      --backend-timeout S    seconds to wait for each back-end reply (default %d)\n"
 		"      --reconnect-timeout S  seconds to wait for a back-end that went away to\n"
 		"                             come back on the same socket (default %d; 0: give up)\n"
+		"      --persist              the device survives this adapter's exit or death:\n"
+		"                             a new adapter takes it over with --attach\n"
+		"      --persist-timeout S    with --persist: seconds the kernel keeps the device\n"
+		"                             without an adapter (1..%d, default %d)\n"
+		"      --attach NAME          take over the persistent device NAME (vl<N>, see\n"
+		"                             /sys/class/virtio-loopback) instead of creating one\n"
 		"  -v, --verbose              log each vhost-user message\n"
 		"      --gpu-mode WxH         gpu: the display mode offered (default %ux%u)\n"
 		"      --screenshot PATH      gpu: write scanout 0 as PNG on SIGUSR1 and at exit\n"
@@ -182,6 +196,8 @@ static void vla_usage(FILE *out)
 		VLA_PROG, types, VLA_DEFAULT_QUEUE_SIZE,
 		(unsigned long long)(VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE >> 20),
 		VUF_DEFAULT_TIMEOUT_MS / 1000, VLA_DEFAULT_RECONNECT_S,
+		VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS / 1000,
+		VIRTIO_LOOPBACK_DEFAULT_PERSIST_TIMEOUT_MS / 1000,
 		VLA_GPU_DEFAULT_WIDTH,
 		VLA_GPU_DEFAULT_HEIGHT);
 	for (i = 0; (f = vla_config_field(i)); i++) {
@@ -251,7 +267,8 @@ static int vla_parse_size(const char *s, uint64_t *val)
 static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 {
 	enum { OPT_QUEUE_SIZE = 256, OPT_MEM_SIZE, OPT_TIMEOUT, OPT_GPU_MODE,
-	       OPT_SCREENSHOT, OPT_RECONNECT, OPT_FIELD = 512 };
+	       OPT_SCREENSHOT, OPT_RECONNECT, OPT_PERSIST, OPT_PERSIST_TIMEOUT,
+	       OPT_ATTACH, OPT_FIELD = 512 };
 	static const struct option base_opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
@@ -261,6 +278,9 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 		{ "mem-size", required_argument, NULL, OPT_MEM_SIZE },
 		{ "backend-timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "reconnect-timeout", required_argument, NULL, OPT_RECONNECT },
+		{ "persist", no_argument, NULL, OPT_PERSIST },
+		{ "persist-timeout", required_argument, NULL, OPT_PERSIST_TIMEOUT },
+		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "gpu-mode", required_argument, NULL, OPT_GPU_MODE },
 		{ "screenshot", required_argument, NULL, OPT_SCREENSHOT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -357,6 +377,26 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 			}
 			o->reconnect_ms = v * 1000;
 			break;
+		case OPT_PERSIST:
+			o->persist = true;
+			break;
+		case OPT_PERSIST_TIMEOUT:
+			if (vla_parse_u64(optarg, &v, NULL) || v == 0 ||
+			    v > VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS / 1000) {
+				vlb_err("--persist-timeout", "'%s' is not a number of seconds in 1..%d",
+					optarg, VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS / 1000);
+				return -EINVAL;
+			}
+			o->persist_timeout_ms = v * 1000;
+			break;
+		case OPT_ATTACH:
+			if (strncmp(optarg, "vl", 2) || vla_parse_u64(optarg + 2, &v, NULL) ||
+			    strlen(optarg) >= VIRTIO_LOOPBACK_NAME_SIZE) {
+				vlb_err("--attach", "'%s' is not a device name vl<N>", optarg);
+				return -EINVAL;
+			}
+			o->attach = optarg;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -410,6 +450,14 @@ static int vla_parse_args(int argc, char **argv, struct vla_opts *o)
 	}
 	if (!o->device) {
 		vlb_err(NULL, "--device TYPE is required (see --help)");
+		return -EINVAL;
+	}
+	if (o->persist_timeout_ms && !o->persist) {
+		vlb_err(NULL, "--persist-timeout needs --persist (see --help)");
+		return -EINVAL;
+	}
+	if (o->attach && o->persist) {
+		vlb_err(NULL, "--persist is a property of a new device; --attach takes over one made with it");
 		return -EINVAL;
 	}
 	return 0;
@@ -675,14 +723,13 @@ fail:
 	return ret;
 }
 
-static int vla_create(struct vla *a)
+/* A kick and a call eventfd per queue, described in @qi for the kernel. */
+static int vla_make_eventfds(struct vla *a, struct virtio_loopback_queue_info *qi)
 {
-	struct virtio_loopback_queue_info qi[VIRTIO_LOOPBACK_MAX_QUEUES];
-	struct virtio_loopback_create c;
 	unsigned int i;
 	int ret;
 
-	memset(qi, 0, sizeof(qi));
+	memset(qi, 0, sizeof(*qi) * VIRTIO_LOOPBACK_MAX_QUEUES);
 	for (i = 0; i < a->nqueues; i++) {
 		a->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (a->kick[i] < 0)
@@ -694,6 +741,23 @@ static int vla_create(struct vla *a)
 		qi[i].kick_fd = a->kick[i];
 		qi[i].call_fd = a->call[i];
 	}
+	return 0;
+
+err_eventfd:
+	ret = -errno;
+	vlb_err(NULL, "queue %u: eventfd: %s", i, strerror(-ret));
+	return ret;
+}
+
+static int vla_create(struct vla *a)
+{
+	struct virtio_loopback_queue_info qi[VIRTIO_LOOPBACK_MAX_QUEUES];
+	struct virtio_loopback_create c;
+	int ret;
+
+	ret = vla_make_eventfds(a, qi);
+	if (ret)
+		return ret;
 
 	memset(&c, 0, sizeof(c));
 	c.size = sizeof(c);
@@ -706,10 +770,17 @@ static int vla_create(struct vla *a)
 	c.config_size = a->config_size;
 	c.mem_mode = a->opts.mem_mode;
 	c.mem_size = a->opts.mem_size;
+	if (a->opts.persist) {
+		c.flags = VIRTIO_LOOPBACK_CREATE_F_PERSIST;
+		c.persist_timeout_ms = a->opts.persist_timeout_ms;
+	}
 
 	if (ioctl(a->ctl, VIRTIO_LOOPBACK_CREATE, &c)) {
 		ret = -errno;
-		if (ret == -EOPNOTSUPP && c.mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED)
+		if (ret == -EINVAL && a->opts.persist)
+			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_CREATE with --persist: %s (a kernel module without persistence?)",
+				strerror(-ret));
+		else if (ret == -EOPNOTSUPP && c.mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED)
 			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_CREATE: memory mode zero-copy is not supported by this kernel module: %s",
 				strerror(-ret));
 		else
@@ -720,13 +791,11 @@ static int vla_create(struct vla *a)
 				c.config_size, strerror(-ret));
 		return ret;
 	}
-	vlb_dbg(VLB_DBG_DEV, VLA_CONTROL_NODE, "created device vl%u", c.id);
+	if (a->opts.persist)
+		vlb_log(VLA_CONTROL_NODE, "created persistent device vl%u", c.id);
+	else
+		vlb_dbg(VLB_DBG_DEV, VLA_CONTROL_NODE, "created device vl%u", c.id);
 	return 0;
-
-err_eventfd:
-	ret = -errno;
-	vlb_err(NULL, "queue %u: eventfd: %s", i, strerror(-ret));
-	return ret;
 }
 
 static int vla_reply(struct vla *a, const struct virtio_loopback_event *ev,
@@ -902,6 +971,100 @@ static int vla_start_backend(struct vla *a, uint64_t features, uint8_t status,
 	if (ret)
 		vlb_err(NULL, "%s", a->fe.err);
 	return ret;
+}
+
+static const char *vla_attach_error(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "no such device (or its persist timeout ended)";
+	case -EBUSY:
+		return "another adapter owns it";
+	case -EPERM:
+		return "it was not created with --persist";
+	case -EIO:
+		return "the device is broken";
+	case -EINVAL:
+		return "the back-end does not describe the same device (type, queue count, --queue-size)";
+	}
+	return strerror(-err);
+}
+
+/*
+ * --attach: take over a persistent device whose adapter went away. The
+ * back-end was handshaken already; if the driver has the device running,
+ * the rings go to it where the kernel says (VIRTIO_LOOPBACK_REWIND_VQ), as
+ * after a back-end restart: whatever the old adapter's back-end took and
+ * did not complete is handed over again.
+ */
+static int vla_attach(struct vla *a)
+{
+	struct virtio_loopback_queue_info qi[VIRTIO_LOOPBACK_MAX_QUEUES];
+	struct vuf_vring vr[VIRTIO_LOOPBACK_MAX_QUEUES];
+	struct virtio_loopback_attach at;
+	unsigned int i, resubmitted = 0;
+	uint64_t need;
+	int ret;
+
+	if (a->net_ctrl || a->type.id == VIRTIO_ID_GPU) {
+		vlb_err(a->opts.attach, "--attach: not for %s (the adapter's own state would be lost)",
+			a->net_ctrl ? "net devices with a control queue" : "gpu devices");
+		return -EOPNOTSUPP;
+	}
+	ret = vla_make_eventfds(a, qi);
+	if (ret)
+		return ret;
+	memset(&at, 0, sizeof(at));
+	at.size = sizeof(at);
+	snprintf(at.name, sizeof(at.name), "%s", a->opts.attach);
+	at.device_id = a->type.id;
+	at.num_queues = a->nqueues;
+	at.queues = (uintptr_t)qi;
+	if (ioctl(a->ctl, VIRTIO_LOOPBACK_ATTACH, &at)) {
+		ret = -errno;
+		vlb_err(a->opts.attach, "VIRTIO_LOOPBACK_ATTACH (%s device, %u queues of %u): %s",
+			vla_device_type_name(&a->type), a->nqueues, a->opts.queue_size,
+			vla_attach_error(ret));
+		return ret;
+	}
+	/* What the device offers was fixed when it was created. */
+	a->features = at.device_features;
+	if (at.status & VIRTIO_CONFIG_S_DRIVER_OK) {
+		struct vlb_local_vring ctrl_ring;
+		unsigned int ndata;
+
+		need = vla_device_type_backend_features(&a->type, at.driver_features);
+		if ((a->fe.features & need) != need) {
+			vlb_err(a->opts.socket, "the back-end lacks features 0x%llx the driver uses",
+				(unsigned long long)(need & ~a->fe.features));
+			return -EPROTO;
+		}
+		ret = vla_get_mem(a);
+		if (ret)
+			return ret;
+		ret = vla_collect_vrings(a, at.driver_features, vr, &ctrl_ring, &ndata,
+					 true, &resubmitted);
+		if (ret)
+			return ret;
+		ret = vla_start_backend(a, at.driver_features, at.status, vr, ndata);
+		if (ret)
+			return ret;
+		a->running = true;
+		a->drv_features = at.driver_features;
+		a->drv_status = at.status;
+		/* A back-end looks at a ring when kicked: look now. */
+		for (i = 0; i < ndata; i++)
+			if (vr[i].num)
+				eventfd_write(a->kick[i], 1);
+	}
+	vlb_log(a->opts.attach, "attached (virtio%d, status 0x%x): %u requests handed to the back-end again",
+		at.index == ~0U ? -1 : (int)at.index, at.status, resubmitted);
+	if (at.index != ~0U && (at.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		printf("ready virtio%u\n", at.index);
+		fflush(stdout);
+		a->announced = true;
+	}
+	return 0;
 }
 
 static int vla_driver_ok(struct vla *a, const struct virtio_loopback_event *ev)
@@ -1516,7 +1679,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = vla_open_gpu(&a);
 	if (!ret)
-		ret = vla_create(&a);
+		ret = a.opts.attach ? vla_attach(&a) : vla_create(&a);
 	if (!ret)
 		ret = vla_loop(&a);
 

@@ -293,6 +293,13 @@ enum vl_broken {
  *             reset(), which register_virtio_device() calls before probing
  * @dead: teardown reached the point where the transport completes chains
  *        itself; queues set up from now on start dead
+ * @node: on the list of devices ATTACH looks in (vl_devs in vl_main.c),
+ *        under vl_devs_lock
+ * @persist: created with VIRTIO_LOOPBACK_CREATE_F_PERSIST
+ * @persist_timeout_ms: how long a detached device waits for ATTACH
+ * @persist_state: enum vl_persist_state; under vl_devs_lock
+ * @persist_work: removes a detached device when nobody attached in time
+ *                (on vl_wq, as the driver steps)
  */
 struct vl_device {
 	struct device parent;
@@ -335,6 +342,19 @@ struct vl_device {
 	bool registered;
 	bool core_live;
 	bool dead;
+
+	struct list_head node;
+	bool persist;
+	u32 persist_timeout_ms;
+	int persist_state;
+	struct delayed_work persist_work;
+};
+
+/* Who owns a device (struct vl_device.persist_state). */
+enum vl_persist_state {
+	VL_OWNED = 0,	/* a session owns it */
+	VL_DETACHED,	/* persistent, its session closed: waits for ATTACH */
+	VL_REMOVING,	/* being removed: ATTACH finds nothing */
 };
 
 static inline struct vl_device *vl_from_vdev(struct virtio_device *vdev)
@@ -412,6 +432,41 @@ void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index);
  * garbage seen), -ESTALE (in-flight set unknown) or -ENOMEM.
  */
 int vl_vq_rewind(struct vl_vq *q, u16 *base, u32 *outstanding);
+
+/**
+ * vl_driver_features() - the features the driver accepted, as reported to
+ * the adapter in EV_DRIVER_OK (0 before the core knows the device)
+ * @vl: device
+ */
+u64 vl_driver_features(struct vl_device *vl);
+
+/**
+ * vl_transport_detach() - the adapter of a persistent device went away
+ * @vl: device, detached
+ *
+ * Stops kicking the old back-end: it finishes (and completes, through the
+ * call eventfds still hooked) what it took, but is not woken for new
+ * requests, which wait in the rings for the next back-end. A back-end
+ * kicked for new work after its front-end left may take it while it
+ * winds down (qemu-storage-daemon 7.2 aborts then). Sleeps.
+ */
+void vl_transport_detach(struct vl_device *vl);
+
+/**
+ * vl_transport_attach() - hand a detached device's data path to a new
+ * adapter
+ * @vl: device, owned again by the attaching session (no teardown can run)
+ * @kicks: per queue, the new kick eventfd (the reference moves to @vl)
+ * @calls: per queue, the new call eventfd's file (the caller keeps its
+ *         reference)
+ *
+ * Replaces the eventfds (the old ones are released), in ZERO_COPY mode
+ * takes every page shared in place away from the old back-end's mappings,
+ * and runs each queue's interrupt once for completions that came while the
+ * call eventfd changed. Sleeps.
+ */
+void vl_transport_attach(struct vl_device *vl, struct eventfd_ctx **kicks,
+			 struct file **calls);
 
 /**
  * vl_transport_fail() - cut the back-end off, complete requests ourselves

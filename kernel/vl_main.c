@@ -8,6 +8,11 @@
  * dying): that removes the device like a hot-unplug. The contract is
  * include/uapi/linux/virtio_loopback.h.
  *
+ * A device created with VIRTIO_LOOPBACK_CREATE_F_PERSIST outlives its
+ * session: when the file is released it is detached (see "Adapter
+ * restart" below) and a new session takes it over with
+ * VIRTIO_LOOPBACK_ATTACH, or it is removed when its persist timeout ends.
+ *
  * Each device is a class device /sys/class/virtio-loopback/vl<id> (the
  * parent and DMA device of the virtio device) with its attributes and a
  * queues/<n>/ directory per queue.
@@ -56,6 +61,8 @@
 #define VL_MAX_MSG_TIMEOUT_MS	600000
 /* Smallest struct virtio_loopback_create accepted (API version 1). */
 #define VL_CREATE_SIZE_V1	offsetofend(struct virtio_loopback_create, reserved)
+/* Smallest struct virtio_loopback_attach accepted. */
+#define VL_ATTACH_SIZE_V1	offsetofend(struct virtio_loopback_attach, reserved)
 
 /* Bits of vl_device.driver_req: the steps vl_driver_work() has to do. */
 enum {
@@ -83,6 +90,15 @@ static DEFINE_IDA(vl_ida);
 /* Devices not yet freed; module exit waits for their releases. */
 static atomic_t vl_live = ATOMIC_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(vl_live_wq);
+/*
+ * Every device from CREATE until its removal begins, for ATTACH to find
+ * by name. vl_devs_lock (a mutex, process context only) protects the list
+ * and each device's @persist_state; the list holds no reference.
+ */
+static LIST_HEAD(vl_devs);
+static DEFINE_MUTEX(vl_devs_lock);
+
+static void vl_persist_work(struct work_struct *work);
 
 /**
  * struct vl_session - one open file of the control node
@@ -429,6 +445,26 @@ VL_ATTR_RO(status, "0x%02x", READ_ONCE(vl->status));
 VL_ATTR_RO(virtio_index, "%d",
 	   vl_core_live(vl) ? (int)vl->vdev.index : -1);
 VL_ATTR_RO(broken, "%d", READ_ONCE(vl->broken) ? 1 : 0);
+VL_ATTR_RO(persist_timeout_ms, "%u", vl->persist ? vl->persist_timeout_ms : 0);
+
+/* "off", or the persistent device's state: attached, detached, removing. */
+static ssize_t persist_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	static const char * const names[] = {
+		[VL_OWNED] = "attached",
+		[VL_DETACHED] = "detached",
+		[VL_REMOVING] = "removing",
+	};
+	struct vl_device *vl = vl_from_parent(dev);
+	int state = READ_ONCE(vl->persist_state);
+
+	if (!vl->persist)
+		return sysfs_emit(buf, "off\n");
+	return sysfs_emit(buf, "%s\n", state >= 0 && state < ARRAY_SIZE(names) ?
+			  names[state] : "?");
+}
+static DEVICE_ATTR_RO(persist);
 
 #define VL_STAT_ATTR(name)						\
 static ssize_t name##_show(struct device *dev,				\
@@ -466,6 +502,8 @@ static struct attribute *vl_dev_attrs[] = {
 	&dev_attr_status.attr,
 	&dev_attr_virtio_index.attr,
 	&dev_attr_broken.attr,
+	&dev_attr_persist.attr,
+	&dev_attr_persist_timeout_ms.attr,
 	&dev_attr_bytes_bounced.attr,
 	&dev_attr_bytes_shared.attr,
 	&dev_attr_maps.attr,
@@ -850,7 +888,12 @@ static int vl_validate_create(const struct virtio_loopback_create *c,
 		return -EINVAL;
 	if (c->config_size > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE)
 		return -EINVAL;
-	if (c->flags || memchr_inv(c->reserved, 0, sizeof(c->reserved)))
+	if (c->flags & ~VIRTIO_LOOPBACK_CREATE_F_PERSIST || c->reserved0 ||
+	    memchr_inv(c->reserved, 0, sizeof(c->reserved)))
+		return -EINVAL;
+	if (c->persist_timeout_ms &&
+	    (!(c->flags & VIRTIO_LOOPBACK_CREATE_F_PERSIST) ||
+	     c->persist_timeout_ms > VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS))
 		return -EINVAL;
 	if (!(c->device_features & BIT_ULL(VIRTIO_F_VERSION_1)))
 		return -EINVAL;
@@ -919,6 +962,11 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	init_completion(&vl->destroyed);
 	INIT_WORK(&vl->break_work, vl_break_work);
 	INIT_WORK(&vl->garbage_work, vl_garbage_work);
+	INIT_LIST_HEAD(&vl->node);
+	INIT_DELAYED_WORK(&vl->persist_work, vl_persist_work);
+	vl->persist = c->flags & VIRTIO_LOOPBACK_CREATE_F_PERSIST;
+	vl->persist_timeout_ms = c->persist_timeout_ms ?:
+				 VIRTIO_LOOPBACK_DEFAULT_PERSIST_TIMEOUT_MS;
 
 	ret = -ENOMEM;
 	vl->vqs = kcalloc(c->num_queues, sizeof(*vl->vqs), GFP_KERNEL);
@@ -1006,6 +1054,11 @@ static void vl_device_destroy(struct vl_device *vl)
 {
 	long left;
 
+	mutex_lock(&vl_devs_lock);
+	WRITE_ONCE(vl->persist_state, VL_REMOVING);
+	list_del_init(&vl->node);
+	mutex_unlock(&vl_devs_lock);
+
 	vl_events_shutdown(vl);
 	vl_transport_teardown(vl);
 
@@ -1019,6 +1072,84 @@ static void vl_device_destroy(struct vl_device *vl)
 				     left ? "close killed" : "timed out");
 	/* The session's reference; the completion is not touched again. */
 	put_device(&vl->parent);
+}
+
+/*
+ * Adapter restart
+ *
+ * A persistent device (CREATE_F_PERSIST) whose session closes is detached
+ * instead of removed: nothing changes for the driver. Its rings, eventfds,
+ * memory and in-flight requests stay as they are, so a back-end still
+ * running (qemu-storage-daemon finishes what it started when its front-end
+ * goes) keeps completing into the rings and the interrupts still arrive.
+ * Events the dead adapter read but did not answer go back to the queue;
+ * senders keep waiting (bounded by msg_timeout_ms, as always). The session's
+ * device reference and a module reference pass to the detached state, and
+ * @persist_work is queued with the persist timeout.
+ *
+ * VIRTIO_LOOPBACK_ATTACH on a fresh session takes both references over
+ * (vl_devs_lock decides between attachers and against the timeout: the
+ * first to change @persist_state wins) and hands the data path to the new
+ * adapter (vl_transport_attach()). When @persist_work runs first, the
+ * device is removed exactly as when a non-persistent session closes.
+ *
+ * Not detached: a broken device, one whose transport already failed, one
+ * whose session asked for VIRTIO_LOOPBACK_UNPLUG (orderly removal).
+ */
+static bool vl_persist_detach(struct vl_device *vl)
+{
+	unsigned long flags;
+	bool detach;
+
+	mutex_lock(&vl_devs_lock);
+	detach = vl->persist && vl->persist_state == VL_OWNED &&
+		 !READ_ONCE(vl->broken) && !READ_ONCE(vl->dead) &&
+		 !test_bit(VL_DRV_UNPLUG_ASKED, &vl->driver_req);
+	if (detach) {
+		/* Under the lock: no ATTACH installs new kicks meanwhile. */
+		vl_transport_detach(vl);
+		WRITE_ONCE(vl->persist_state, VL_DETACHED);
+		WRITE_ONCE(vl->owner_tgid, 0);
+		/* The detached device pins the module (rmmod: "in use"). */
+		__module_get(THIS_MODULE);
+		/* Read by the dead adapter, never answered: for the next one. */
+		spin_lock_irqsave(&vl->ev_lock, flags);
+		list_splice_init(&vl->ev_waiting, &vl->ev_pending);
+		spin_unlock_irqrestore(&vl->ev_lock, flags);
+		queue_delayed_work(vl_wq, &vl->persist_work,
+				   msecs_to_jiffies(vl->persist_timeout_ms));
+	}
+	mutex_unlock(&vl_devs_lock);
+	if (detach) {
+		dev_info(&vl->parent, "adapter gone: waiting %u ms for another to attach\n",
+			 vl->persist_timeout_ms);
+	}
+	return detach;
+}
+
+static void vl_persist_work(struct work_struct *work)
+{
+	struct vl_device *vl = container_of(to_delayed_work(work), struct vl_device,
+					    persist_work);
+	bool expired;
+
+	mutex_lock(&vl_devs_lock);
+	expired = vl->persist_state == VL_DETACHED;
+	if (expired)
+		WRITE_ONCE(vl->persist_state, VL_REMOVING);
+	mutex_unlock(&vl_devs_lock);
+	/* Attached meanwhile: the new session owns the device. */
+	if (!expired)
+		return;
+	dev_warn(&vl->parent, "no adapter attached within %u ms: removing the device\n",
+		 vl->persist_timeout_ms);
+	/* Drops the reference the closed session left to the detached state. */
+	vl_device_destroy(vl);
+	/*
+	 * The detached state's module reference. vl_exit() destroys vl_wq,
+	 * which waits for this function to return, before the module goes.
+	 */
+	module_put(THIS_MODULE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1059,6 +1190,9 @@ static long vl_ioctl_create(struct vl_session *s,
 		ret = PTR_ERR(vl);
 		goto out;
 	}
+	mutex_lock(&vl_devs_lock);
+	list_add_tail(&vl->node, &vl_devs);
+	mutex_unlock(&vl_devs_lock);
 	/* Publish the device to the other file operations. */
 	smp_store_release(&s->vl, vl);
 	/* The virtio device's reference, dropped by its release. */
@@ -1066,6 +1200,159 @@ static long vl_ioctl_create(struct vl_session *s,
 	vl_driver_queue(vl, VL_DRV_REGISTER);
 	ret = 0;
 out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* The new eventfds of an ATTACH, taken before anything changes. */
+struct vl_attach_fds {
+	u32 n;
+	struct eventfd_ctx **kicks;
+	struct file **calls;
+};
+
+static void vl_attach_fds_put(struct vl_attach_fds *f)
+{
+	u32 i;
+
+	for (i = 0; i < f->n; i++) {
+		if (f->kicks && !IS_ERR_OR_NULL(f->kicks[i]))
+			eventfd_ctx_put(f->kicks[i]);
+		if (f->calls && !IS_ERR_OR_NULL(f->calls[i]))
+			fput(f->calls[i]);
+	}
+	kfree(f->kicks);
+	kfree(f->calls);
+}
+
+static int vl_attach_fds_get(struct vl_attach_fds *f,
+			     const struct virtio_loopback_attach *a,
+			     struct virtio_loopback_queue_info **qi)
+{
+	struct virtio_loopback_queue_info *q;
+	u32 i;
+
+	*qi = NULL;
+	q = memdup_array_user(u64_to_user_ptr(a->queues), a->num_queues, sizeof(*q));
+	if (IS_ERR(q))
+		return PTR_ERR(q);
+	*qi = q;
+	for (i = 0; i < a->num_queues; i++)
+		if (q[i].reserved0 || q[i].reserved1 || q[i].kick_fd < 0 || q[i].call_fd < 0)
+			return -EINVAL;
+	f->kicks = kcalloc(a->num_queues, sizeof(*f->kicks), GFP_KERNEL);
+	f->calls = kcalloc(a->num_queues, sizeof(*f->calls), GFP_KERNEL);
+	if (!f->kicks || !f->calls)
+		return -ENOMEM;
+	f->n = a->num_queues;
+	for (i = 0; i < a->num_queues; i++) {
+		f->kicks[i] = eventfd_ctx_fdget(q[i].kick_fd);
+		if (IS_ERR(f->kicks[i]))
+			return PTR_ERR(f->kicks[i]);
+		/* -EBADF, or -EINVAL when not an eventfd. */
+		f->calls[i] = eventfd_fget(q[i].call_fd);
+		if (IS_ERR(f->calls[i]))
+			return PTR_ERR(f->calls[i]);
+	}
+	return 0;
+}
+
+/* Under vl_devs_lock: the device named @name that ATTACH may take. */
+static struct vl_device *vl_attach_find(const struct virtio_loopback_attach *a,
+					const struct virtio_loopback_queue_info *qi)
+{
+	struct vl_device *vl;
+	u32 i;
+
+	lockdep_assert_held(&vl_devs_lock);
+	list_for_each_entry(vl, &vl_devs, node) {
+		if (strcmp(dev_name(&vl->parent), a->name))
+			continue;
+		if (vl->persist_state == VL_REMOVING)
+			return ERR_PTR(-ENOENT);
+		if (!vl->persist)
+			return ERR_PTR(-EPERM);
+		if (vl->persist_state != VL_DETACHED)
+			return ERR_PTR(-EBUSY);
+		if (READ_ONCE(vl->broken))
+			return ERR_PTR(-EIO);
+		if (a->device_id != vl->device_id || a->num_queues != vl->num_queues)
+			return ERR_PTR(-EINVAL);
+		for (i = 0; i < vl->num_queues; i++)
+			if (qi[i].max_size != vl->vqs[i].max_size)
+				return ERR_PTR(-EINVAL);
+		return vl;
+	}
+	return ERR_PTR(-ENOENT);
+}
+
+static long vl_ioctl_attach(struct vl_session *s,
+			    struct virtio_loopback_attach __user *ua)
+{
+	struct virtio_loopback_queue_info *qi = NULL;
+	struct vl_attach_fds fds = { 0 };
+	struct virtio_loopback_attach a;
+	struct vl_device *vl;
+	u32 usize;
+	long ret;
+
+	mutex_lock(&s->lock);
+	ret = -EBUSY;
+	if (s->vl)
+		goto out;
+	ret = -EFAULT;
+	if (get_user(usize, &ua->size))
+		goto out;
+	ret = -EINVAL;
+	if (usize < VL_ATTACH_SIZE_V1)
+		goto out;
+	ret = -E2BIG;
+	if (usize > PAGE_SIZE)
+		goto out;
+	ret = copy_struct_from_user(&a, sizeof(a), ua, usize);
+	if (ret)
+		goto out;
+	ret = -EINVAL;
+	if (a.flags || a.reserved0 || memchr_inv(a.reserved, 0, sizeof(a.reserved)) ||
+	    !memchr(a.name, 0, sizeof(a.name)) || !a.name[0] ||
+	    !a.num_queues || a.num_queues > VIRTIO_LOOPBACK_MAX_QUEUES)
+		goto out;
+	ret = vl_attach_fds_get(&fds, &a, &qi);
+	if (ret)
+		goto out;
+
+	mutex_lock(&vl_devs_lock);
+	vl = vl_attach_find(&a, qi);
+	if (!IS_ERR(vl)) {
+		/* Ours: the timeout and any other attacher see this first. */
+		WRITE_ONCE(vl->persist_state, VL_OWNED);
+		WRITE_ONCE(vl->owner_tgid, task_tgid_nr(current));
+	}
+	mutex_unlock(&vl_devs_lock);
+	if (IS_ERR(vl)) {
+		ret = PTR_ERR(vl);
+		goto out;
+	}
+	/* A run already under way finds VL_OWNED and returns. */
+	cancel_delayed_work(&vl->persist_work);
+	vl_transport_attach(vl, fds.kicks, fds.calls);
+	/* The detached state's references pass to the session. */
+	smp_store_release(&s->vl, vl);
+	module_put(THIS_MODULE);
+	dev_info(&vl->parent, "adapter attached (pid %d)\n", task_tgid_nr(current));
+
+	a.device_features = vl->device_features;
+	a.driver_features = vl_driver_features(vl);
+	a.mem_size = vl->mem_size;
+	a.status = READ_ONCE(vl->status);
+	a.id = vl->id;
+	a.index = vl_core_live(vl) ? vl->vdev.index : ~0U;
+	a.mem_mode = vl->mem_mode;
+	a.persist_timeout_ms = vl->persist_timeout_ms;
+	ret = copy_to_user(ua, &a, sizeof(a)) ? -EFAULT : 0;
+out:
+	vl_attach_fds_put(&fds);
+	kfree(qi);
 	mutex_unlock(&s->lock);
 	return ret;
 }
@@ -1198,6 +1485,8 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return put_user((u64)VIRTIO_LOOPBACK_API_VERSION, (u64 __user *)argp);
 	case VIRTIO_LOOPBACK_CREATE:
 		return vl_ioctl_create(s, argp);
+	case VIRTIO_LOOPBACK_ATTACH:
+		return vl_ioctl_attach(s, argp);
 	case VIRTIO_LOOPBACK_GET_VQ_INFO:
 	case VIRTIO_LOOPBACK_SET_CONFIG:
 	case VIRTIO_LOOPBACK_GET_MEM_FD:
@@ -1250,9 +1539,13 @@ static int vl_open(struct inode *inode, struct file *file)
 static int vl_release(struct inode *inode, struct file *file)
 {
 	struct vl_session *s = file->private_data;
+	struct vl_device *vl = s->vl;
 
-	if (s->vl)
-		vl_device_destroy(s->vl);
+	if (vl && !vl_persist_detach(vl)) {
+		/* A timeout run that lost against this session's ATTACH. */
+		cancel_delayed_work_sync(&vl->persist_work);
+		vl_device_destroy(vl);
+	}
 	mutex_destroy(&s->lock);
 	kfree(s);
 	return 0;

@@ -37,6 +37,7 @@
 #include <linux/moduleparam.h>
 #include <linux/nospec.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
@@ -718,11 +719,28 @@ static bool vl_relay_pump(struct vl_vq *q, bool *completed)
 /* Kick and call                                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+ * @q->kick is dropped when the adapter of a persistent device goes
+ * (vl_transport_detach(): NULL until one attaches) and replaced when one
+ * attaches (vl_transport_attach()): readers signal inside an RCU read-side
+ * section, and the old context is put after a grace period. Any context.
+ */
+static void vl_kick_signal(struct vl_vq *q)
+{
+	struct eventfd_ctx *kick;
+
+	rcu_read_lock();
+	kick = READ_ONCE(q->kick);
+	if (kick)
+		vl_eventfd_signal(kick);
+	rcu_read_unlock();
+}
+
 static void vl_kick_work(struct irq_work *work)
 {
 	struct vl_vq *q = container_of(work, struct vl_vq, kick_work);
 
-	vl_eventfd_signal(q->kick);
+	vl_kick_signal(q);
 }
 
 /*
@@ -732,7 +750,7 @@ static void vl_kick_work(struct irq_work *work)
 static void vl_kick_backend(struct vl_vq *q)
 {
 	if (eventfd_signal_allowed())
-		vl_eventfd_signal(q->kick);
+		vl_kick_signal(q);
 	else
 		irq_work_queue(&q->kick_work);
 }
@@ -925,27 +943,34 @@ static void vl_call_ptable(struct file *file, wait_queue_head_t *wqh, poll_table
 	add_wait_queue(wqh, &q->call_wait);
 }
 
-int vl_vq_hook_call(struct vl_vq *q, int fd)
+/* @file is an eventfd's (eventfd_fget()); the caller keeps its reference. */
+static int vl_vq_hook_file(struct vl_vq *q, struct file *file)
 {
 	struct eventfd_ctx *ctx;
-	struct file *file;
 
-	file = eventfd_fget(fd);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
 	ctx = eventfd_ctx_fileget(file);
-	if (IS_ERR(ctx)) {
-		fput(file);
+	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
-	}
 	q->call = ctx;
 	init_waitqueue_func_entry(&q->call_wait, vl_call_wake);
 	init_poll_funcptr(&q->call_pt, vl_call_ptable);
 	/* A count already pending is picked up by the next signal. */
 	vfs_poll(file, &q->call_pt);
 	q->call_hooked = true;
-	fput(file);
 	return 0;
+}
+
+int vl_vq_hook_call(struct vl_vq *q, int fd)
+{
+	struct file *file;
+	int ret;
+
+	file = eventfd_fget(fd);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ret = vl_vq_hook_file(q, file);
+	fput(file);
+	return ret;
 }
 
 void vl_vq_unhook_call(struct vl_vq *q)
@@ -1084,6 +1109,15 @@ static u8 vl_get_status(struct virtio_device *vdev)
 	return READ_ONCE(vl->status);
 }
 
+u64 vl_driver_features(struct vl_device *vl)
+{
+	/* Pairs with the release in vl_reset(): vdev.features is the core's. */
+	if (!smp_load_acquire(&vl->core_live))
+		return 0;
+	return vl->vdev.features & vl->device_features &
+	       (~VL_TRANSPORT_F_MASK | VL_TRANSPORT_F_KEEP);
+}
+
 /*
  * DRIVER_OK waits (bounded) for the adapter to start the back-end: only
  * then may the driver expect its requests to be served. The features
@@ -1112,8 +1146,7 @@ static void vl_set_status(struct virtio_device *vdev, u8 status)
 		 * ACCESS_PLATFORM is ours (a back-end that offers it too must
 		 * not be told the driver expects an IOMMU from it).
 		 */
-		ev.features = vdev->features & vl->device_features &
-			      (~VL_TRANSPORT_F_MASK | VL_TRANSPORT_F_KEEP);
+		ev.features = vl_driver_features(vl);
 		vl->started = true;
 		vl_event_send(vl, &ev, GFP_KERNEL);
 	}
@@ -1465,6 +1498,78 @@ out:
 	kvfree(heads);
 	bitmap_free(seen);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* A new adapter                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Install @kicks (NULL: none), and put the old contexts; sleeps. */
+static void vl_swap_kicks(struct vl_device *vl, struct eventfd_ctx **kicks)
+{
+	u32 i;
+
+	/*
+	 * Swap, wait until no notify can still use an old context, then drop
+	 * them. @kicks takes the old contexts for that.
+	 */
+	for (i = 0; i < vl->num_queues; i++) {
+		struct vl_vq *q = &vl->vqs[i];
+		struct eventfd_ctx *old;
+		unsigned long flags;
+
+		spin_lock_irqsave(&q->lock, flags);
+		old = q->kick;
+		WRITE_ONCE(q->kick, kicks[i]);
+		spin_unlock_irqrestore(&q->lock, flags);
+		kicks[i] = old;
+	}
+	synchronize_rcu();
+	for (i = 0; i < vl->num_queues; i++) {
+		irq_work_sync(&vl->vqs[i].kick_work);
+		if (kicks[i])
+			eventfd_ctx_put(kicks[i]);
+		kicks[i] = NULL;
+	}
+}
+
+void vl_transport_detach(struct vl_device *vl)
+{
+	struct eventfd_ctx **none;
+
+	none = kcalloc(vl->num_queues, sizeof(*none), GFP_KERNEL | __GFP_NOFAIL);
+	vl_swap_kicks(vl, none);
+	kfree(none);
+}
+
+void vl_transport_attach(struct vl_device *vl, struct eventfd_ctx **kicks,
+			 struct file **calls)
+{
+	u32 i;
+
+	vl_swap_kicks(vl, kicks);
+
+	/*
+	 * Zero-copy: the old back-end may still map pages of buffers in
+	 * flight; take every one away (the new back-end faults them in again
+	 * through its own mapping). Before the new call eventfd is hooked:
+	 * nothing it completes can be delivered before the zap.
+	 */
+	vl_mem_sweep_begin(vl->mem);
+	vl_mem_sweep_end(vl->mem, true);
+
+	for (i = 0; i < vl->num_queues; i++) {
+		struct vl_vq *q = &vl->vqs[i];
+
+		vl_vq_unhook_call(q);
+		if (q->call)
+			eventfd_ctx_put(q->call);
+		q->call = NULL;
+		/* An eventfd's file (checked by the caller): cannot fail. */
+		WARN_ON_ONCE(vl_vq_hook_file(q, calls[i]));
+		/* Completions signalled on the old eventfd meanwhile. */
+		irq_work_queue(&q->irq_work);
+	}
 }
 
 /* ------------------------------------------------------------------ */

@@ -66,6 +66,7 @@
 #define FUZZ_TIMEOUT_MS	"300"
 
 #define NSLOTS		6	/* sessions shared by the threads of a process */
+#define NRECENT		8	/* device ids OP_ATTACH aims at */
 #define NMAPS		6	/* mappings per thread */
 #define NMEMFDS		4	/* memory fds per thread */
 #define MAXQ		(VIRTIO_LOOPBACK_MAX_QUEUES + 1)
@@ -85,13 +86,14 @@ enum op {
 	OP_OPEN, OP_CLOSE, OP_DUP, OP_FCNTL, OP_VERSION, OP_CREATE, OP_BADIOCTL,
 	OP_VQINFO, OP_SETCFG, OP_MEMFD, OP_REGION, OP_UNPLUG, OP_READ, OP_REPLY,
 	OP_WRITE, OP_POLL, OP_MMAP, OP_TOUCH, OP_MUNMAP, OP_CLOSEMEM, OP_SYSFS,
-	OP_FORK, NOPS
+	OP_FORK, OP_ATTACH, NOPS
 };
 
 static const char *const op_names[NOPS] = {
 	"open", "close", "dup", "fcntl", "version", "create", "bad-ioctl",
 	"vq-info", "set-config", "mem-fd", "mem-region", "unplug", "read", "reply",
 	"write", "poll", "mmap", "touch", "munmap", "close-mem", "sysfs", "fork",
+	"attach",
 };
 
 /* Relative frequency of each operation (OP_REPLY follows some reads). */
@@ -101,7 +103,7 @@ static const unsigned int op_weight[NOPS] = {
 	[OP_SETCFG] = 5, [OP_MEMFD] = 3, [OP_REGION] = 4, [OP_UNPLUG] = 2,
 	[OP_READ] = 9, [OP_WRITE] = 5, [OP_POLL] = 4, [OP_MMAP] = 6,
 	[OP_TOUCH] = 8, [OP_MUNMAP] = 2, [OP_CLOSEMEM] = 2, [OP_SYSFS] = 3,
-	[OP_FORK] = 1,
+	[OP_FORK] = 1, [OP_ATTACH] = 6,
 };
 
 /* Counters of all processes of a round (MAP_SHARED). */
@@ -153,6 +155,13 @@ struct worker {
 };
 
 static struct slot slots[NSLOTS];
+/*
+ * Devices created lately by this process (OP_CREATE): id, device id,
+ * queue count and (persistent ones) the size of every queue. Racy on
+ * purpose: a torn entry is just a wrong ATTACH.
+ */
+static unsigned int recent_ids[NRECENT], recent_dev[NRECENT], recent_nq[NRECENT],
+	recent_qsize[NRECENT];
 static struct worker workers[MAX_WORKERS];
 static unsigned int nworkers;
 static char *g_guard, *g_ro;
@@ -225,6 +234,10 @@ static bool errno_ok(enum op op, int err)
 	case OP_CREATE:
 		return err == EINVAL || err == EFAULT || err == EBADF || err == E2BIG ||
 		       err == EBUSY || err == ENOMEM || err == ENOSPC;
+	case OP_ATTACH:
+		return err == EINVAL || err == EFAULT || err == EBADF || err == E2BIG ||
+		       err == EBUSY || err == ENOMEM || err == ENOENT || err == EPERM ||
+		       err == EIO;
 	case OP_BADIOCTL:
 		return err == ENOTTY;
 	case OP_VQINFO:
@@ -590,10 +603,26 @@ static void op_create(struct worker *w)
 	/* Rarely the 64 MiB default: it costs time to clear. */
 	if (chance(w, 2))
 		c->mem_size = 0;
+	/* Persistent devices, kept briefly after close for OP_ATTACH. */
+	if (chance(w, 15)) {
+		c->flags = VIRTIO_LOOPBACK_CREATE_F_PERSIST;
+		c->persist_timeout_ms = 50 + rnd(w, 1500);
+	}
 	if (MUT(8))
 		c->flags = 1U << rnd(w, 32);
+	if (MUT(4))
+		c->persist_timeout_ms = PICK(w, ((const uint32_t[]){ 0, 1, 3600000, 3600001, 0xffffffff }));
 	if (MUT(8))
-		c->reserved[rnd(w, 4)] = rnd64(w) | 1;
+		c->reserved0 = rnd64(w) | 1;
+	if (MUT(8))
+		c->reserved[rnd(w, 3)] = rnd64(w) | 1;
+	/* Persistent: one queue size, so that OP_ATTACH can match it. */
+	if ((c->flags & VIRTIO_LOOPBACK_CREATE_F_PERSIST) && c->num_queues <= MAXQ)
+		for (i = 1; i < c->num_queues; i++)
+			q[i].max_size = q[0].max_size;
+	/* The default (30 s) would hold quiesce() up: not from here. */
+	if ((c->flags & VIRTIO_LOOPBACK_CREATE_F_PERSIST) && !c->persist_timeout_ms)
+		c->persist_timeout_ms = 1 + rnd(w, 2000);
 	arg = MUT(10) ? uptr(w, c, sizeof(*c), wa) : c;
 #undef MUT
 
@@ -611,7 +640,101 @@ static void op_create(struct worker *w)
 		stat_add(&stats->devices, 1);
 		if (arg == c && c->id >= 4096 && same_gen(s, gen, fd))
 			fail(w, "id %u", c->id);
+		if (arg == c) {
+			unsigned int r = rnd(w, NRECENT);
+
+			__atomic_store_n(&recent_ids[r], c->id, __ATOMIC_RELAXED);
+			__atomic_store_n(&recent_dev[r], c->device_id, __ATOMIC_RELAXED);
+			__atomic_store_n(&recent_nq[r], c->num_queues, __ATOMIC_RELAXED);
+			__atomic_store_n(&recent_qsize[r], q[0].max_size, __ATOMIC_RELAXED);
+		}
 	}
+}
+
+/*
+ * ATTACH: mostly to a device created lately (persistent or not, detached,
+ * owned or gone), with the shape it was created with or not, on any
+ * session (fresh, owning one already, closed meanwhile by another thread).
+ */
+static void op_attach(struct worker *w)
+{
+	static const uint32_t nqs[] = { 1, 1, 1, 2, 2, 3, 4, 0, 64, 65, 0xffffffff };
+	static const uint16_t qsizes[] = { 64, 64, 64, 1, 256, 0, 3, 65535 };
+	static const uint32_t sizes[] = {
+		0, 8, sizeof(struct virtio_loopback_attach) - 8,
+		sizeof(struct virtio_loopback_attach) + 8, 4096, 4097, 1 << 20,
+	};
+	struct virtio_loopback_queue_info *q;
+	struct virtio_loopback_attach *a;
+	int evs[2 * MAXQ], fd, ret, err;
+	unsigned int s, gen, nev = 0, i, n, id, r = rnd(w, NRECENT);
+	bool fresh = chance(w, 50);
+	char wq[32] = "ok", wa[32] = "ok";
+	bool bad = chance(w, 50);
+	void *arg;
+
+	/* Half on a fresh session, kept in a slot when it took a device. */
+	if (fresh) {
+		fd = open(CTL, O_RDWR | O_CLOEXEC);
+		s = NSLOTS;
+		gen = 0;
+	} else {
+		fd = slot_fd(w, &s, &gen);
+	}
+	memset(w->big, 0, 3 * page_size);
+	a = (void *)w->big;
+	q = (void *)(w->big + page_size);
+#define MUT(p)	(bad && chance(w, p))
+	id = chance(w, 85) ? __atomic_load_n(&recent_ids[r], __ATOMIC_RELAXED) :
+			     rnd(w, 4097);
+	a->size = MUT(10) ? PICK(w, sizes) : sizeof(*a);
+	snprintf(a->name, sizeof(a->name), "vl%u", id);
+	if (MUT(5))
+		memset(a->name, 'v', sizeof(a->name));
+	if (MUT(5))
+		a->name[0] = 0;
+	a->device_id = MUT(10) ? rnd(w, 8) : __atomic_load_n(&recent_dev[r], __ATOMIC_RELAXED);
+	a->num_queues = !MUT(15) ? __atomic_load_n(&recent_nq[r], __ATOMIC_RELAXED) :
+			PICK(w, nqs);
+	n = a->num_queues < MAXQ ? a->num_queues : MAXQ;
+	for (i = 0; i < n; i++) {
+		q[i].max_size = !MUT(10) ? __atomic_load_n(&recent_qsize[r], __ATOMIC_RELAXED) :
+			PICK(w, qsizes);
+		if (MUT(2))
+			q[i].reserved0 = 1;
+		if (a->num_queues <= VIRTIO_LOOPBACK_MAX_QUEUES) {
+			q[i].kick_fd = queue_fd(w, evs, &nev, MUT(5));
+			q[i].call_fd = queue_fd(w, evs, &nev, MUT(5));
+		}
+	}
+	a->queues = (uintptr_t)(MUT(10) ? uptr(w, q, n * sizeof(*q), wq) : q);
+	if (MUT(5))
+		a->flags = 1U << rnd(w, 32);
+	if (MUT(5))
+		a->reserved0 = 1;
+	if (MUT(5))
+		a->reserved[rnd(w, 4)] = rnd64(w) | 1;
+	arg = MUT(10) ? uptr(w, a, sizeof(*a), wa) : a;
+#undef MUT
+
+	desc(w, "ATTACH(slot %u, %s: size %u name %.8s id 0x%x nq %u q[0] %u/%d/%d %s flags 0x%x)",
+	     s, wa, a->size, a->name, a->device_id, a->num_queues, q[0].max_size,
+	     q[0].kick_fd, q[0].call_fd, wq, a->flags);
+	ret = ioctl(fd, VIRTIO_LOOPBACK_ATTACH, arg);
+	err = errno;
+	for (i = 0; i < nev; i++)
+		close(evs[i]);
+	done(w, OP_ATTACH, ret, err, fresh || same_gen(s, gen, fd));
+	if (fresh && fd >= 0) {
+		if (!ret)
+			slot_put(w, fd);
+		else
+			close(fd);
+	}
+	if (!ret && arg == a && (fresh || same_gen(s, gen, fd)) &&
+	    (a->id != id || a->mem_mode > 1 || a->persist_timeout_ms > 3600000))
+		fail(w, "ATTACH vl%u answered id %u mode %u timeout %u", id, a->id,
+		     a->mem_mode, a->persist_timeout_ms);
 }
 
 /* Ioctls nobody implements. Magics the VFS serves itself are avoided. */
@@ -1168,6 +1291,7 @@ static void run_op(struct worker *w, enum op op)
 	case OP_CLOSEMEM: op_closemem(w); break;
 	case OP_SYSFS: op_sysfs(w); break;
 	case OP_FORK: if (!w->child) op_fork(w); break;
+	case OP_ATTACH: op_attach(w); break;
 	case NOPS: break;
 	}
 }

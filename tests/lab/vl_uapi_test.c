@@ -26,6 +26,9 @@
  *                                  device: O_DIRECT from shared memory is
  *                                  seen in place, read-only buffers refuse
  *                                  writes, completed buffers are unreachable
+ *   vl-uapi-test attach            ATTACH: garbage, wrong order, wrong device,
+ *                                  owned/non-persistent devices, two racing
+ *                                  attachers, removal after the timeout
  *   vl-uapi-test many N            N devices from N forked processes at once
  *   vl-uapi-test leak ROUNDS N     ROUNDS x many N; slab and vmalloc back
  *   vl-uapi-test all               all of the above (many 64, leak 5 64)
@@ -237,8 +240,12 @@ BAD(mem_align, EINVAL, t->c.mem_size = (1 << 20) + 1)
 BAD(mem_small, EINVAL, t->c.mem_size = VIRTIO_LOOPBACK_MIN_MEM_SIZE / 2)
 BAD(mem_big, EINVAL, t->c.mem_size = VIRTIO_LOOPBACK_MAX_MEM_SIZE * 2)
 BAD(mode_bad, EINVAL, t->c.mem_mode = 7)
-BAD(flags, EINVAL, t->c.flags = 1)
-BAD(reserved, EINVAL, t->c.reserved[3] = 1)
+BAD(flags, EINVAL, t->c.flags = 1U << 31)
+BAD(reserved, EINVAL, t->c.reserved[2] = 1)
+BAD(reserved0, EINVAL, t->c.reserved0 = 1)
+BAD(ptimeout_noflag, EINVAL, t->c.persist_timeout_ms = 1000)
+BAD(ptimeout_max, EINVAL, t->c.flags = VIRTIO_LOOPBACK_CREATE_F_PERSIST;
+    t->c.persist_timeout_ms = VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS + 1)
 BAD(no_v1, EINVAL, t->c.device_features = 0)
 BAD(kick_neg, EINVAL, t->q[0].kick_fd = -1)
 BAD(kick_closed, EBADF, t->q[1].kick_fd = 999)
@@ -268,6 +275,9 @@ static int test_create_invalid(void)
 		{ "mem_mode 7", EINVAL, bad_mode_bad },
 		{ "flags", EINVAL, bad_flags },
 		{ "reserved", EINVAL, bad_reserved },
+		{ "reserved0", EINVAL, bad_reserved0 },
+		{ "persist_timeout_ms without PERSIST", EINVAL, bad_ptimeout_noflag },
+		{ "persist_timeout_ms > MAX", EINVAL, bad_ptimeout_max },
 		{ "no VERSION_1", EINVAL, bad_no_v1 },
 		{ "kick_fd -1", EINVAL, bad_kick_neg },
 		{ "kick_fd closed", EBADF, bad_kick_closed },
@@ -2071,11 +2081,260 @@ static int test_leak(int rounds, int n)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* ATTACH (persistent devices)                                          */
+/* ------------------------------------------------------------------ */
+
+/* An ATTACH request for device @id shaped like @t's CREATE. */
+static void attach_init(struct virtio_loopback_attach *a, const struct tdev *t,
+			unsigned int id)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	snprintf(a->name, sizeof(a->name), "vl%u", id);
+	a->device_id = t->c.device_id;
+	a->num_queues = t->c.num_queues;
+	a->queues = (uintptr_t)t->q;
+}
+
+/* ATTACH on a new session; 0 (session in *@fd) or -errno (closed). */
+static int attach_fd(struct virtio_loopback_attach *a, int *fd)
+{
+	int ret;
+
+	*fd = open(CTL, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	ret = ioctl(*fd, VIRTIO_LOOPBACK_ATTACH, a) ? -errno : 0;
+	if (ret) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
+static int attach_once(struct virtio_loopback_attach *a)
+{
+	int fd, ret = attach_fd(a, &fd);
+
+	if (!ret)
+		close(fd);
+	return ret;
+}
+
+static bool persist_is(unsigned int id, const char *want)
+{
+	char path[256], buf[32];
+
+	snprintf(path, sizeof(path), CLASS_DIR "/vl%u/persist", id);
+	if (read_sysfs(path, buf, sizeof(buf)))
+		return false;
+	buf[strcspn(buf, "\n")] = 0;
+	return !strcmp(buf, want);
+}
+
+static bool wait_persist(unsigned int id, const char *want, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+
+	while (!persist_is(id, want)) {
+		if (now_ms() > end)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+#define ABAD(n, e, body) \
+	static void abad_##n(struct virtio_loopback_attach *a) { body; }
+ABAD(flags, EINVAL, a->flags = 1)
+ABAD(reserved0, EINVAL, a->reserved0 = 1)
+ABAD(reserved, EINVAL, a->reserved[3] = 1)
+ABAD(name_empty, EINVAL, a->name[0] = 0)
+ABAD(name_unterminated, EINVAL, memset(a->name, 'v', sizeof(a->name)))
+ABAD(name_other, ENOENT, snprintf(a->name, sizeof(a->name), "vl4095"))
+ABAD(name_junk, ENOENT, snprintf(a->name, sizeof(a->name), "../vl0"))
+ABAD(nq0, EINVAL, a->num_queues = 0)
+ABAD(nq_max, EINVAL, a->num_queues = VIRTIO_LOOPBACK_MAX_QUEUES + 1)
+ABAD(nq_wrong, EINVAL, a->num_queues = 1)
+ABAD(devid_wrong, EINVAL, a->device_id = VIRTIO_ID_RNG)
+ABAD(size_small, EINVAL, a->size = 8)
+ABAD(size_huge, E2BIG, a->size = 1 << 20)
+ABAD(queues_ptr, EFAULT, a->queues = 8)
+
+static int test_attach(void)
+{
+	static const struct {
+		const char *name;
+		int err;
+		void (*apply)(struct virtio_loopback_attach *a);
+	} cases[] = {
+		{ "flags", EINVAL, abad_flags },
+		{ "reserved0", EINVAL, abad_reserved0 },
+		{ "reserved", EINVAL, abad_reserved },
+		{ "empty name", EINVAL, abad_name_empty },
+		{ "name without NUL", EINVAL, abad_name_unterminated },
+		{ "no such device", ENOENT, abad_name_other },
+		{ "junk name", ENOENT, abad_name_junk },
+		{ "num_queues 0", EINVAL, abad_nq0 },
+		{ "num_queues > MAX", EINVAL, abad_nq_max },
+		{ "num_queues not the device's", EINVAL, abad_nq_wrong },
+		{ "device_id not the device's", EINVAL, abad_devid_wrong },
+		{ "size 8", EINVAL, abad_size_small },
+		{ "size > PAGE_SIZE", E2BIG, abad_size_huge },
+		{ "queues pointer", EFAULT, abad_queues_ptr },
+	};
+	struct virtio_loopback_attach a;
+	struct tdev plain, p, n;
+	int base = count_devices(), ret, fd, i, st[2], ok = 0, busy = 0;
+	unsigned int pid_id, plain_id;
+	pid_t kids[2];
+	int gate[2];
+	char c;
+
+	/* Wrong order: ATTACH of a device that does not exist, on a fresh session. */
+	tdev_init(&p, ID_NO_DRIVER, 2);
+	attach_init(&a, &p, 4095);
+	ret = attach_once(&a);
+	check(ret == -ENOENT, "attach: unknown device -> ENOENT (%s)", strerror(-ret));
+
+	/* A plain device cannot be taken over. */
+	tdev_init(&plain, ID_NO_DRIVER, 2);
+	ret = tdev_create(&plain);
+	plain_id = plain.c.id;
+	check(!ret, "attach: plain device created (%s)", strerror(-ret));
+	check(persist_is(plain_id, "off"), "attach: plain device: persist off");
+	attach_init(&a, &plain, plain_id);
+	ret = attach_once(&a);
+	check(ret == -EPERM, "attach: plain device -> EPERM (%s)", strerror(-ret));
+
+	/* A persistent one, owned: EBUSY. */
+	p.c.flags = VIRTIO_LOOPBACK_CREATE_F_PERSIST;
+	p.c.persist_timeout_ms = 4000;
+	ret = tdev_create(&p);
+	pid_id = p.c.id;
+	check(!ret && persist_is(pid_id, "attached") &&
+	      dev_attr(pid_id, "persist_timeout_ms") == 4000,
+	      "attach: persistent device created (%s)", strerror(-ret));
+	attach_init(&a, &p, pid_id);
+	ret = attach_once(&a);
+	check(ret == -EBUSY, "attach: owned device -> EBUSY (%s)", strerror(-ret));
+	/* Wrong order: ATTACH on a session that already owns a device. */
+	ret = ioctl(plain.fd, VIRTIO_LOOPBACK_ATTACH, &a) ? -errno : 0;
+	check(ret == -EBUSY, "attach: on a session with a device -> EBUSY (%s)",
+	      strerror(-ret));
+
+	/* Its session closes: it stays, detached. */
+	close(p.fd);
+	p.fd = -1;
+	check(wait_persist(pid_id, "detached", 5000) && count_devices() == base + 2,
+	      "attach: persistent device kept after close (devices %d)", count_devices());
+
+	for (i = 0; i < (int)ARRAY_SIZE(cases); i++) {
+		attach_init(&a, &p, pid_id);
+		cases[i].apply(&a);
+		ret = attach_once(&a);
+		check(ret == -cases[i].err && persist_is(pid_id, "detached"),
+		      "attach: %s -> %s (got %s)", cases[i].name,
+		      strerror(cases[i].err), strerror(-ret));
+	}
+	/* Queues: wrong size, reserved, bad eventfds. */
+	attach_init(&a, &p, pid_id);
+	p.q[1].max_size = 128;
+	ret = attach_once(&a);
+	check(ret == -EINVAL, "attach: max_size not the device's -> EINVAL (%s)", strerror(-ret));
+	p.q[1].max_size = 64;
+	p.q[0].reserved1 = 1;
+	ret = attach_once(&a);
+	check(ret == -EINVAL, "attach: queue reserved1 -> EINVAL (%s)", strerror(-ret));
+	p.q[0].reserved1 = 0;
+	p.q[0].kick_fd = 999;
+	ret = attach_once(&a);
+	check(ret == -EBADF, "attach: kick_fd closed -> EBADF (%s)", strerror(-ret));
+	p.q[0].kick_fd = p.own_fds[0];
+	p.q[1].call_fd = 1;
+	ret = attach_once(&a);
+	check(ret == -EINVAL, "attach: call_fd not an eventfd -> EINVAL (%s)", strerror(-ret));
+	p.q[1].call_fd = p.own_fds[3];
+	check(persist_is(pid_id, "detached"), "attach: still detached after the garbage");
+
+	/* A good ATTACH: the session owns the device, in every respect. */
+	ret = attach_fd(&a, &fd);
+	check(!ret && a.id == pid_id && a.num_queues == 2 && a.device_features &&
+	      a.mem_size == 1 << 20 && a.mem_mode == VIRTIO_LOOPBACK_MEM_ISOLATED &&
+	      a.persist_timeout_ms == 4000 && persist_is(pid_id, "attached"),
+	      "attach: valid ATTACH (%s, id %u, features 0x%llx)", strerror(-ret), a.id,
+	      (unsigned long long)a.device_features);
+	if (!ret) {
+		struct virtio_loopback_vq_info vi = { .index = 1 };
+
+		ret = ioctl(fd, VIRTIO_LOOPBACK_GET_VQ_INFO, &vi) ? -errno : 0;
+		check(!ret, "attach: device ioctls work after ATTACH (%s)", strerror(-ret));
+		ret = ioctl(fd, VIRTIO_LOOPBACK_CREATE, &p.c) ? -errno : 0;
+		check(ret == -EBUSY, "attach: CREATE after ATTACH -> EBUSY (%s)", strerror(-ret));
+		ret = ioctl(fd, VIRTIO_LOOPBACK_ATTACH, &a) ? -errno : 0;
+		check(ret == -EBUSY, "attach: second ATTACH -> EBUSY (%s)", strerror(-ret));
+		close(fd);
+	}
+	check(wait_persist(pid_id, "detached", 5000), "attach: detached again on close");
+
+	/* Two attachers at once: one wins, the other gets EBUSY. */
+	if (pipe(gate)) {
+		check(false, "attach: pipe: %s", strerror(errno));
+		gate[0] = gate[1] = -1;
+	}
+	for (i = 0; i < 2; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			int cfd = open(CTL, O_RDWR | O_CLOEXEC);
+
+			close(gate[1]);
+			if (read(gate[0], &c, 1) < 0)
+				_exit(100);
+			ret = ioctl(cfd, VIRTIO_LOOPBACK_ATTACH, &a) ? errno : 0;
+			/* The winner holds the device until both have tried. */
+			usleep(300000);
+			_exit(ret);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (i = 0; i < 2; i++) {
+		if (kids[i] < 0 || waitpid(kids[i], &st[i], 0) != kids[i] ||
+		    !WIFEXITED(st[i]))
+			continue;
+		ok += WEXITSTATUS(st[i]) == 0;
+		busy += WEXITSTATUS(st[i]) == EBUSY;
+	}
+	check(ok == 1 && busy == 1, "attach: two racing attachers: %d won, %d EBUSY", ok, busy);
+	check(wait_persist(pid_id, "detached", 5000), "attach: detached after the race");
+
+	/* Nobody attaches: removed after its timeout, as a plain device on close. */
+	tdev_init(&n, ID_NO_DRIVER, 1);
+	n.c.flags = VIRTIO_LOOPBACK_CREATE_F_PERSIST;
+	ret = tdev_create(&n);
+	check(!ret && dev_attr(n.c.id, "persist_timeout_ms") ==
+	      VIRTIO_LOOPBACK_DEFAULT_PERSIST_TIMEOUT_MS,
+	      "attach: default persist timeout %d ms", VIRTIO_LOOPBACK_DEFAULT_PERSIST_TIMEOUT_MS);
+	/* An orderly removal is never kept. */
+	ret = ioctl(n.fd, VIRTIO_LOOPBACK_UNPLUG) ? -errno : 0;
+	check(!ret, "attach: UNPLUG of a persistent device (%s)", strerror(-ret));
+	tdev_fini(&n);
+	tdev_fini(&plain);
+	check(wait_devices(base + 1, 10000), "attach: UNPLUGged and plain devices removed on close");
+	check(wait_devices(base, 10000), "attach: detached device removed after its timeout");
+	attach_init(&a, &p, pid_id);
+	ret = attach_once(&a);
+	check(ret == -ENOENT, "attach: after the timeout -> ENOENT (%s)", strerror(-ret));
+	tdev_fini(&p);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vl-uapi-test api|create-invalid|session|memfd|timeout|unplug|rng|close-order|\n"
-		"                    relay|config|rewind|many N|leak ROUNDS N|all\n");
+		"                    relay|config|rewind|attach|many N|leak ROUNDS N|all\n");
 	exit(T_EXIT_FAIL);
 }
 
@@ -2116,11 +2375,13 @@ int main(int argc, char **argv)
 		test_rewind();
 	if (all || !strcmp(cmd, "zero-copy"))
 		test_zerocopy();
+	if (all || !strcmp(cmd, "attach"))
+		test_attach();
 	if (all || !strcmp(cmd, "many"))
 		run_many(argc > 2 ? atoi(argv[2]) : 64, 0, false);
 	if (all || !strcmp(cmd, "leak"))
 		test_leak(argc > 3 ? atoi(argv[2]) : 5, argc > 3 ? atoi(argv[3]) : 64);
-	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng close-order relay config rewind zero-copy many leak", cmd))
+	if (!all && !strstr("api create-invalid session memfd regions timeout unplug rng close-order relay config rewind zero-copy attach many leak", cmd))
 		usage();
 	printf("%s: %d failure(s)\n", cmd, failures);
 	return failures ? T_EXIT_FAIL : T_EXIT_PASS;

@@ -5,7 +5,9 @@
  * A process opens /dev/virtio-loopback; the open file is a session. The
  * VIRTIO_LOOPBACK_CREATE ioctl turns the session into the owner of exactly
  * one virtio device. The device lives as long as the file: closing it (or the
- * owner dying) removes the device like a hot-unplug.
+ * owner dying) removes the device like a hot-unplug -- unless it was created
+ * with VIRTIO_LOOPBACK_CREATE_F_PERSIST: then it waits (bounded) for a new
+ * session to take it over with VIRTIO_LOOPBACK_ATTACH.
  *
  * After CREATE the owner (the "adapter"):
  *  - read()s struct virtio_loopback_event from the file (poll() for EPOLLIN);
@@ -39,6 +41,11 @@
 #define VIRTIO_LOOPBACK_MIN_MEM_SIZE	(1ULL << 20)
 #define VIRTIO_LOOPBACK_MAX_MEM_SIZE	(4ULL << 30)
 #define VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE (64ULL << 20)
+/* How long a persistent device waits for VIRTIO_LOOPBACK_ATTACH. */
+#define VIRTIO_LOOPBACK_DEFAULT_PERSIST_TIMEOUT_MS	30000
+#define VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS		3600000
+/* Bytes of a device name ("vl<id>") with its NUL, in ATTACH. */
+#define VIRTIO_LOOPBACK_NAME_SIZE	32
 
 /**
  * struct virtio_loopback_queue_info - one virtqueue of a new device
@@ -80,8 +87,14 @@ struct virtio_loopback_queue_info {
  * @mem_size: size of the bounce region (region 0) in bytes, page aligned,
  *            VIRTIO_LOOPBACK_MIN_MEM_SIZE..VIRTIO_LOOPBACK_MAX_MEM_SIZE;
  *            0 selects VIRTIO_LOOPBACK_DEFAULT_MEM_SIZE
- * @flags: must be zero
+ * @flags: VIRTIO_LOOPBACK_CREATE_F_*
  * @id: (out) number of the device: /sys/class/virtio-loopback/vl<id>
+ * @persist_timeout_ms: with VIRTIO_LOOPBACK_CREATE_F_PERSIST, how long the
+ *                      device waits for VIRTIO_LOOPBACK_ATTACH after its
+ *                      session closed, 1..VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS;
+ *                      0 selects VIRTIO_LOOPBACK_DEFAULT_PERSIST_TIMEOUT_MS.
+ *                      Must be zero without the flag.
+ * @reserved0: must be zero
  * @reserved: must be zero
  */
 struct virtio_loopback_create {
@@ -104,7 +117,63 @@ struct virtio_loopback_create {
 #define VIRTIO_LOOPBACK_MEM_ZERO_COPY	1
 	__u64 mem_size;
 	__u32 flags;
+/*
+ * Closing the session (the adapter exiting or being killed) does not remove
+ * the device: the driver sees nothing, requests stay pending, and a new
+ * session takes the device over with VIRTIO_LOOPBACK_ATTACH. Without one
+ * within @persist_timeout_ms the device is removed as without the flag.
+ * Not kept: a device that is broken, or whose session asked for
+ * VIRTIO_LOOPBACK_UNPLUG.
+ */
+#define VIRTIO_LOOPBACK_CREATE_F_PERSIST	(1U << 0)
 	__u32 id;
+	__u32 persist_timeout_ms;
+	__u32 reserved0;
+	__u64 reserved[3];
+};
+
+/**
+ * struct virtio_loopback_attach - argument of VIRTIO_LOOPBACK_ATTACH
+ * @size: sizeof(struct virtio_loopback_attach) as the caller knows it; a
+ *        larger struct is accepted when the extra bytes are zero
+ * @flags: must be zero
+ * @name: (in) the device's name, "vl<id>" (/sys/class/virtio-loopback/),
+ *        NUL-terminated
+ * @device_id: (in) virtio device id; must be the device's
+ * @num_queues: (in) entries at @queues; must be the device's
+ * @queues: (in) user pointer to @num_queues struct virtio_loopback_queue_info:
+ *          the new kick and call eventfds; each @max_size must be the one
+ *          given at CREATE
+ * @device_features: (out) the features given at CREATE
+ * @driver_features: (out) the features the driver accepted, limited to
+ *                   @device_features (as in EV_DRIVER_OK); 0 before that
+ * @mem_size: (out) bytes of memory region 0
+ * @status: (out) the device status the driver last wrote: with
+ *          VIRTIO_CONFIG_S_DRIVER_OK the rings are live and the back-end
+ *          must be started (VIRTIO_LOOPBACK_REWIND_VQ first)
+ * @id: (out) number of the device
+ * @index: (out) virtio bus index (virtio<index>), ~0U if not registered
+ * @mem_mode: (out) VIRTIO_LOOPBACK_MEM_*
+ * @persist_timeout_ms: (out) the device's persist timeout
+ * @reserved0: must be zero
+ * @reserved: must be zero
+ */
+struct virtio_loopback_attach {
+	__u32 size;
+	__u32 flags;
+	char name[VIRTIO_LOOPBACK_NAME_SIZE];
+	__u32 device_id;
+	__u32 num_queues;
+	__u64 queues;
+	__u64 device_features;
+	__u64 driver_features;
+	__u64 mem_size;
+	__u32 status;
+	__u32 id;
+	__u32 index;
+	__u32 mem_mode;
+	__u32 persist_timeout_ms;
+	__u32 reserved0;
 	__u64 reserved[4];
 };
 
@@ -290,6 +359,25 @@ struct virtio_loopback_mem_region {
 #define VIRTIO_LOOPBACK_GET_API_VERSION	_IOR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x00, __u64)
 /* in: everything but @id; out: @id. Once per session; -EBUSY after that. */
 #define VIRTIO_LOOPBACK_CREATE		_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x01, struct virtio_loopback_create)
+/*
+ * Take over a persistent device whose session closed (CREATE_F_PERSIST).
+ * in: @size, @flags, @name, @device_id, @num_queues, @queues; out: the
+ * rest. The session then owns the device as if it had created it: the
+ * device's events (an unanswered one is delivered again), the memory
+ * regions (new fds; in ZERO_COPY mode every page the previous back-end
+ * had mapped in place is taken away from it first), the rings. The kick
+ * and call eventfds given here replace the old ones. To start a new
+ * back-end on rings that were live (@status has DRIVER_OK), use
+ * VIRTIO_LOOPBACK_REWIND_VQ per queue: the requests the old back-end did
+ * not complete are handed over again. Errors: -ENOENT no such device (or
+ * it is being removed), -EPERM not persistent, -EBUSY another session
+ * owns it (a live adapter, or the winner of a race), -EBUSY also when this
+ * session already has a device, -EIO the device is broken, -EINVAL bad
+ * @flags, reserved fields, name or a field that does not match the
+ * device, -EBADF/-EINVAL bad eventfds. -EFAULT on the way out: the session
+ * owns the device all the same.
+ */
+#define VIRTIO_LOOPBACK_ATTACH		_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x02, struct virtio_loopback_attach)
 /* in: @index; out: the rest. */
 #define VIRTIO_LOOPBACK_GET_VQ_INFO	_IOWR(VIRTIO_LOOPBACK_IOCTL_MAGIC, 0x10, struct virtio_loopback_vq_info)
 /* in: all fields. */
