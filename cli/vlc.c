@@ -80,6 +80,8 @@ static const struct vlc_conf_key vlc_conf_keys[] = {
 	{ "mem-size", false, false },
 	{ "backend-timeout", false, false },
 	{ "reconnect-timeout", false, false },
+	{ "persist", true, false },
+	{ "persist-timeout", false, false },
 	{ "verbose", true, false },
 	{ "gpu-mode", false, false },
 	{ "screenshot", false, false },

@@ -12,7 +12,10 @@
 # garbage there breaks the device and writes still finish, REWIND re-posts),
 # a blk back-end killed with 4 reads in flight and a new one started at the
 # base REWIND_VQ gives completing exactly those, 64 devices from 64
-# processes, no leak; then the module unloads.
+# processes, no leak; ATTACH to a persistent device (every bad field and
+# wrong order refused with its errno, two racing attachers of which one
+# wins, the persist timeout removes an unclaimed device); then the module
+# unloads.
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program vl-uapi-test
