@@ -10,7 +10,7 @@
 # persistent device whose adapter never comes back: a read issued while it
 # is alone fails once --persist-timeout ends, the device is removed, and
 # with the daemon gone the module is unused again and unloads.
-# Lab timeout: 300
+# Lab timeout: 600
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio
@@ -70,8 +70,11 @@ kill -TERM "$ADAPTER_PID"
 _wait_gone "$ADAPTER_PID" 30 || _fail "the plain adapter did not stop"
 _wait_for 30 test ! -e "/sys/class/virtio-loopback/$plain_name" || _fail "$plain_name still present without --persist"
 
+# Four passes (each: write the 256M, then verify it) keep fio busy across
+# the three restarts however fast the host is; a single pass took 9 s on
+# an idle one, less than the restarts need.
 fio --name=persist --filename="$dev" --ioengine=libaio --direct=1 \
-	--rw=randwrite --bsrange=4k-128k --iodepth=32 --size=256M --verify=crc32c \
+	--rw=randwrite --bsrange=4k-128k --iodepth=32 --size=256M --loops=4 --verify=crc32c \
 	--verify_fatal=1 --do_verify=1 --randrepeat=0 --verify_state_save=0 \
 	--output="$TEST_DIR/fio.out" >/dev/null 2>&1 &
 fio_pid=$!
@@ -107,11 +110,11 @@ for i in 1 2 3; do
 	resub=$((resub + ${n:-0}))
 	_log "restart $i: $line"
 done
-_wait_gone "$fio_pid" 200 || _fail "fio did not finish"
+_wait_gone "$fio_pid" 400 || _fail "fio did not finish"
 wait "$fio_pid" || { tail -n 30 "$TEST_DIR/fio.out"; _fail "fio failed across 3 adapter restarts"; }
 grep -q 'err= 0' "$TEST_DIR/fio.out" || _fail "fio reported errors across the adapter restarts"
 [ "$(cat "$sys/broken")" = 0 ] || _fail "$name is broken"
-_log "fio randwrite 256M QD32 + crc32c verify: no error across 3 adapter kill -9 + attach, $resub requests resubmitted, the daemon outlived $survived of 3 adapters"
+_log "fio randwrite 4 x 256M QD32 + crc32c verify: no error across 3 adapter kill -9 + attach, $resub requests resubmitted, the daemon outlived $survived of 3 adapters"
 [ -n "${VL_MEM_MODE:-}" ] && _mem_log "$vdev"
 
 # The adapter never comes back: bounded removal, the pending read fails.
