@@ -211,4 +211,18 @@ _zc_shared() {
 }
 
 _slab_kb() { awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo; }
+# _slab_settle: caches dropped, and every SLUB cache's per-CPU slabs
+# flushed and empty slabs freed, so that /proc/slabinfo's active objects
+# count objects in use (SLUB counts every object of a per-CPU slab as
+# active: a slab page that happens to sit there reads as 512 kmalloc-8
+# objects more).
+_slab_settle() {
+	local f
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f" 2>/dev/null
+	done
+	return 0
+}
 _vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }

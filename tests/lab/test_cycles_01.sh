@@ -118,8 +118,7 @@ _PIDS+=("$load")
 
 # Warm-up: back-ends and drivers in their steady state, modules loaded.
 _workers warmup $((WARMUP * WORKERS))
-sync
-echo 3 >/proc/sys/vm/drop_caches
+_slab_settle
 slab0=$(_slab_kb)
 cp /proc/slabinfo "$TEST_DIR/slabinfo0"
 vmalloc0=$(_vmalloc_kb)
@@ -141,8 +140,7 @@ for t in blk rng; do
 done
 [ "$(_vl_count)" = 1 ] || _fail "$(_vl_count) devices left, expected the loaded one"
 
-sync
-echo 3 >/proc/sys/vm/drop_caches
+_slab_settle
 sleep 1
 slab1=$(_slab_kb)
 vmalloc1=$(_vmalloc_kb)
