@@ -137,6 +137,13 @@ struct vlb_vq_elem {
  * @panic: a protocol error made the device broken; @msg says why (optional,
  *	the library has already logged it)
  */
+/**
+ * vlb_config_read_only() - a @set_config for a device whose config space the
+ * driver may only read: logs the write and returns -EPERM.
+ */
+int vlb_config_read_only(struct vlb_dev *dev, const uint8_t *buf,
+			 uint32_t offset, uint32_t len, uint32_t flags);
+
 struct vlb_dev_iface {
 	uint64_t (*get_features)(struct vlb_dev *dev);
 	void (*set_features)(struct vlb_dev *dev, uint64_t features);

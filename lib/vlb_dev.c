@@ -563,6 +563,16 @@ static int vlb_get_config_exec(struct vlb_dev *dev, struct vhost_user_msg *msg)
 	return VLB_REPLY;
 }
 
+int vlb_config_read_only(struct vlb_dev *dev, const uint8_t *buf,
+			 uint32_t offset, uint32_t len, uint32_t flags)
+{
+	(void)buf;
+	(void)flags;
+	vlb_log(vlb_dev_name(dev), "config write at %u (%u bytes) refused: read-only",
+		offset, len);
+	return -EPERM;
+}
+
 static int vlb_set_config_exec(struct vlb_dev *dev, struct vhost_user_msg *msg)
 {
 	const struct vhost_user_config *c = &msg->payload.config;

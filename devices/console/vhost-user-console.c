@@ -555,17 +555,6 @@ static int con_get_config(struct vlb_dev *dev, uint8_t *buf, uint32_t offset,
 	return 0;
 }
 
-/* Nothing in our config space is writable (no F_EMERG_WRITE). */
-static int con_set_config(struct vlb_dev *dev, const uint8_t *buf,
-			  uint32_t offset, uint32_t len, uint32_t flags)
-{
-	(void)buf;
-	(void)flags;
-	vlb_log(vlb_dev_name(dev), "config write at %u (%u bytes) refused: read-only",
-		offset, len);
-	return -EPERM;
-}
-
 static void con_queue_set_started(struct vlb_dev *dev, unsigned int qidx,
 				  bool started)
 {
@@ -594,7 +583,8 @@ static void con_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 static const struct vlb_dev_iface con_iface = {
 	.get_features		= con_get_features,
 	.get_config		= con_get_config,
-	.set_config		= con_set_config,
+	/* Nothing in the config space is writable (no F_EMERG_WRITE). */
+	.set_config		= vlb_config_read_only,
 	.queue_set_started	= con_queue_set_started,
 	.queue_kick		= con_queue_kick,
 };

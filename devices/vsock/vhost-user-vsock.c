@@ -1412,16 +1412,6 @@ static int vsock_get_config(struct vlb_dev *dev, uint8_t *buf, uint32_t offset,
 	return 0;
 }
 
-static int vsock_set_config(struct vlb_dev *dev, const uint8_t *buf,
-			    uint32_t offset, uint32_t len, uint32_t flags)
-{
-	(void)buf;
-	(void)flags;
-	vlb_log(vlb_dev_name(dev), "config write at %u (%u bytes) refused: read-only",
-		offset, len);
-	return -EPERM;
-}
-
 static void vsock_queue_set_started(struct vlb_dev *dev, unsigned int qidx,
 				    bool started)
 {
@@ -1469,7 +1459,7 @@ static void vsock_reset(struct vlb_dev *dev)
 static const struct vlb_dev_iface vsock_iface = {
 	.get_features		= vsock_get_features,
 	.get_config		= vsock_get_config,
-	.set_config		= vsock_set_config,
+	.set_config		= vlb_config_read_only,
 	.queue_set_started	= vsock_queue_set_started,
 	.queue_kick		= vsock_queue_kick,
 	.reset			= vsock_reset,
