@@ -1156,29 +1156,38 @@ static void vl_persist_work(struct work_struct *work)
 /* ioctls                                                               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * An extensible ioctl argument: @usize (its first field, set by user space)
+ * says how much of it the caller knows. At least @min bytes, at most a
+ * page; bytes past @size must be zero (copy_struct_from_user()).
+ */
+static int vl_copy_sized(void *dst, size_t size, size_t min,
+			 const void __user *src, const u32 __user *usize)
+{
+	u32 n;
+
+	if (get_user(n, usize))
+		return -EFAULT;
+	if (n < min)
+		return -EINVAL;
+	if (n > PAGE_SIZE)
+		return -E2BIG;
+	return copy_struct_from_user(dst, size, src, n);
+}
+
 static long vl_ioctl_create(struct vl_session *s,
 			    struct virtio_loopback_create __user *uc)
 {
 	struct virtio_loopback_queue_info *qi;
 	struct virtio_loopback_create c;
 	struct vl_device *vl;
-	u32 usize;
 	long ret;
 
 	mutex_lock(&s->lock);
 	ret = -EBUSY;
 	if (s->vl)
 		goto out;
-	ret = -EFAULT;
-	if (get_user(usize, &uc->size))
-		goto out;
-	ret = -EINVAL;
-	if (usize < VL_CREATE_SIZE_V1)
-		goto out;
-	ret = -E2BIG;
-	if (usize > PAGE_SIZE)
-		goto out;
-	ret = copy_struct_from_user(&c, sizeof(c), uc, usize);
+	ret = vl_copy_sized(&c, sizeof(c), VL_CREATE_SIZE_V1, uc, &uc->size);
 	if (ret)
 		goto out;
 	ret = vl_validate_create(&c, &qi);
@@ -1293,23 +1302,13 @@ static long vl_ioctl_attach(struct vl_session *s,
 	struct vl_attach_fds fds = { 0 };
 	struct virtio_loopback_attach a;
 	struct vl_device *vl;
-	u32 usize;
 	long ret;
 
 	mutex_lock(&s->lock);
 	ret = -EBUSY;
 	if (s->vl)
 		goto out;
-	ret = -EFAULT;
-	if (get_user(usize, &ua->size))
-		goto out;
-	ret = -EINVAL;
-	if (usize < VL_ATTACH_SIZE_V1)
-		goto out;
-	ret = -E2BIG;
-	if (usize > PAGE_SIZE)
-		goto out;
-	ret = copy_struct_from_user(&a, sizeof(a), ua, usize);
+	ret = vl_copy_sized(&a, sizeof(a), VL_ATTACH_SIZE_V1, ua, &ua->size);
 	if (ret)
 		goto out;
 	ret = -EINVAL;
