@@ -5,6 +5,7 @@
 #   make unit       host-side unit tests under ASan/UBSan
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (20) each on their corpus
 #   make lab        VM tests on both kernels
+#   make test-drivers   gpio/i2c drivers Debian leaves out, for the lab only
 #   make install    DESTDIR=... PREFIX=... (dist/install.mk); make uninstall
 #   make deb        Debian packages in build/deb (dkms and tools), lintian
 #   make demo       boot the lab and show a disk and an rng working
@@ -41,8 +42,11 @@ install: user man
 fuzz:
 	$(Q)$(MAKE) -C tests/fuzz run
 
-lab: all man
+lab: all man test-drivers
 	$(Q)tests/lab/run-all
+
+test-drivers:
+	$(Q)scripts/build-test-drivers
 
 check:
 	$(Q)scripts/check
@@ -60,7 +64,7 @@ checkpatch:
 	$(Q)scripts/checkpatch
 
 shellcheck:
-	$(Q)shellcheck -x scripts/vm-run scripts/lab-init scripts/lab-initramfs-init scripts/check scripts/install-deps scripts/demo scripts/bench tests/lab/*.sh tests/lab/run-all tests/lab/host_*.sh
+	$(Q)shellcheck -x scripts/vm-run scripts/lab-init scripts/lab-initramfs-init scripts/check scripts/install-deps scripts/build-test-drivers scripts/demo scripts/bench tests/lab/*.sh tests/lab/run-all tests/lab/host_*.sh
 
 clean:
 	rm -rf $(BUILD)
@@ -68,4 +72,4 @@ clean:
 # install-files, uninstall, deb (after all: it must stay the default goal).
 include dist/install.mk
 
-.PHONY: all user kernel man install unit fuzz lab check demo demo-devices bench checkpatch shellcheck clean
+.PHONY: all user kernel test-drivers man install unit fuzz lab check demo demo-devices bench checkpatch shellcheck clean

@@ -225,4 +225,43 @@ _slab_settle() {
 	done
 	return 0
 }
+# _alloc_sites FILE: objects in use per allocation site of the kmalloc
+# caches, "COUNT FUNCTION" lines sorted by function. Needs a kernel booted
+# with slub_debug=U,kmalloc-* (a test asks with "# Kernel args:"); counts
+# objects, not slab pages, so it tells one leaked object per cycle from a
+# slab page that happened to be kept.
+_alloc_sites() {
+	[ -d /sys/kernel/debug/slab ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	cat /sys/kernel/debug/slab/kmalloc-*/alloc_traces 2>/dev/null |
+		awk '$1 ~ /^[0-9]+$/ { sub(/\+.*/, "", $2); n[$2] += $1 }
+		     END { for (f in n) print n[f], f }' | sort -k2 >"$1"
+}
+# _alloc_sites_grown BEFORE AFTER: "GROWTH FUNCTION" lines, largest first.
+_alloc_sites_grown() {
+	join -1 2 -2 2 -a 2 -e 0 -o 0,1.1,2.1 "$1" "$2" |
+		awk '$3 > $2 { print $3 - $2, $1 }' | sort -rn
+}
 _vmalloc_kb() { awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo; }
+
+# _load_test_driver NAME...: loads upstream drivers Debian does not build
+# (gpio-virtio, i2c-virtio, gpio-sim), which scripts/build-test-drivers
+# built for this kernel, after the in-tree modules they depend on.
+_load_test_driver() {
+	local name ko dep dir
+	dir=$TOP/build/test-drivers/$(uname -r)
+	for name in "$@"; do
+		ko=$dir/$name.ko
+		[ -r "$ko" ] || _fail "$ko missing: run scripts/build-test-drivers $(uname -r)"
+		lsmod | grep -q "^${name//-/_} " && continue
+		for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
+			if [ -r "$dir/$dep.ko" ]; then
+				_load_test_driver "$dep"
+			elif [ -r "$dir/${dep//_/-}.ko" ]; then
+				_load_test_driver "${dep//_/-}"
+			else
+				_run modprobe "$dep"
+			fi
+		done
+		_run insmod "$ko"
+	done
+}
