@@ -101,12 +101,10 @@ static void test_features(void)
 	EXPECT(dump(VHOST_USER_GET_FEATURES, 1, 0, NULL, 0, 0, false),
 	       "GET_FEATURES flags 0x1 size 0 fds 0");
 	EXPECT(dump(VHOST_USER_GET_FEATURES, 5, 8, &v, 8, 0, false),
-	       "GET_FEATURES flags 0x5 (reply) size 8 fds 0: features 0x150000246 "
-	       "(SIZE_MAX,SEG_MAX,BLK_SIZE,FLUSH,RING_INDIRECT_DESC,PROTOCOL_FEATURES,VERSION_1)");
+	       "GET_FEATURES flags 0x5 (reply) size 8 fds 0: features 0x150000246 (SIZE_MAX,SEG_MAX,BLK_SIZE,FLUSH,RING_INDIRECT_DESC,PROTOCOL_FEATURES,VERSION_1)");
 	v = (1ULL << 32) | (1ULL << 3) | (1ULL << 63);
 	EXPECT(dump(VHOST_USER_SET_FEATURES, 9, 8, &v, 8, 0, false),
-	       "SET_FEATURES flags 0x9 (need-reply) size 8 fds 0: features 0x8000000100000008 "
-	       "(bit3,VERSION_1,bit63)");
+	       "SET_FEATURES flags 0x9 (need-reply) size 8 fds 0: features 0x8000000100000008 (bit3,VERSION_1,bit63)");
 	v = 0;
 	EXPECT(dump(VHOST_USER_SET_FEATURES, 1, 8, &v, 8, 0, false),
 	       "SET_FEATURES flags 0x1 size 8 fds 0: features 0x0 ()");
@@ -114,12 +112,10 @@ static void test_features(void)
 	    (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |
 	    (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) | (1ULL << 40);
 	EXPECT(dump(VHOST_USER_GET_PROTOCOL_FEATURES, 5, 8, &v, 8, 0, false),
-	       "GET_PROTOCOL_FEATURES flags 0x5 (reply) size 8 fds 0: protocol features "
-	       "0x10000001209 (MQ,REPLY_ACK,CONFIG,INFLIGHT_SHMFD,bit40)");
+	       "GET_PROTOCOL_FEATURES flags 0x5 (reply) size 8 fds 0: protocol features 0x10000001209 (MQ,REPLY_ACK,CONFIG,INFLIGHT_SHMFD,bit40)");
 	v = 0xf;
 	EXPECT(dump(VHOST_USER_GET_STATUS, 5, 8, &v, 8, 0, false),
-	       "GET_STATUS flags 0x5 (reply) size 8 fds 0: status 0xf "
-	       "(ACKNOWLEDGE,DRIVER,DRIVER_OK,FEATURES_OK)");
+	       "GET_STATUS flags 0x5 (reply) size 8 fds 0: status 0xf (ACKNOWLEDGE,DRIVER,DRIVER_OK,FEATURES_OK)");
 	v = 0;
 	EXPECT(dump(VHOST_USER_SET_STATUS, 9, 8, &v, 8, 0, false),
 	       "SET_STATUS flags 0x9 (need-reply) size 8 fds 0: status 0x0 (RESET)");
@@ -160,8 +156,7 @@ static void test_vrings(void)
 	EXPECT(dump(VHOST_USER_SET_VRING_ENABLE, 9, 8, &st, 8, 0, false),
 	       "SET_VRING_ENABLE flags 0x9 (need-reply) size 8 fds 0: vring 1 enable 1");
 	EXPECT(dump(VHOST_USER_SET_VRING_ADDR, 9, sizeof(a), &a, sizeof(a), 0, false),
-	       "SET_VRING_ADDR flags 0x9 (need-reply) size 40 fds 0: vring 1 flags 0x0 "
-	       "desc 0x100000004000 used 0x100000005000 avail 0x100000004800 log 0x0");
+	       "SET_VRING_ADDR flags 0x9 (need-reply) size 40 fds 0: vring 1 flags 0x0 desc 0x100000004000 used 0x100000005000 avail 0x100000004800 log 0x0");
 	u = 2;
 	EXPECT(dump(VHOST_USER_SET_VRING_KICK, 9, 8, &u, 8, 1, false),
 	       "SET_VRING_KICK flags 0x9 (need-reply) size 8 fds 1: vring 2");
@@ -173,17 +168,14 @@ static void test_vrings(void)
 	       "SET_VRING_ERR flags 0x1 size 8 fds 1: vring 3 (u64 0xdead0003)");
 	/* Lies about the size: too short, then longer than the layout. */
 	EXPECT(dump(VHOST_USER_SET_VRING_ADDR, 1, 12, &a, 12, 0, false),
-	       "SET_VRING_ADDR flags 0x1 size 12 fds 0: short payload, 12 bytes, 40 expected; "
-	       "payload 01 00 00 00 00 00 00 00 00 40 00 00");
+	       "SET_VRING_ADDR flags 0x1 size 12 fds 0: short payload, 12 bytes, 40 expected; payload 01 00 00 00 00 00 00 00 00 40 00 00");
 	EXPECT(dump(VHOST_USER_SET_VRING_NUM, 1, 40, &a, 40, 0, false),
 	       "SET_VRING_NUM flags 0x1 size 40 fds 0: vring 1 num 0 (32 more bytes)");
 	EXPECT(dump(VHOST_USER_SET_VRING_NUM, 1, 4096, &st, 8, 0, false),
-	       "SET_VRING_NUM flags 0x1 size 4096 fds 0: vring 1 num 1 "
-	       "(8 of 4096 payload bytes present)");
+	       "SET_VRING_NUM flags 0x1 size 4096 fds 0: vring 1 num 1 (8 of 4096 payload bytes present)");
 	/* The header's size wins over bytes beyond it. */
 	EXPECT(dump(VHOST_USER_SET_VRING_NUM, 1, 4, &st, 8, 0, false),
-	       "SET_VRING_NUM flags 0x1 size 4 fds 0: short payload, 4 bytes, 8 expected; "
-	       "payload 01 00 00 00");
+	       "SET_VRING_NUM flags 0x1 size 4 fds 0: short payload, 4 bytes, 8 expected; payload 01 00 00 00");
 }
 
 static void set_nregions(uint8_t *p, uint32_t n)
@@ -217,8 +209,7 @@ static void test_mem_table(void)
 	CHECK(vlb_msg_region_str(&hdr, p, len, false, 0, out, sizeof(out)), "no region 0");
 	EXPECT(out, "region 0: gpa 0x0 size 0x4000000 uaddr 0x100000000000 mmap_offset 0x0");
 	CHECK(vlb_msg_region_str(&hdr, p, len, false, 1, out, sizeof(out)), "no region 1");
-	EXPECT(out, "region 1: gpa 0x80000000 size 0x200000 uaddr 0x100080000000 "
-	       "mmap_offset 0x1000");
+	EXPECT(out, "region 1: gpa 0x80000000 size 0x200000 uaddr 0x100080000000 mmap_offset 0x1000");
 	CHECK(!vlb_msg_region_str(&hdr, p, len, false, 2, out, sizeof(out)) && !*out,
 	      "a third region");
 	CHECK(!vlb_msg_region_str(&hdr, p, len, true, 0, out, sizeof(out)),
@@ -231,8 +222,7 @@ static void test_mem_table(void)
 	/* nregions lies: more than the payload holds, then fewer. */
 	set_nregions(p, 200);
 	EXPECT(dump(VHOST_USER_SET_MEM_TABLE, 9, len, p, len, 1, false),
-	       "SET_MEM_TABLE flags 0x9 (need-reply) size 72 fds 1: nregions 200 "
-	       "(2 in the payload)");
+	       "SET_MEM_TABLE flags 0x9 (need-reply) size 72 fds 1: nregions 200 (2 in the payload)");
 	CHECK(!vlb_msg_region_str(&hdr, p, len, false, 2, out, sizeof(out)),
 	      "region 2 of 200 read past the payload");
 	set_nregions(p, 1);
@@ -247,12 +237,10 @@ static void test_mem_table(void)
 	      "region 0 into no buffer");
 	free(p);
 	EXPECT(dump(VHOST_USER_SET_MEM_TABLE, 1, 4, &t, 4, 0, false),
-	       "SET_MEM_TABLE flags 0x1 size 4 fds 0: short payload, 4 bytes, 8 expected; "
-	       "payload 02 00 00 00");
+	       "SET_MEM_TABLE flags 0x1 size 4 fds 0: short payload, 4 bytes, 8 expected; payload 02 00 00 00");
 
 	EXPECT(dump(VHOST_USER_ADD_MEM_REG, 9, sizeof(r), &r, sizeof(r), 1, false),
-	       "ADD_MEM_REG flags 0x9 (need-reply) size 40 fds 1: gpa 0x80000000 size 0x200000 "
-	       "uaddr 0x100080000000 mmap_offset 0x1000");
+	       "ADD_MEM_REG flags 0x9 (need-reply) size 40 fds 1: gpa 0x80000000 size 0x200000 uaddr 0x100080000000 mmap_offset 0x1000");
 }
 
 static void test_config(void)
@@ -262,28 +250,23 @@ static void test_config(void)
 
 	EXPECT(dump(VHOST_USER_GET_CONFIG, 1, VHOST_USER_CONFIG_HDR_SIZE + 8, &c,
 		    VHOST_USER_CONFIG_HDR_SIZE + 8, 0, false),
-	       "GET_CONFIG flags 0x1 size 20 fds 0: offset 0 size 8 flags 0x0 "
-	       "data 00 00 00 00 00 00 00 00");
+	       "GET_CONFIG flags 0x1 size 20 fds 0: offset 0 size 8 flags 0x0 data 00 00 00 00 00 00 00 00");
 	memcpy(c.region, data, sizeof(data));
 	EXPECT(dump(VHOST_USER_GET_CONFIG, 5, VHOST_USER_CONFIG_HDR_SIZE + 8, &c,
 		    VHOST_USER_CONFIG_HDR_SIZE + 8, 0, false),
-	       "GET_CONFIG flags 0x5 (reply) size 20 fds 0: offset 0 size 8 flags 0x0 "
-	       "data 00 00 20 00 00 00 00 00");
+	       "GET_CONFIG flags 0x5 (reply) size 20 fds 0: offset 0 size 8 flags 0x0 data 00 00 20 00 00 00 00 00");
 	/* A size that overruns what came, and data longer than the hex shows. */
 	c.offset = 20;
 	c.size = 0xffffffff;
 	EXPECT(dump(VHOST_USER_SET_CONFIG, 9, VHOST_USER_CONFIG_HDR_SIZE + 4, &c,
 		    VHOST_USER_CONFIG_HDR_SIZE + 4, 0, false),
-	       "SET_CONFIG flags 0x9 (need-reply) size 16 fds 0: offset 20 size 4294967295 "
-	       "flags 0x0 (4 data bytes) data 00 00 20 00");
+	       "SET_CONFIG flags 0x9 (need-reply) size 16 fds 0: offset 20 size 4294967295 flags 0x0 (4 data bytes) data 00 00 20 00");
 	c.size = 40;
 	EXPECT(dump(VHOST_USER_SET_CONFIG, 1, VHOST_USER_CONFIG_HDR_SIZE + 40, &c,
 		    VHOST_USER_CONFIG_HDR_SIZE + 40, 0, false),
-	       "SET_CONFIG flags 0x1 size 52 fds 0: offset 20 size 40 flags 0x0 "
-	       "data 00 00 20 00 00 00 00 00 00 00 00 00 00 00 00 00 ...");
+	       "SET_CONFIG flags 0x1 size 52 fds 0: offset 20 size 40 flags 0x0 data 00 00 20 00 00 00 00 00 00 00 00 00 00 00 00 00 ...");
 	EXPECT(dump(VHOST_USER_GET_CONFIG, 5, 8, &c, 8, 0, false),
-	       "GET_CONFIG flags 0x5 (reply) size 8 fds 0: short payload, 8 bytes, 12 expected; "
-	       "payload 14 00 00 00 28 00 00 00");
+	       "GET_CONFIG flags 0x5 (reply) size 8 fds 0: short payload, 8 bytes, 12 expected; payload 14 00 00 00 28 00 00 00");
 }
 
 static void test_unknown(void)
@@ -297,8 +280,7 @@ static void test_unknown(void)
 	EXPECT(dump(35, 1, 3, junk, 3, 0, false),
 	       "35 flags 0x1 size 3 fds 0: payload 00 01 02");
 	EXPECT(dump(0xffffffff, 0xffffffff, 40, junk, 40, 8, false),
-	       "4294967295 flags 0xffffffff (version 3,reply,need-reply) size 40 fds 8: payload "
-	       "00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f ...");
+	       "4294967295 flags 0xffffffff (version 3,reply,need-reply) size 40 fds 8: payload 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f ...");
 	EXPECT(dump(VHOST_USER_REQUEST_MAX, 0, 0, NULL, 0, 0, false),
 	       "41 flags 0x0 (version 0) size 0 fds 0");
 	/* A request with no payload that has one anyway. */
@@ -309,8 +291,7 @@ static void test_unknown(void)
 	       "POSTCOPY_ADVISE flags 0x1 size 0 fds 0");
 	/* A size with no bytes behind it. */
 	EXPECT(dump(VHOST_USER_SET_FEATURES, 1, 8, NULL, 0, 0, false),
-	       "SET_FEATURES flags 0x1 size 8 fds 0: short payload, 0 bytes, 8 expected "
-	       "(0 of 8 payload bytes present)");
+	       "SET_FEATURES flags 0x1 size 8 fds 0: short payload, 0 bytes, 8 expected (0 of 8 payload bytes present)");
 
 	/* The back-end channel. */
 	EXPECT(dump(VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, 9, 0, NULL, 0, 0, true),
@@ -325,11 +306,9 @@ static void test_unknown(void)
 
 		EXPECT(dump(VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG, 1, sizeof(a), &a,
 			    sizeof(a), 0, true),
-		       "BACKEND_VRING_HOST_NOTIFIER_MSG flags 0x1 size 24 fds 0: vring 1 nofd "
-		       "size 0x1000 offset 0x2000");
+		       "BACKEND_VRING_HOST_NOTIFIER_MSG flags 0x1 size 24 fds 0: vring 1 nofd size 0x1000 offset 0x2000");
 		EXPECT(dump(VHOST_USER_BACKEND_IOTLB_MSG, 1, sizeof(t), &t, sizeof(t), 0, true),
-		       "BACKEND_IOTLB_MSG flags 0x1 size 26 fds 0: iova 0x1000 size 0x2000 "
-		       "uaddr 0x3000 perm 3 type 2");
+		       "BACKEND_IOTLB_MSG flags 0x1 size 26 fds 0: iova 0x1000 size 0x2000 uaddr 0x3000 perm 3 type 2");
 	}
 }
 
@@ -413,12 +392,7 @@ static void test_log(void)
 		return;
 	text[n] = '\0';
 	snprintf(want, sizeof(want),
-		 "prog: debug: sock: -> SET_MEM_TABLE flags 0x1 size 40 fds 1: nregions 1\n"
-		 "prog: debug: sock: -> SET_MEM_TABLE region 0: gpa 0x0 size 0x1000 uaddr 0x0 "
-		 "mmap_offset 0x0\n"
-		 "prog: debug: sock: <- 99 flags 0x1 size 4294967295 fds 1: payload "
-		 "01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ... "
-		 "(%zu of 4294967295 payload bytes present)\n", sizeof(m.payload));
+		 "prog: debug: sock: -> SET_MEM_TABLE flags 0x1 size 40 fds 1: nregions 1\nprog: debug: sock: -> SET_MEM_TABLE region 0: gpa 0x0 size 0x1000 uaddr 0x0 mmap_offset 0x0\nprog: debug: sock: <- 99 flags 0x1 size 4294967295 fds 1: payload 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ... (%zu of 4294967295 payload bytes present)\n", sizeof(m.payload));
 	EXPECT(text, want);
 }
 
