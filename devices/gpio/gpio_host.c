@@ -117,6 +117,11 @@ int gpio_host_request(const struct gpio_host_chip *chip, unsigned int offset,
 	return 0;
 }
 
+void gpio_host_release(int fd)
+{
+	close(fd);
+}
+
 int gpio_host_reconfigure(int fd, enum gpio_host_mode mode, unsigned int edges,
 			  int value)
 {

@@ -83,6 +83,12 @@ int gpio_host_request(const struct gpio_host_chip *chip, unsigned int offset,
 		      int *fdp);
 
 /**
+ * gpio_host_release() - give a line back
+ * @fd: line request fd from gpio_host_request(); closed
+ */
+void gpio_host_release(int fd);
+
+/**
  * gpio_host_reconfigure() - change a requested line in place, with no
  * moment where it is released
  * @fd: line request fd

@@ -47,6 +47,7 @@
 #include <linux/virtio_gpio.h>
 
 #include "vlb.h"
+#include "vlb_compiler.h"
 #include "gpio_host.h"
 
 #ifndef VLB_VERSION
@@ -211,7 +212,7 @@ static int gpio_line_hold(struct gpio *g, struct gpio_line *l, enum gpio_host_mo
 	ee.data.u32 = l - g->lines;
 	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ee)) {
 		ret = -errno;
-		close(fd);
+		gpio_host_release(fd);
 		return ret;
 	}
 	l->fd = fd;
@@ -234,7 +235,7 @@ static void gpio_line_release(struct gpio *g, struct gpio_line *l)
 	if (l->fd < 0)
 		return;
 	epoll_ctl(g->epfd, EPOLL_CTL_DEL, l->fd, NULL);
-	close(l->fd);
+	gpio_host_release(l->fd);
 	l->fd = -1;
 }
 
@@ -325,7 +326,7 @@ static void gpio_epoll_cb(struct vlb_dev *dev, int fd, short revents, void *opaq
 
 	(void)dev;
 	(void)revents;
-	n = epoll_wait(fd, ev, sizeof(ev) / sizeof(ev[0]), 0);
+	n = epoll_wait(fd, ev, ARRAY_SIZE(ev), 0);
 	for (i = 0; i < n; i++)
 		if (ev[i].data.u32 < g->nlines)
 			gpio_line_events(g, &g->lines[ev[i].data.u32]);
@@ -363,9 +364,10 @@ static void gpio_eventq_run(struct gpio *g)
 		if (!l || l->irq_elem) {
 			g->stats.bad_irq_bufs++;
 			if (gpio_log_now(g->stats.bad_irq_bufs))
-				vlb_err(vlb_dev_name(g->dev), "eventq: %s (%zu/%zu bytes, gpio %u)",
+				vlb_err(vlb_dev_name(g->dev), "eventq: %s (%zu/%zu bytes, gpio %u)%s",
 					!l ? "malformed buffer" : "second buffer for a line",
-					out, in, nr);
+					out, in, nr, g->stats.bad_irq_bufs == GPIO_LOG_FIRST ?
+					"; further ones are only counted" : "");
 		}
 		if (in)
 			vlb_iov_from_buf(elem->in_sg, elem->in_num, 0, &status, 1);
@@ -451,7 +453,7 @@ static uint8_t gpio_get_value(struct gpio *g, struct gpio_line *l, uint8_t *valu
 	}
 	ret = gpio_host_get(fd);
 	if (fd != l->fd)
-		close(fd);
+		gpio_host_release(fd);
 	if (ret < 0) {
 		gpio_host_error(g, l, "reading", ret);
 		return VIRTIO_GPIO_STATUS_ERR;
