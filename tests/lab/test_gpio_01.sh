@@ -173,4 +173,41 @@ _log "gpiomon --falling-edge: only the 2 falling edges of 4 toggles"
 _wait_for 20 eval "! gpioinfo $simchip | grep -q vhost-user-gpio" ||
 	_fail "host lines still held after the tools ended: $(gpioinfo "$simchip" | grep vhost-user-gpio)"
 grep -q "bad request\|eventq:" "$TEST_DIR/be.log" && _fail "the real driver's requests were counted as bad: $(grep 'bad request\|eventq:' "$TEST_DIR/be.log" | head -n3)"
+
+# The front-end goes away while a line is held: the back-end lets go of
+# the host line and serves the next front-end; this one sees host lines
+# 5 and 3 only (--lines 5,3), in that order.
+gpioset --mode=signal "$vc" 0=1 &
+setpid=$!
+_wait_for 20 sim_value_is 0 1 || _fail "gpioset $vc 0=1: sim value $(sim_value 0)"
+kill "$ADAPTER_PID"
+_wait_gone "$ADAPTER_PID" 30 || _fail "the adapter did not end on SIGTERM"
+kill "$setpid" 2>/dev/null
+wait "$setpid" 2>/dev/null
+_wait_for 20 eval "! gpioinfo $simchip | grep -q vhost-user-gpio" ||
+	_fail "host line still held after the front-end left: $(gpioinfo "$simchip" | grep vhost-user-gpio)"
+_wait_for 20 sim_value_is 0 0 || _fail "sim line 0 still driven after the front-end left"
+kill "${_PIDS[0]}"
+_wait_gone "${_PIDS[0]}" 20 || _fail "vhost-user-gpio did not end on SIGTERM"
+[ -e "$TEST_DIR/gpio.sock" ] && _fail "vhost-user-gpio left its socket"
+vhost-user-gpio --socket-path "$TEST_DIR/gpio2.sock" --chip "/dev/$simchip" --lines 5,3 \
+	2> >(tee "$TEST_DIR/be2.log" >&2) &
+_PIDS+=($!)
+_wait_for 30 _is_socket "$TEST_DIR/gpio2.sock" || _fail "vhost-user-gpio --lines 5,3 did not create its socket"
+_start_adapter vdev --socket "$TEST_DIR/gpio2.sock" --device gpio
+_wait_for 30 vchip_ready || _fail "$vdev has no gpiochip"
+gpiodetect | grep -q "^$vc \[$vdev\] (2 lines)$" ||
+	_fail "--lines 5,3: gpiodetect: $(gpiodetect | grep "^$vc " || echo "no $vc")"
+gpioinfo "$vc" >"$TEST_DIR/info"
+[[ $(info_line 0) == *'"vl-sim-5"'* && $(info_line 1) == *'"vl-sim-3"'* ]] ||
+	_fail "--lines 5,3: gpioinfo $(tr '\n' ' ' <"$TEST_DIR/info")"
+for v in up down; do
+	sim_pull 5 "$v"
+	sim_pull 3 "$([ "$v" = up ] && echo down || echo up)"
+	got=$(gpioget "$vc" 0 1) || _fail "gpioget $vc 0 1 failed"
+	want="1 0"
+	[ "$v" = down ] && want="0 1"
+	[ "$got" = "$want" ] || _fail "--lines 5,3: gpioget 0 1 = \"$got\" with sim 5 pulled $v, want \"$want\""
+done
+_log "front-end gone: host line released; next front-end with --lines 5,3 sees 2 lines, vl-sim-5 and vl-sim-3, mapped in order"
 _pass
