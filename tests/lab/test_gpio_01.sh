@@ -10,8 +10,10 @@
 # the sim's pull-up/pull-down is what gpioget reads; gpiomon sees
 # rising and falling edges in order and in number when the sim's pull is
 # toggled, and only falling ones when it asks for those; --lines beyond
-# the chip and a missing chip are refused with one line and a non-zero
-# status.
+# the chip, a bad list and a missing chip are refused with one line and
+# a non-zero status; restarted with --lines 5,3 the back-end shows those
+# two lines in that order; a front-end that goes away while the driver
+# holds a line leaves the host line released (6.12: see the end).
 # Memory modes: isolated zero-copy
 # Lab timeout: 400
 . "$(dirname "$0")/common.sh"
@@ -174,19 +176,10 @@ _wait_for 20 eval "! gpioinfo $simchip | grep -q vhost-user-gpio" ||
 	_fail "host lines still held after the tools ended: $(gpioinfo "$simchip" | grep vhost-user-gpio)"
 grep -q "bad request\|eventq:" "$TEST_DIR/be.log" && _fail "the real driver's requests were counted as bad: $(grep 'bad request\|eventq:' "$TEST_DIR/be.log" | head -n3)"
 
-# The front-end goes away while a line is held: the back-end lets go of
-# the host line and serves the next front-end; this one sees host lines
-# 5 and 3 only (--lines 5,3), in that order.
-gpioset --mode=signal "$vc" 0=1 &
-setpid=$!
-_wait_for 20 sim_value_is 0 1 || _fail "gpioset $vc 0=1: sim value $(sim_value 0)"
+# The next front-end: the back-end, restarted with --lines 5,3, shows
+# host lines 5 and 3 only, in that order.
 kill "$ADAPTER_PID"
 _wait_gone "$ADAPTER_PID" 30 || _fail "the adapter did not end on SIGTERM"
-kill "$setpid" 2>/dev/null
-wait "$setpid" 2>/dev/null
-_wait_for 20 eval "! gpioinfo $simchip | grep -q vhost-user-gpio" ||
-	_fail "host line still held after the front-end left: $(gpioinfo "$simchip" | grep vhost-user-gpio)"
-_wait_for 20 sim_value_is 0 0 || _fail "sim line 0 still driven after the front-end left"
 kill "${_PIDS[0]}"
 _wait_gone "${_PIDS[0]}" 20 || _fail "vhost-user-gpio did not end on SIGTERM"
 [ -e "$TEST_DIR/gpio.sock" ] && _fail "vhost-user-gpio left its socket"
@@ -209,5 +202,29 @@ for v in up down; do
 	[ "$v" = down ] && want="0 1"
 	[ "$got" = "$want" ] || _fail "--lines 5,3: gpioget 0 1 = \"$got\" with sim 5 pulled $v, want \"$want\""
 done
-_log "front-end gone: host line released; next front-end with --lines 5,3 sees 2 lines, vl-sim-5 and vl-sim-3, mapped in order"
+_log "--lines 5,3: 2 lines, vl-sim-5 and vl-sim-3, read in that order"
+
+# The front-end goes away while the driver holds a line: the back-end
+# lets go of the host line. Not on 6.1: its gpiolib keeps a chip removed
+# under a user's line handle on its list with no gpio_chip (gpiod_free()
+# drops no reference then), and the next chip registered with line names
+# dereferences it (gpio_name_to_desc(): NULL pointer oops, seen here).
+case $(uname -r) in
+6.1.*)
+	_log "6.1: the line-held-while-the-device-goes check is not run (gpiolib bug above)"
+	;;
+*)
+	gpioset --mode=signal "$vc" 0=1 &
+	setpid=$!
+	_wait_for 20 sim_value_is 5 1 || _fail "gpioset $vc 0=1: sim line 5 value $(sim_value 5)"
+	kill "$ADAPTER_PID"
+	_wait_gone "$ADAPTER_PID" 30 || _fail "the adapter did not end on SIGTERM"
+	kill "$setpid" 2>/dev/null
+	wait "$setpid" 2>/dev/null
+	_wait_for 20 eval "! gpioinfo $simchip | grep -q vhost-user-gpio" ||
+		_fail "host line still held after the front-end left: $(gpioinfo "$simchip" | grep vhost-user-gpio)"
+	_wait_for 20 sim_value_is 5 0 || _fail "sim line 5 still driven after the front-end left"
+	_log "front-end gone while gpioset held a line: the host line released"
+	;;
+esac
 _pass
