@@ -384,7 +384,7 @@ static ssize_t vl_write(struct file *file, const char __user *buf, size_t count,
 	struct vl_device *vl = vl_session_device(file);
 	struct virtio_loopback_reply r;
 	struct vl_event *e;
-	int ret = -ENOENT;
+	int ret = 0;
 
 	if (!vl)
 		return -ENODEV;
@@ -394,11 +394,12 @@ static ssize_t vl_write(struct file *file, const char __user *buf, size_t count,
 		ret = -EFAULT;
 	else if (r.reserved[0] || r.reserved[1] || r.result > 0 || r.result < -MAX_ERRNO)
 		ret = -EINVAL;
-	if (ret != -ENOENT) {
+	if (ret) {
 		trace_vl_error(&vl->parent, "reply", "size, reserved or result", ret);
 		return ret;
 	}
 
+	ret = -ENOENT;
 	spin_lock_irq(&vl->ev_lock);
 	if (vl->broken) {
 		ret = -EIO;
