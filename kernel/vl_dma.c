@@ -430,9 +430,11 @@ static struct vl_slot *vl_find_stream(struct vl_mem *mem, dma_addr_t addr,
 }
 
 /*
- * Log once that the region is full; count every refusal. A full region is
- * not an error of the device: the driver retries later (virtio-blk requeues
- * the request), and DMA_ATTR_NO_WARN callers expect silence.
+ * Count and trace every refusal; log the first one at debug level only. A
+ * full region is not an error of the device: the driver retries later
+ * (virtio-blk requeues the request), so the kernel log stays quiet (sysfs
+ * map_failures and the vl_error tracepoint tell), and DMA_ATTR_NO_WARN
+ * callers expect silence anyway.
  */
 static void vl_full(struct device *dev, struct vl_mem *mem, size_t size,
 		    unsigned long attrs)
@@ -441,8 +443,8 @@ static void vl_full(struct device *dev, struct vl_mem *mem, size_t size,
 	trace_vl_error(dev, "map", "region full", -ENOMEM);
 	if (!(attrs & DMA_ATTR_NO_WARN) &&
 	    !test_and_set_bit(VL_MEM_WARNED_FULL, &mem->flags))
-		dev_info(dev, "memory region of %llu bytes full: %zu-byte request refused (map_failures counts the next ones)\n",
-			 mem->size, size);
+		dev_dbg(dev, "memory region of %llu bytes full: %zu-byte request refused (map_failures counts the next ones)\n",
+			mem->size, size);
 }
 
 /* ---------------------------------------------------------------------

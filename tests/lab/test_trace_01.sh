@@ -154,7 +154,8 @@ vl2=$(basename "$(_vl_sysfs "$vdev2")")
 out=$TEST_DIR/tool.txt
 if [ $perf_ok = 1 ]; then
 	perf list 'virtio_loopback:*' 2>/dev/null | grep virtio_loopback: | sed 's/^/    /'
-	# -B: no build-id collection, which takes minutes in an emulated guest.
+	# -B: no build-id pass, nothing here needs symbols. Under TCG one
+	# perf record -a still takes minutes (Lab timeout).
 	_run perf record -q -B -e 'virtio_loopback:*' -a -o "$TEST_DIR/perf.data" -- \
 		dd if="$dev2" of=/dev/null bs=64k count=16 iflag=direct
 	perf script -i "$TEST_DIR/perf.data" >"$out" 2>/dev/null || _fail "perf script failed"
