@@ -52,4 +52,11 @@ static inline void vl_vm_flags_mod(struct vm_area_struct *vma,
 #define PF_USER_WORKER 0
 #endif
 
+/* 6.10: __assign_str() takes its source from __string() alone (tracepoints). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define vl_assign_str(dst, src) __assign_str(dst)
+#else
+#define vl_assign_str(dst, src) __assign_str(dst, src)
+#endif
+
 #endif /* VL_COMPAT_H */

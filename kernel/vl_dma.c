@@ -106,6 +106,7 @@
 
 #include "vl_compat.h"
 #include "vl_dma.h"
+#include "vl_trace.h"
 
 /* Magic number of the private pseudo file system ("vlmf"). */
 #define VL_MEMFS_MAGIC		0x766c6d66
@@ -254,6 +255,8 @@ struct vl_view {
  * @revoked: the memory was taken away from the back-end (see
  *           vl_mem_revoke()); written under @revoke_sem, read locklessly
  *           where a stale value is harmless (mmap, get_fd)
+ * @name: the device's name (vl<id>) for the log: the region may outlive
+ *        the device (memory files still open)
  */
 struct vl_mem {
 	void *vaddr;
@@ -291,6 +294,7 @@ struct vl_mem {
 
 	struct rw_semaphore revoke_sem;
 	bool revoked;
+	char name[16];
 };
 
 /* The pseudo file system every memory file lives on (see vl_mem_init()). */
@@ -426,18 +430,21 @@ static struct vl_slot *vl_find_stream(struct vl_mem *mem, dma_addr_t addr,
 }
 
 /*
- * Log once that the region is full; count every refusal. A full region is
- * not an error of the device: the driver retries later (virtio-blk requeues
- * the request), and DMA_ATTR_NO_WARN callers expect silence.
+ * Count and trace every refusal; log the first one at debug level only. A
+ * full region is not an error of the device: the driver retries later
+ * (virtio-blk requeues the request), so the kernel log stays quiet (sysfs
+ * map_failures and the vl_error tracepoint tell), and DMA_ATTR_NO_WARN
+ * callers expect silence anyway.
  */
 static void vl_full(struct device *dev, struct vl_mem *mem, size_t size,
 		    unsigned long attrs)
 {
 	atomic64_inc(&mem->map_failures);
+	trace_vl_error(dev, "map", "region full", -ENOMEM);
 	if (!(attrs & DMA_ATTR_NO_WARN) &&
 	    !test_and_set_bit(VL_MEM_WARNED_FULL, &mem->flags))
-		dev_info(dev, "memory region of %llu bytes full: %zu-byte request refused (map_failures counts the next ones)\n",
-			 mem->size, size);
+		dev_dbg(dev, "memory region of %llu bytes full: %zu-byte request refused (map_failures counts the next ones)\n",
+			mem->size, size);
 }
 
 /* ---------------------------------------------------------------------
@@ -813,10 +820,12 @@ static int vl_map(struct device *dev, phys_addr_t phys, size_t size,
 	/* Back-pressure, like a full swiotlb: the driver retries later. */
 	if (dir == DMA_TO_DEVICE && READ_ONCE(mem->held)) {
 		atomic64_inc(&mem->held_maps);
+		trace_vl_error(dev, "map", "held: relay FIFO nearly full", -ENOMEM);
 		return -ENOMEM;
 	}
 	if (size > mem->max_map) {
 		atomic64_inc(&mem->map_failures);
+		trace_vl_error(dev, "map", "larger than the mapping limit", -EINVAL);
 		if (!(attrs & DMA_ATTR_NO_WARN))
 			dev_warn_ratelimited(dev, "%zu-byte mapping exceeds the %zu-byte limit\n",
 					     size, mem->max_map);
@@ -898,6 +907,7 @@ static void vl_unmap(struct device *dev, dma_addr_t addr,
 	if (!slot) {
 		dev_err_ratelimited(dev, "unmap of %pad: not a mapped DMA address (ignored)\n",
 				    &addr);
+		trace_vl_error(dev, "unmap", "not a mapped DMA address", -EINVAL);
 		return;
 	}
 
@@ -961,6 +971,7 @@ static void *vl_dma_alloc(struct device *dev, size_t size,
 
 	if (!size || size > mem->size - PAGE_SIZE * VL_RESERVED_PAGES) {
 		atomic64_inc(&mem->map_failures);
+		trace_vl_error(dev, "alloc", "size 0 or beyond the region", -EINVAL);
 		return NULL;
 	}
 
@@ -1139,6 +1150,7 @@ int vl_mem_attach_dma(struct vl_mem *mem, struct device *dev)
 {
 	int ret;
 
+	strscpy(mem->name, dev_name(dev), sizeof(mem->name));
 	dev_set_drvdata(dev, mem);
 	dev->dma_mask = &dev->coherent_dma_mask;
 	/* Ops first: dma_set_mask() derives dma_skip_sync (6.12) from them. */
@@ -1295,8 +1307,8 @@ static void vl_mem_release_kref(struct kref *kref)
 		}
 	}
 	if (leaked)
-		pr_warn("memory region freed with %lu pages still mapped\n",
-			leaked);
+		pr_warn("%s: memory region freed with %lu pages still mapped\n",
+			mem->name, leaked);
 	for (i = 0; i < mem->nviews; i++)
 		iput(mem->views[i].inode);
 	kvfree(mem->reaping);

@@ -54,6 +54,9 @@
 #include "vl_device.h"
 #include "vl_dma.h"
 
+#define CREATE_TRACE_POINTS
+#include "vl_trace.h"
+
 /* Devices at once (names vl0..vl<N-1>). */
 #define VL_MAX_DEVICES		4096
 /* Bounds of msg_timeout_ms: 0 must not mean "forever", nor ~0 weeks. */
@@ -201,6 +204,7 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 		/* GFP_ATOMIC callers (FAILED status): the adapter misses this one. */
 		dev_warn_ratelimited(&vl->parent, "event %s dropped\n",
 				     vl_event_name(ev->type));
+		trace_vl_error(&vl->parent, vl_event_name(ev->type), "dropped", -ENOMEM);
 		return -ENOMEM;
 	}
 	e->ev = *ev;
@@ -239,10 +243,13 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 		dev_err_ratelimited(&vl->parent, "%s: no answer from the adapter (%s)\n",
 				    vl_event_name(ev->type),
 				    ret == -ETIMEDOUT ? "timed out" : "killed");
+		trace_vl_error(&vl->parent, vl_event_name(ev->type),
+			       "no answer from the adapter", ret);
 		vl_device_break(vl, VL_BROKEN_TIMEOUT);
 	} else if (ret < 0 && ret != -EIO) {
 		dev_err_ratelimited(&vl->parent, "%s: adapter answered %d\n",
 				    vl_event_name(ev->type), ret);
+		trace_vl_error(&vl->parent, vl_event_name(ev->type), "adapter refused", ret);
 		vl_device_break(vl, VL_BROKEN_REFUSED);
 	}
 	return ret;
@@ -250,6 +257,10 @@ int vl_event_send(struct vl_device *vl, const struct virtio_loopback_event *ev,
 
 void vl_device_break(struct vl_device *vl, int why)
 {
+	const char *reason = why == VL_BROKEN_TIMEOUT ? "adapter timed out" :
+			     why == VL_BROKEN_REFUSED ? "adapter refused" :
+			     why == VL_BROKEN_RING ? "ring state not trusted" :
+			     "back-end wrote an invalid used entry";
 	unsigned long flags;
 	bool first;
 
@@ -262,15 +273,14 @@ void vl_device_break(struct vl_device *vl, int why)
 	spin_unlock_irqrestore(&vl->ev_lock, flags);
 	if (first) {
 		wake_up_interruptible(&vl->ev_wq);
-		dev_err_ratelimited(&vl->parent, "device broken\n");
+		dev_err_ratelimited(&vl->parent, "device broken (%s)\n", reason);
+		trace_vl_error(&vl->parent, "break", reason, -EIO);
 	}
 	/* Both actions are idempotent; a later reason may need the other. */
 	if (why == VL_BROKEN_RING)
 		virtio_break_device(&vl->vdev);
 	else
-		vl_transport_fail(vl, why == VL_BROKEN_TIMEOUT ? "adapter timed out" :
-				  why == VL_BROKEN_REFUSED ? "adapter refused" :
-				  "back-end wrote an invalid used entry");
+		vl_transport_fail(vl, reason);
 }
 
 static void vl_break_work(struct work_struct *work)
@@ -318,8 +328,10 @@ static ssize_t vl_read(struct file *file, char __user *buf, size_t count, loff_t
 
 	if (!vl)
 		return -ENODEV;
-	if (count < sizeof(ev))
+	if (count < sizeof(ev)) {
+		trace_vl_error(&vl->parent, "read", "buffer smaller than an event", -EINVAL);
 		return -EINVAL;
+	}
 
 	for (;;) {
 		spin_lock_irq(&vl->ev_lock);
@@ -372,17 +384,22 @@ static ssize_t vl_write(struct file *file, const char __user *buf, size_t count,
 	struct vl_device *vl = vl_session_device(file);
 	struct virtio_loopback_reply r;
 	struct vl_event *e;
-	int ret = -ENOENT;
+	int ret = 0;
 
 	if (!vl)
 		return -ENODEV;
 	if (count != sizeof(r))
-		return -EINVAL;
-	if (copy_from_user(&r, buf, sizeof(r)))
-		return -EFAULT;
-	if (r.reserved[0] || r.reserved[1] || r.result > 0 || r.result < -MAX_ERRNO)
-		return -EINVAL;
+		ret = -EINVAL;
+	else if (copy_from_user(&r, buf, sizeof(r)))
+		ret = -EFAULT;
+	else if (r.reserved[0] || r.reserved[1] || r.result > 0 || r.result < -MAX_ERRNO)
+		ret = -EINVAL;
+	if (ret) {
+		trace_vl_error(&vl->parent, "reply", "size, reserved or result", ret);
+		return ret;
+	}
 
+	ret = -ENOENT;
 	spin_lock_irq(&vl->ev_lock);
 	if (vl->broken) {
 		ret = -EIO;
@@ -398,6 +415,9 @@ static ssize_t vl_write(struct file *file, const char __user *buf, size_t count,
 		}
 	}
 	spin_unlock_irq(&vl->ev_lock);
+	if (ret)
+		trace_vl_error(&vl->parent, "reply", ret == -EIO ? "device broken" :
+			       "no event waits for this seq", ret);
 	return ret ? ret : sizeof(r);
 }
 
@@ -740,6 +760,7 @@ static void vl_register(struct vl_device *vl)
 	ret = register_virtio_device(&vl->vdev);
 	if (ret) {
 		dev_err_ratelimited(&vl->parent, "register_virtio_device: %d\n", ret);
+		trace_vl_error(&vl->parent, "register", "register_virtio_device", ret);
 		/* Ownership passed to the core: its release drops our ref. */
 		put_device(&vl->vdev.dev);
 		return;
@@ -788,6 +809,7 @@ static void vl_destroy_finish(struct vl_device *vl)
 	cancel_work_sync(&vl->garbage_work);
 	vl_sysfs_del_queues(vl);
 	device_del(&vl->parent);
+	trace_vl_remove(vl);
 	complete_all(&vl->destroyed);
 }
 
@@ -872,40 +894,51 @@ static void vl_blk_bound_request(struct vl_device *vl)
 }
 
 /*
- * Every field is checked against a named limit before anything is created.
+ * Every field is checked against a named limit before anything is created;
+ * *@why names the field that failed (the vl_error tracepoint).
  * On success *@qi holds the queue array (kfree() it).
  */
 static int vl_validate_create(const struct virtio_loopback_create *c,
-			      struct virtio_loopback_queue_info **qi)
+			      struct virtio_loopback_queue_info **qi,
+			      const char **why)
 {
 	struct virtio_loopback_queue_info *q;
 	u32 i;
 
 	*qi = NULL;
+	*why = "device_id";
 	if (!c->device_id)
 		return -EINVAL;
+	*why = "num_queues";
 	if (!c->num_queues || c->num_queues > VIRTIO_LOOPBACK_MAX_QUEUES)
 		return -EINVAL;
+	*why = "config_size";
 	if (c->config_size > VIRTIO_LOOPBACK_MAX_CONFIG_SIZE)
 		return -EINVAL;
+	*why = "flags or reserved";
 	if (c->flags & ~VIRTIO_LOOPBACK_CREATE_F_PERSIST || c->reserved0 ||
 	    memchr_inv(c->reserved, 0, sizeof(c->reserved)))
 		return -EINVAL;
+	*why = "persist_timeout_ms";
 	if (c->persist_timeout_ms &&
 	    (!(c->flags & VIRTIO_LOOPBACK_CREATE_F_PERSIST) ||
 	     c->persist_timeout_ms > VIRTIO_LOOPBACK_MAX_PERSIST_TIMEOUT_MS))
 		return -EINVAL;
+	*why = "device_features without VERSION_1";
 	if (!(c->device_features & BIT_ULL(VIRTIO_F_VERSION_1)))
 		return -EINVAL;
+	*why = "mem_size";
 	if (c->mem_size &&
 	    (!PAGE_ALIGNED(c->mem_size) ||
 	     c->mem_size < VIRTIO_LOOPBACK_MIN_MEM_SIZE ||
 	     c->mem_size > VIRTIO_LOOPBACK_MAX_MEM_SIZE))
 		return -EINVAL;
+	*why = "mem_mode";
 	if (c->mem_mode != VIRTIO_LOOPBACK_MEM_ISOLATED &&
 	    c->mem_mode != VIRTIO_LOOPBACK_MEM_ZERO_COPY)
 		return -EINVAL;
 
+	*why = "queues";
 	q = memdup_array_user(u64_to_user_ptr(c->queues), c->num_queues, sizeof(*q));
 	if (IS_ERR(q))
 		return PTR_ERR(q);
@@ -914,6 +947,7 @@ static int vl_validate_create(const struct virtio_loopback_create *c,
 		    q[i].max_size > VIRTIO_LOOPBACK_MAX_QUEUE_SIZE ||
 		    q[i].reserved0 || q[i].reserved1 ||
 		    q[i].kick_fd < 0 || q[i].call_fd < 0) {
+			*why = "queue max_size, reserved or fds";
 			kfree(q);
 			return -EINVAL;
 		}
@@ -930,12 +964,14 @@ static int vl_validate_create(const struct virtio_loopback_create *c,
  */
 static struct vl_device *vl_device_create(const struct virtio_loopback_create *c,
 					  const struct virtio_loopback_queue_info *qi,
-					  struct virtio_loopback_create __user *uc)
+					  struct virtio_loopback_create __user *uc,
+					  const char **why)
 {
 	struct vl_device *vl;
 	u32 i;
 	int ret;
 
+	*why = "device allocation";
 	vl = kzalloc(sizeof(*vl), GFP_KERNEL);
 	if (!vl)
 		return ERR_PTR(-ENOMEM);
@@ -981,17 +1017,20 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	for (i = 0; i < vl->num_queues; i++) {
 		struct vl_vq *q = &vl->vqs[i];
 
+		*why = "kick_fd";
 		q->kick = eventfd_ctx_fdget(qi[i].kick_fd);
 		if (IS_ERR(q->kick)) {
 			ret = PTR_ERR(q->kick);
 			q->kick = NULL;
 			goto err_put;
 		}
+		*why = "call_fd";
 		ret = vl_vq_hook_call(q, qi[i].call_fd);
 		if (ret)
 			goto err_put;
 	}
 
+	*why = "config";
 	ret = -ENOMEM;
 	vl->config = kzalloc(max_t(u32, c->config_size, 1), GFP_KERNEL);
 	if (!vl->config)
@@ -1002,6 +1041,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 		goto err_put;
 	vl->config_size = c->config_size;
 
+	*why = "memory region";
 	vl->mem = vl_mem_create(vl->mem_size, vl->mem_mode);
 	if (IS_ERR(vl->mem)) {
 		ret = PTR_ERR(vl->mem);
@@ -1010,6 +1050,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	}
 	vl_blk_bound_request(vl);
 
+	*why = "device number";
 	ret = ida_alloc_max(&vl_ida, VL_MAX_DEVICES - 1, GFP_KERNEL);
 	if (ret < 0)
 		goto err_put;
@@ -1017,6 +1058,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	ret = -EFAULT;
 	if (put_user(vl->id, &uc->id))
 		goto err_put;
+	*why = "class device";
 	ret = dev_set_name(&vl->parent, "vl%d", vl->id);
 	if (ret)
 		goto err_put;
@@ -1026,6 +1068,7 @@ static struct vl_device *vl_device_create(const struct virtio_loopback_create *c
 	ret = device_add(&vl->parent);
 	if (ret)
 		goto err_put;
+	*why = "sysfs";
 	ret = vl_sysfs_add_queues(vl);
 	if (ret)
 		goto err_del;
@@ -1066,10 +1109,13 @@ static void vl_device_destroy(struct vl_device *vl)
 	__module_get(THIS_MODULE);
 	vl_driver_queue(vl, VL_DRV_DESTROY);
 	left = wait_for_completion_killable_timeout(&vl->destroyed, vl_msg_timeout());
-	if (left <= 0)
+	if (left <= 0) {
 		dev_warn_ratelimited(&vl->parent,
 				     "driver still busy (%s): removal goes on in the background\n",
 				     left ? "close killed" : "timed out");
+		trace_vl_error(&vl->parent, "remove", "driver still busy",
+			       left ? (int)left : -ETIMEDOUT);
+	}
 	/* The session's reference; the completion is not touched again. */
 	put_device(&vl->parent);
 }
@@ -1143,6 +1189,7 @@ static void vl_persist_work(struct work_struct *work)
 		return;
 	dev_warn(&vl->parent, "no adapter attached within %u ms: removing the device\n",
 		 vl->persist_timeout_ms);
+	trace_vl_error(&vl->parent, "persist", "no adapter attached", -ETIMEDOUT);
 	/* Drops the reference the closed session left to the detached state. */
 	vl_device_destroy(vl);
 	/*
@@ -1176,7 +1223,8 @@ static int vl_copy_sized(void *dst, size_t size, size_t min,
 }
 
 static long vl_ioctl_create(struct vl_session *s,
-			    struct virtio_loopback_create __user *uc)
+			    struct virtio_loopback_create __user *uc,
+			    const char **why)
 {
 	struct virtio_loopback_queue_info *qi;
 	struct virtio_loopback_create c;
@@ -1184,16 +1232,18 @@ static long vl_ioctl_create(struct vl_session *s,
 	long ret;
 
 	mutex_lock(&s->lock);
+	*why = "session owns a device";
 	ret = -EBUSY;
 	if (s->vl)
 		goto out;
+	*why = "size";
 	ret = vl_copy_sized(&c, sizeof(c), VL_CREATE_SIZE_V1, uc, &uc->size);
 	if (ret)
 		goto out;
-	ret = vl_validate_create(&c, &qi);
+	ret = vl_validate_create(&c, &qi, why);
 	if (ret)
 		goto out;
-	vl = vl_device_create(&c, qi, uc);
+	vl = vl_device_create(&c, qi, uc, why);
 	kfree(qi);
 	if (IS_ERR(vl)) {
 		ret = PTR_ERR(vl);
@@ -1206,6 +1256,7 @@ static long vl_ioctl_create(struct vl_session *s,
 	smp_store_release(&s->vl, vl);
 	/* The virtio device's reference, dropped by its release. */
 	get_device(&vl->parent);
+	trace_vl_add(vl);
 	vl_driver_queue(vl, VL_DRV_REGISTER);
 	ret = 0;
 out:
@@ -1296,7 +1347,8 @@ static struct vl_device *vl_attach_find(const struct virtio_loopback_attach *a,
 }
 
 static long vl_ioctl_attach(struct vl_session *s,
-			    struct virtio_loopback_attach __user *ua)
+			    struct virtio_loopback_attach __user *ua,
+			    const char **why)
 {
 	struct virtio_loopback_queue_info *qi = NULL;
 	struct vl_attach_fds fds = { 0 };
@@ -1305,20 +1357,25 @@ static long vl_ioctl_attach(struct vl_session *s,
 	long ret;
 
 	mutex_lock(&s->lock);
+	*why = "session owns a device";
 	ret = -EBUSY;
 	if (s->vl)
 		goto out;
+	*why = "size";
 	ret = vl_copy_sized(&a, sizeof(a), VL_ATTACH_SIZE_V1, ua, &ua->size);
 	if (ret)
 		goto out;
+	*why = "flags, reserved, name or num_queues";
 	ret = -EINVAL;
 	if (a.flags || a.reserved0 || memchr_inv(a.reserved, 0, sizeof(a.reserved)) ||
 	    !memchr(a.name, 0, sizeof(a.name)) || !a.name[0] ||
 	    !a.num_queues || a.num_queues > VIRTIO_LOOPBACK_MAX_QUEUES)
 		goto out;
+	*why = "queues or their fds";
 	ret = vl_attach_fds_get(&fds, &a, &qi);
 	if (ret)
 		goto out;
+	*why = "no detached device of that name and shape";
 
 	mutex_lock(&vl_devs_lock);
 	vl = vl_attach_find(&a, qi);
@@ -1357,7 +1414,8 @@ out:
 }
 
 static long vl_ioctl_get_vq_info(struct vl_device *vl,
-				 struct virtio_loopback_vq_info __user *uinfo)
+				 struct virtio_loopback_vq_info __user *uinfo,
+				 const char **why)
 {
 	struct virtio_loopback_vq_info info;
 	unsigned long flags;
@@ -1365,6 +1423,7 @@ static long vl_ioctl_get_vq_info(struct vl_device *vl,
 
 	if (copy_from_user(&info, uinfo, sizeof(info)))
 		return -EFAULT;
+	*why = "index";
 	if (info.index >= vl->num_queues)
 		return -EINVAL;
 	q = &vl->vqs[array_index_nospec(info.index, vl->num_queues)];
@@ -1385,19 +1444,24 @@ static long vl_ioctl_get_vq_info(struct vl_device *vl,
 }
 
 static long vl_ioctl_rewind_vq(struct vl_device *vl,
-			       struct virtio_loopback_vq_rewind __user *ur)
+			       struct virtio_loopback_vq_rewind __user *ur,
+			       const char **why)
 {
 	struct virtio_loopback_vq_rewind rw;
 	u32 outstanding = 0;
+	struct vl_vq *q;
 	u16 base = 0;
 	int ret;
 
 	if (copy_from_user(&rw, ur, sizeof(rw)))
 		return -EFAULT;
+	*why = "index, flags or reserved";
 	if (rw.index >= vl->num_queues || rw.flags || rw.reserved[0] || rw.reserved[1])
 		return -EINVAL;
-	ret = vl_vq_rewind(&vl->vqs[array_index_nospec(rw.index, vl->num_queues)],
-			   &base, &outstanding);
+	q = &vl->vqs[array_index_nospec(rw.index, vl->num_queues)];
+	ret = vl_vq_rewind(q, &base, &outstanding);
+	trace_vl_queue_rewind(q, base, outstanding, ret);
+	*why = "queue not set up, failing or not tracked";
 	if (ret)
 		return ret;
 	rw.base = base;
@@ -1409,7 +1473,8 @@ static long vl_ioctl_rewind_vq(struct vl_device *vl,
 
 /* The fd is installed only once the answer reached user space. */
 static long vl_ioctl_get_mem_region(struct vl_device *vl,
-				    struct virtio_loopback_mem_region __user *ur)
+				    struct virtio_loopback_mem_region __user *ur,
+				    const char **why)
 {
 	struct virtio_loopback_mem_region r;
 	struct file *file;
@@ -1417,11 +1482,14 @@ static long vl_ioctl_get_mem_region(struct vl_device *vl,
 
 	if (copy_from_user(&r, ur, sizeof(r)))
 		return -EFAULT;
+	*why = "flags or reserved";
 	if (r.flags || r.reserved)
 		return -EINVAL;
+	*why = "fd";
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
+	*why = "region";
 	file = vl_mem_open_region(vl->mem, &r);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
@@ -1438,17 +1506,21 @@ static long vl_ioctl_get_mem_region(struct vl_device *vl,
 }
 
 static long vl_ioctl_set_config(struct vl_device *vl,
-				struct virtio_loopback_config __user *ucfg)
+				struct virtio_loopback_config __user *ucfg,
+				const char **why)
 {
 	u8 data[VIRTIO_LOOPBACK_MAX_CONFIG_SIZE];
 	struct virtio_loopback_config cfg;
 	unsigned long flags;
+	bool notify;
 
 	if (copy_from_user(&cfg, ucfg, sizeof(cfg)))
 		return -EFAULT;
+	*why = "flags or reserved";
 	if (cfg.flags & ~VIRTIO_LOOPBACK_CONFIG_F_NOTIFY || cfg.reserved0 ||
 	    cfg.reserved[0] || cfg.reserved[1])
 		return -EINVAL;
+	*why = "offset or len beyond config_size";
 	if (cfg.offset > vl->config_size || cfg.len > vl->config_size - cfg.offset)
 		return -EINVAL;
 	if (copy_from_user(data, u64_to_user_ptr(cfg.data), cfg.len))
@@ -1464,28 +1536,57 @@ static long vl_ioctl_set_config(struct vl_device *vl,
 	 * Before the core knows the device, probe will read the new copy; during
 	 * probe the core defers the change until the driver is ready.
 	 */
-	if ((cfg.flags & VIRTIO_LOOPBACK_CONFIG_F_NOTIFY) && vl_core_live(vl))
+	notify = (cfg.flags & VIRTIO_LOOPBACK_CONFIG_F_NOTIFY) && vl_core_live(vl);
+	trace_vl_config(vl, cfg.offset, cfg.len, false, notify);
+	if (notify)
 		virtio_config_changed(&vl->vdev);
 	return 0;
 }
 
+/* The request's name in the vl_error tracepoint. */
+static const char *vl_ioctl_name(unsigned int cmd)
+{
+	switch (cmd) {
+	case VIRTIO_LOOPBACK_GET_API_VERSION:
+		return "GET_API_VERSION";
+	case VIRTIO_LOOPBACK_CREATE:
+		return "CREATE";
+	case VIRTIO_LOOPBACK_ATTACH:
+		return "ATTACH";
+	case VIRTIO_LOOPBACK_GET_VQ_INFO:
+		return "GET_VQ_INFO";
+	case VIRTIO_LOOPBACK_SET_CONFIG:
+		return "SET_CONFIG";
+	case VIRTIO_LOOPBACK_GET_MEM_FD:
+		return "GET_MEM_FD";
+	case VIRTIO_LOOPBACK_GET_MEM_REGION:
+		return "GET_MEM_REGION";
+	case VIRTIO_LOOPBACK_UNPLUG:
+		return "UNPLUG";
+	case VIRTIO_LOOPBACK_REWIND_VQ:
+		return "REWIND_VQ";
+	}
+	return "ioctl";
+}
+
 /*
  * Device ioctls before CREATE fail with -ENODEV; on a broken device with
- * -EIO. Unknown commands: -ENOIOCTLCMD (the VFS returns -ENOTTY).
+ * -EIO. Unknown commands: -ENOIOCTLCMD (the VFS returns -ENOTTY). *@why
+ * names what failed, when the errno alone does not.
  */
-static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+static long vl_ioctl_cmd(struct file *file, unsigned int cmd, void __user *argp,
+			 const char **why)
 {
 	struct vl_session *s = file->private_data;
-	void __user *argp = (void __user *)arg;
 	struct vl_device *vl;
 
 	switch (cmd) {
 	case VIRTIO_LOOPBACK_GET_API_VERSION:
 		return put_user((u64)VIRTIO_LOOPBACK_API_VERSION, (u64 __user *)argp);
 	case VIRTIO_LOOPBACK_CREATE:
-		return vl_ioctl_create(s, argp);
+		return vl_ioctl_create(s, argp, why);
 	case VIRTIO_LOOPBACK_ATTACH:
-		return vl_ioctl_attach(s, argp);
+		return vl_ioctl_attach(s, argp, why);
 	case VIRTIO_LOOPBACK_GET_VQ_INFO:
 	case VIRTIO_LOOPBACK_SET_CONFIG:
 	case VIRTIO_LOOPBACK_GET_MEM_FD:
@@ -1494,33 +1595,55 @@ static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VIRTIO_LOOPBACK_REWIND_VQ:
 		break;
 	default:
+		*why = "unknown command";
 		return -ENOIOCTLCMD;
 	}
 
 	vl = vl_session_device(file);
+	*why = "no device (before CREATE)";
 	if (!vl)
 		return -ENODEV;
 	/* Also a broken device may be removed in order. */
 	if (cmd == VIRTIO_LOOPBACK_UNPLUG) {
+		*why = "already asked";
 		if (test_and_set_bit(VL_DRV_UNPLUG_ASKED, &vl->driver_req))
 			return -EALREADY;
 		vl_driver_queue(vl, VL_DRV_UNPLUG);
 		return 0;
 	}
+	*why = "device broken";
 	if (READ_ONCE(vl->broken))
 		return -EIO;
+	*why = NULL;
 	switch (cmd) {
 	case VIRTIO_LOOPBACK_GET_VQ_INFO:
-		return vl_ioctl_get_vq_info(vl, argp);
+		return vl_ioctl_get_vq_info(vl, argp, why);
 	case VIRTIO_LOOPBACK_SET_CONFIG:
-		return vl_ioctl_set_config(vl, argp);
+		return vl_ioctl_set_config(vl, argp, why);
 	case VIRTIO_LOOPBACK_GET_MEM_REGION:
-		return vl_ioctl_get_mem_region(vl, argp);
+		return vl_ioctl_get_mem_region(vl, argp, why);
 	case VIRTIO_LOOPBACK_REWIND_VQ:
-		return vl_ioctl_rewind_vq(vl, argp);
+		return vl_ioctl_rewind_vq(vl, argp, why);
 	default:
 		return vl_mem_get_fd(vl->mem);
 	}
+}
+
+static long vl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	const char *why = NULL;
+	struct vl_device *vl;
+	long ret;
+
+	ret = vl_ioctl_cmd(file, cmd, (void __user *)arg, &why);
+	if (ret < 0 && trace_vl_error_enabled()) {
+		/* A failed CREATE or ATTACH has no device: "-". */
+		vl = vl_session_device(file);
+		trace_vl_error(vl ? &vl->parent : NULL, vl_ioctl_name(cmd),
+			       ret == -EFAULT ? "copy from or to user space" : why ?: "-",
+			       ret);
+	}
+	return ret;
 }
 
 static int vl_open(struct inode *inode, struct file *file)

@@ -50,6 +50,7 @@
 #include "vl_compat.h"
 #include "vl_device.h"
 #include "vl_dma.h"
+#include "vl_trace.h"
 
 /* Ring alignment of the split ring's used ring (as virtio-mmio). */
 #define VL_VRING_ALIGN		PAGE_SIZE
@@ -133,9 +134,11 @@ static void vl_shadow_lose(struct vl_vq *q, const char *why)
 
 static void vl_shadow_garbage(struct vl_vq *q, const char *why)
 {
-	if (!q->garbage)
+	if (!q->garbage) {
 		dev_err_ratelimited(&q->vl->parent, "queue %u: %s: failing the device\n",
 				    q->index, why);
+		trace_vl_error(&q->vl->parent, "ring", why, -EIO);
+	}
 	q->garbage = true;
 }
 
@@ -579,15 +582,22 @@ static void vl_relay_chain(struct vl_vq *q, u16 head)
 
 	ok = vl_chain_walk(q, head, vl_relay_copy_desc, &c);
 	r->bytes_dropped += c.dropped;
-	if (c.dropped)
+	if (c.dropped) {
 		dev_warn_ratelimited(&q->vl->parent,
 				     "queue %u: back-end not reading, %u bytes dropped\n",
 				     q->index, c.dropped);
-	if (!ok || c.writable || c.unreachable)
+		trace_vl_error(&q->vl->parent, "relay", "back-end not reading: bytes dropped",
+			       -ENOBUFS);
+	}
+	if (!ok || c.writable || c.unreachable) {
+		const char *why = !ok ? "malformed chain" :
+				  c.writable ? "device-writable part" : "outside the region";
+
 		dev_err_ratelimited(&q->vl->parent,
 				    "queue %u: a buffer the transport cannot relay (%s)\n",
-				    q->index, !ok ? "malformed chain" :
-				    c.writable ? "device-writable part" : "outside the region");
+				    q->index, why);
+		trace_vl_error(&q->vl->parent, "relay", why, -EINVAL);
+	}
 	WRITE_ONCE(q->used->ring[r->driver_used & mask].id, cpu_to_le32(head));
 	WRITE_ONCE(q->used->ring[r->driver_used & mask].len, 0);
 	r->driver_used++;
@@ -796,6 +806,7 @@ static void vl_irq_work(struct irq_work *work)
 		/* Until dead mode rewrites the ring, the driver must not look. */
 		garbage = q->garbage && !q->dead;
 		q->interrupts++;
+		trace_vl_interrupt(q);
 	}
 	spin_unlock_irqrestore(&q->lock, flags);
 	if (kick)
@@ -1020,6 +1031,7 @@ static bool vl_notify(struct virtqueue *vq)
 	} else {
 		vl_shadow_scan(q);
 	}
+	trace_vl_kick(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 
 	if (dead) {
@@ -1087,8 +1099,10 @@ static void vl_set(struct virtio_device *vdev, unsigned int offset,
 		dev_warn_ratelimited(&vl->parent,
 				     "driver wrote config at %u+%u, beyond %u bytes\n",
 				     offset, len, vl->config_size);
+		trace_vl_error(&vl->parent, "config write", "beyond config_size", -EINVAL);
 		return;
 	}
+	trace_vl_config(vl, offset, n, true, false);
 	ev.config_offset = offset;
 	ev.config_len = n;
 	memcpy(ev.config, buf, n);
@@ -1134,6 +1148,7 @@ static void vl_set_status(struct virtio_device *vdev, u8 status)
 	};
 
 	WRITE_ONCE(vl->status, status);
+	trace_vl_status(vl, old, status);
 	if ((status & VIRTIO_CONFIG_S_FAILED) && !(old & VIRTIO_CONFIG_S_FAILED)) {
 		ev.type = VIRTIO_LOOPBACK_EV_FAILED;
 		vl_event_send(vl, &ev, GFP_ATOMIC);
@@ -1172,6 +1187,7 @@ static void vl_reset(struct virtio_device *vdev)
 		vl->started = false;
 		vl_event_send(vl, &ev, GFP_KERNEL);
 	}
+	trace_vl_status(vl, READ_ONCE(vl->status), 0);
 	WRITE_ONCE(vl->status, 0);
 }
 
@@ -1208,6 +1224,7 @@ static void vl_del_vqs(struct virtio_device *vdev)
 		spin_unlock_irqrestore(&q->lock, flags);
 		if (!vq)
 			continue;
+		trace_vl_queue_del(q);
 		/* An interrupt already past the check above still uses vq. */
 		cancel_delayed_work_sync(&q->dead_work);
 		irq_work_sync(&q->irq_work);
@@ -1253,6 +1270,7 @@ static int vl_setup_vq(struct vl_device *vl, u32 index, vq_callback_t *callback,
 	if (!desc || !avail || !used) {
 		dev_err_ratelimited(&vl->parent, "queue %u: ring outside the memory region\n",
 				    index);
+		trace_vl_error(&vl->parent, "setup_vq", "ring outside the memory region", -EINVAL);
 		ret = -EINVAL;
 		goto err_del;
 	}
@@ -1291,6 +1309,7 @@ static int vl_setup_vq(struct vl_device *vl, u32 index, vq_callback_t *callback,
 	vl_shadow_reset(&q->shadow, 0);
 	q->dead = READ_ONCE(vl->dead);
 	q->vq = vq;
+	trace_vl_queue_setup(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 	*out = vq;
 	return 0;
@@ -1324,6 +1343,7 @@ static int vl_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 	}
 	return 0;
 err:
+	trace_vl_error(&vl->parent, "find_vqs", vqs_info[i].name, ret);
 	vl_del_vqs(vdev);
 	return ret;
 }
@@ -1348,6 +1368,7 @@ static int vl_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 	}
 	return 0;
 err:
+	trace_vl_error(&vl->parent, "find_vqs", names[i], ret);
 	vl_del_vqs(vdev);
 	return ret;
 }
@@ -1383,6 +1404,8 @@ static int vl_finalize_features(struct virtio_device *vdev)
 	vring_transport_features(vdev);
 	if (!__virtio_test_bit(vdev, VIRTIO_F_VERSION_1)) {
 		dev_err_ratelimited(&vl->parent, "driver did not accept VIRTIO_F_VERSION_1\n");
+		trace_vl_error(&vl->parent, "finalize_features", "VERSION_1 not accepted",
+			       -EINVAL);
 		return -EINVAL;
 	}
 	/* vring_use_dma_api() is evaluated when each queue is created. */
@@ -1675,6 +1698,7 @@ void vl_transport_fail(struct vl_device *vl, const char *why)
 		dev_err_ratelimited(&vl->parent,
 				    "in-flight requests unknown (%s); breaking the virtqueues\n",
 				    why);
+		trace_vl_error(&vl->parent, "fail", "in-flight requests unknown", -EIO);
 		virtio_break_device(&vl->vdev);
 	}
 }
