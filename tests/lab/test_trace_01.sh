@@ -142,6 +142,12 @@ grep " vl_error: " "$window" | sed 's/^/    /' | head -n 6
 _trace_off
 
 # perf, where the host's perf runs against this kernel; else trace-cmd.
+# On 6.1 only: on 6.12 the host's perf (6.1) spends about 4 minutes of
+# TCG starting up, the same events that tracefs has just shown.
+case "$(uname -r)" in
+6.1.*) ;;
+*) _log "tracefs checked; the perf step runs on 6.1 (docs/tracing.md)"; _pass ;;
+esac
 perf_ok=0
 if command -v perf >/dev/null && perf list 'virtio_loopback:*' 2>/dev/null | grep -q 'virtio_loopback:vl_kick'; then
 	perf_ok=1
