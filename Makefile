@@ -64,7 +64,7 @@ checkpatch:
 	$(Q)scripts/checkpatch
 
 shellcheck:
-	$(Q)shellcheck -x scripts/vm-run scripts/lab-init scripts/lab-initramfs-init scripts/check scripts/install-deps scripts/build-test-drivers scripts/demo scripts/bench tests/lab/*.sh tests/lab/run-all tests/lab/host_*.sh
+	$(Q)shellcheck -x scripts/vm-run scripts/lab-init scripts/lab-initramfs-init scripts/check scripts/install-deps scripts/build-test-drivers scripts/check-virtio-can scripts/demo scripts/bench tests/lab/*.sh tests/lab/run-all tests/lab/host_*.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -186,7 +186,8 @@ static void vla_usage(FILE *out)
 		"                             without an adapter (1..%d, default %d)\n"
 		"      --attach NAME          take over the persistent device NAME (vl<N>, see\n"
 		"                             /sys/class/virtio-loopback) instead of creating one\n"
-		"  -v, --verbose              log each vhost-user message\n"
+		"  -v, --verbose              log every vhost-user message sent and received,\n"
+		"                             decoded, on stderr\n"
 		"      --gpu-mode WxH         gpu: the display mode offered (default %ux%u)\n"
 		"      --screenshot PATH      gpu: write scanout 0 as PNG on SIGUSR1 and at exit\n"
 		"  -h, --help                 this text\n"
@@ -1668,6 +1669,7 @@ int main(int argc, char **argv)
 	/* A write to a back-end that is gone must be an error, not death. */
 	signal(SIGPIPE, SIG_IGN);
 	vuf_init(&a.fe, a.opts.timeout_ms);
+	a.fe.device_id = a.type.id;
 
 	ret = vla_check_socket(a.opts.socket);
 	if (!ret)

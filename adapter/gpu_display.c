@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include <linux/virtio_gpu.h>
+#include <linux/virtio_ids.h>
 
 #include <png.h>
 
@@ -50,6 +51,7 @@
 #include "vhost_user.h"
 #include "vlb_compiler.h"
 #include "vlb_log.h"
+#include "vlb_msg_dump.h"
 
 /* Display protocol requests (vhost-user-gpu.rst, "Message types"). */
 enum vla_gpu_request {
@@ -1300,8 +1302,7 @@ int vla_gpu_open(struct vla_gpu *g, int vhost_sock)
 	msg.hdr.size = 0;
 	msg.fds[0] = sv[1];
 	msg.nfds = 1;
-	vlb_dbg(VLB_DBG_MSG, vla_gpu_name(g), "-> %s fds 1",
-		vlb_request_name(msg.hdr.request));
+	vlb_msg_dbg(vla_gpu_name(g), "->", &msg, false, VIRTIO_ID_GPU);
 	ret = vlb_msg_send(vhost_sock, &msg);
 	close(sv[1]);
 	if (ret) {

@@ -29,6 +29,7 @@
 #include "vhost_user_frontend.h"
 #include "vlb_compiler.h"
 #include "vlb_log.h"
+#include "vlb_msg_dump.h"
 
 /* Sizes of the ring parts (virtio spec 2.7: split virtqueues). */
 #define VUF_DESC_SIZE(num)	(16ULL * (num))
@@ -106,93 +107,6 @@ vuf_fail(struct vuf *f, int ret, const struct vhost_user_msg *req,
 	return ret;
 }
 
-/* --verbose: one decoded line per message. */
-static void vuf_log_msg(const struct vuf *f, const char *dir,
-			const struct vhost_user_msg *m, bool backend_channel)
-{
-	const union vhost_user_payload *p = &m->payload;
-	uint32_t req = m->hdr.request;
-	char d[192] = "";
-
-	if (!(vlb_dbg_mask & VLB_DBG_MSG))
-		return;
-
-	if (backend_channel) {
-		if (m->hdr.size == sizeof(p->u64))
-			snprintf(d, sizeof(d), " u64 %llu",
-				 (unsigned long long)p->u64);
-		vlb_dbg(VLB_DBG_MSG, f->name, "%s %s flags 0x%x size %u fds %u%s",
-			dir, vlb_backend_request_name(req), m->hdr.flags,
-			m->hdr.size, m->nfds, d);
-		return;
-	}
-
-	if ((m->hdr.flags & VHOST_USER_REPLY_MASK) &&
-	    m->hdr.size == sizeof(p->u64) &&
-	    req != VHOST_USER_GET_FEATURES &&
-	    req != VHOST_USER_GET_PROTOCOL_FEATURES &&
-	    req != VHOST_USER_GET_QUEUE_NUM &&
-	    req != VHOST_USER_GET_STATUS &&
-	    req != VHOST_USER_GET_VRING_BASE) {
-		snprintf(d, sizeof(d), " ack %llu", (unsigned long long)p->u64);
-	} else {
-		switch (req) {
-		case VHOST_USER_GET_FEATURES:
-		case VHOST_USER_SET_FEATURES:
-		case VHOST_USER_GET_PROTOCOL_FEATURES:
-		case VHOST_USER_SET_PROTOCOL_FEATURES:
-		case VHOST_USER_GET_QUEUE_NUM:
-		case VHOST_USER_SET_STATUS:
-		case VHOST_USER_GET_STATUS:
-		case VHOST_USER_SET_VRING_KICK:
-		case VHOST_USER_SET_VRING_CALL:
-			if (m->hdr.size == sizeof(p->u64))
-				snprintf(d, sizeof(d), " 0x%llx",
-					 (unsigned long long)p->u64);
-			break;
-		case VHOST_USER_SET_VRING_NUM:
-		case VHOST_USER_SET_VRING_BASE:
-		case VHOST_USER_GET_VRING_BASE:
-		case VHOST_USER_SET_VRING_ENABLE:
-			if (m->hdr.size == sizeof(p->state))
-				snprintf(d, sizeof(d), " index %u num %u",
-					 p->state.index, p->state.num);
-			break;
-		case VHOST_USER_SET_VRING_ADDR:
-			if (m->hdr.size == sizeof(p->addr))
-				snprintf(d, sizeof(d),
-					 " index %u desc 0x%llx used 0x%llx avail 0x%llx",
-					 p->addr.index,
-					 (unsigned long long)p->addr.desc_user_addr,
-					 (unsigned long long)p->addr.used_user_addr,
-					 (unsigned long long)p->addr.avail_user_addr);
-			break;
-		case VHOST_USER_SET_MEM_TABLE:
-			if (m->hdr.size >= VUF_MEM_TABLE_SIZE(1))
-				snprintf(d, sizeof(d),
-					 " nregions %u [gpa 0x%llx size 0x%llx uaddr 0x%llx offset 0x%llx]",
-					 p->memory.nregions,
-					 (unsigned long long)p->memory.regions[0].guest_phys_addr,
-					 (unsigned long long)p->memory.regions[0].memory_size,
-					 (unsigned long long)p->memory.regions[0].userspace_addr,
-					 (unsigned long long)p->memory.regions[0].mmap_offset);
-			break;
-		case VHOST_USER_GET_CONFIG:
-		case VHOST_USER_SET_CONFIG:
-			if (m->hdr.size >= VHOST_USER_CONFIG_HDR_SIZE)
-				snprintf(d, sizeof(d),
-					 " offset %u size %u flags 0x%x",
-					 p->config.offset, p->config.size,
-					 p->config.flags);
-			break;
-		default:
-			break;
-		}
-	}
-	vlb_dbg(VLB_DBG_MSG, f->name, "%s %s flags 0x%x size %u fds %u%s", dir,
-		vlb_request_name(req), m->hdr.flags, m->hdr.size, m->nfds, d);
-}
-
 int64_t vuf_now_ms(void)
 {
 	struct timespec ts;
@@ -251,7 +165,7 @@ static int vuf_send(struct vuf *f, int fd, struct vhost_user_msg *m,
 {
 	int ret;
 
-	vuf_log_msg(f, backend_channel ? "-> reply" : "->", m, backend_channel);
+	vlb_msg_dbg(f->name, "->", m, backend_channel, f->device_id);
 	ret = vlb_msg_send(fd, m);
 	if (ret == -EAGAIN || ret == -EWOULDBLOCK)
 		ret = -ETIMEDOUT;	/* SO_SNDTIMEO: the peer stopped reading */
@@ -296,7 +210,7 @@ static int vuf_call(struct vuf *f, struct vhost_user_msg *msg,
 				VHOST_USER_MAX_PAYLOAD);
 	if (ret)
 		return vuf_fail(f, ret, msg, "waiting for the reply");
-	vuf_log_msg(f, "<-", r, false);
+	vlb_msg_dbg(f->name, "<-", r, false, f->device_id);
 
 	if (r->nfds) {
 		unsigned int n = r->nfds;
@@ -885,7 +799,7 @@ int vuf_check_idle(struct vuf *f)
 	if (ret)
 		return vuf_fail(f, ret == -ECONNRESET ? ret : -EPROTO, NULL,
 				"unsolicited data");
-	vuf_log_msg(f, "<-", &msg, false);
+	vlb_msg_dbg(f->name, "<-", &msg, false, f->device_id);
 	vlb_msg_close_fds(&msg);
 	return vuf_fail(f, -EPROTO, NULL, "unsolicited message %u (%s)",
 			msg.hdr.request, vlb_request_name(msg.hdr.request));
@@ -936,7 +850,7 @@ static int vuf_serve_backend_req(struct vuf *f)
 		vuf_close_backend_channel(f);
 		return vuf_fail(f, ret, NULL, "back-end request channel");
 	}
-	vuf_log_msg(f, "<- back-end request", &msg, true);
+	vlb_msg_dbg(f->name, "<-", &msg, true, f->device_id);
 
 	if (msg.nfds || (msg.hdr.flags & VHOST_USER_VERSION_MASK) !=
 			VHOST_USER_VERSION ||

@@ -70,9 +70,9 @@
  * features, and VHOST_F_LOG_ALL (26, dirty logging for live migration).
  * Never offered to a driver.
  */
-#define VUF_F_LOG_ALL		26
 #define VUF_VHOST_ONLY_FEATURES \
-	((1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | (1ULL << VUF_F_LOG_ALL))
+	((1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | \
+	 (1ULL << VHOST_USER_F_LOG_ALL))
 
 /**
  * struct vuf_vring - one queue as the driver laid it out
@@ -105,6 +105,8 @@ struct vuf_vring {
  * @backend_fd: our end of the back-end request channel, or -1
  * @name: socket path (or a label) used in messages
  * @timeout_ms: how long to wait for each reply
+ * @device_id: virtio device id, for feature names in --verbose lines; 0
+ *             (after vuf_init()) names only transport and vhost-user bits
  * @protocol_wanted: protocol features to negotiate when offered;
  *                   VUF_PROTOCOL_FEATURES after vuf_init(), callers (tests)
  *                   may narrow it before vuf_negotiate()
@@ -123,6 +125,7 @@ struct vuf {
 	int backend_fd;
 	char name[128];
 	int timeout_ms;
+	uint32_t device_id;
 	uint64_t protocol_wanted;
 	uint64_t features;
 	uint64_t protocol_features;

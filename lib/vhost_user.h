@@ -91,6 +91,8 @@ enum vhost_user_protocol_feature {
 
 /* Virtio feature bit 30: the back-end speaks GET/SET_PROTOCOL_FEATURES. */
 #define VHOST_USER_F_PROTOCOL_FEATURES	30
+/* Virtio feature bit 26: vhost's dirty logging for live migration (VHOST_F_LOG_ALL). */
+#define VHOST_USER_F_LOG_ALL		26
 
 /* Header flags. */
 #define VHOST_USER_VERSION		0x1
@@ -167,6 +169,28 @@ struct vhost_user_inflight {
 	uint16_t queue_size;
 } __attribute__((packed));
 
+/* SET_LOG_BASE payload (LOG_SHMFD): the log's size and offset in its fd. */
+struct vhost_user_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+} __attribute__((packed));
+
+/* IOTLB_MSG payload, both channels (struct vhost_iotlb_msg of <linux/vhost_types.h>). */
+struct vhost_user_iotlb {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;
+	uint8_t perm;
+	uint8_t type;
+} __attribute__((packed));
+
+/* Back-end VRING_HOST_NOTIFIER_MSG payload: u64 as in SET_VRING_KICK. */
+struct vhost_user_vring_area {
+	uint64_t u64;
+	uint64_t size;
+	uint64_t offset;
+} __attribute__((packed));
+
 union vhost_user_payload {
 	uint64_t u64;
 	struct vhost_user_vring_state state;
@@ -223,7 +247,8 @@ int vlb_msg_recv(int sock, struct vhost_user_msg *msg);
 void vlb_msg_close_fds(struct vhost_user_msg *msg);
 
 /**
- * vlb_request_name() - name of a front-end request, for logs
+ * vlb_request_name() - name of a front-end request, for logs (the table is
+ * in vlb_names.c, with the other names; vlb_msg_dump.h decodes messages)
  * @request: request number
  * Returns: a static string, "UNKNOWN" for numbers the protocol lacks
  */

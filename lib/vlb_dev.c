@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vlb_msg_dump.h"
 #include "vlb_priv.h"
 
 /* Handler return value: msg holds a reply to send. */
@@ -819,8 +820,8 @@ int vlb_dev_dispatch(struct vlb_dev *dev)
 		vlb_panic(dev, "receiving a message: %s", strerror(-ret));
 		return ret == -EPROTO ? -EPROTO : ret;
 	}
-	vlb_dbg(VLB_DBG_MSG, dev->name, "request %s flags 0x%x size %u fds %u",
-		vlb_request_name(msg.hdr.request), msg.hdr.flags, msg.hdr.size, msg.nfds);
+	/* The library knows no device id: device feature bits print as numbers. */
+	vlb_msg_dbg(dev->name, "<-", &msg, false, 0);
 
 	/* Decide before the handler: SET_PROTOCOL_FEATURES may change it. */
 	need_reply = (msg.hdr.flags & VHOST_USER_NEED_REPLY_MASK) &&
@@ -842,8 +843,7 @@ int vlb_dev_dispatch(struct vlb_dev *dev)
 		}
 		msg.hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
 		msg.nfds = 0;
-		vlb_dbg(VLB_DBG_MSG, dev->name, "reply %s size %u",
-			vlb_request_name(msg.hdr.request), msg.hdr.size);
+		vlb_msg_dbg(dev->name, "->", &msg, false, 0);
 		ret = vlb_msg_send(dev->sock, &msg);
 		/* The front-end left before reading its answer: a hang-up. */
 		if (ret == -EPIPE)
@@ -1169,12 +1169,14 @@ int vlb_dev_config_changed(struct vlb_dev *dev)
 		return -ENOTCONN;
 	if (ack)
 		msg.hdr.flags |= VHOST_USER_NEED_REPLY_MASK;
+	vlb_msg_dbg(dev->name, "->", &msg, true, 0);
 	ret = vlb_msg_send(dev->backend_fd, &msg);
 	if (ret || !ack)
 		return ret;
 	ret = vlb_msg_recv(dev->backend_fd, &msg);
 	if (ret)
 		return ret;
+	vlb_msg_dbg(dev->name, "<-", &msg, true, 0);
 	if (msg.nfds || msg.hdr.request != VHOST_USER_BACKEND_CONFIG_CHANGE_MSG ||
 	    !(msg.hdr.flags & VHOST_USER_REPLY_MASK) || msg.hdr.size != sizeof(uint64_t)) {
 		vlb_msg_close_fds(&msg);

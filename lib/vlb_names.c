@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * vlb_names: printable names of virtio feature and status bits.
+ * vlb_names: printable names of virtio feature and status bits, and of
+ * vhost-user requests and protocol feature bits.
  *
  * Bit numbers from the virtio 1.3 specification (sections 2.1 and 6 for the
- * transport, each device type's "Feature bits" section for the rest).
+ * transport, each device type's "Feature bits" section for the rest). The
+ * vhost-user names are made from the enums of vhost_user.h, so a number
+ * and its name cannot drift apart.
  *
  * Copyright (C) 2026 The virtio-loopback authors
  */
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "vhost_user.h"
 #include "vlb_compiler.h"
 #include "vlb_names.h"
+#include "vlb_priv.h"
 
 struct vlb_bit_name {
 	uint32_t device_id;	/* 0: transport, any device */
@@ -23,11 +28,13 @@ struct vlb_bit_name {
 static const struct vlb_bit_name vlb_feature_names[] = {
 	/* Transport and ring features (spec 6). */
 	{ 0, 24, "NOTIFY_ON_EMPTY" },
+	/* vhost's dirty log, never a driver's (VHOST_F_LOG_ALL). */
+	{ 0, VHOST_USER_F_LOG_ALL, "LOG_ALL" },
 	{ 0, 27, "ANY_LAYOUT" },
 	{ 0, 28, "RING_INDIRECT_DESC" },
 	{ 0, 29, "RING_EVENT_IDX" },
 	/* vhost-user's, never a driver's (vhost-user.rst). */
-	{ 0, 30, "PROTOCOL_FEATURES" },
+	{ 0, VHOST_USER_F_PROTOCOL_FEATURES, "PROTOCOL_FEATURES" },
 	{ 0, 32, "VERSION_1" },
 	{ 0, 33, "ACCESS_PLATFORM" },
 	{ 0, 34, "RING_PACKED" },
@@ -154,6 +161,117 @@ static const char *const vlb_status_names[8] = {
 	[7] = "FAILED",
 };
 
+#define VLB_REQ(name) \
+	[VHOST_USER_##name] = #name
+
+static const char *const vlb_request_names[VHOST_USER_REQUEST_MAX] = {
+	VLB_REQ(NONE),
+	VLB_REQ(GET_FEATURES),
+	VLB_REQ(SET_FEATURES),
+	VLB_REQ(SET_OWNER),
+	VLB_REQ(RESET_OWNER),
+	VLB_REQ(SET_MEM_TABLE),
+	VLB_REQ(SET_LOG_BASE),
+	VLB_REQ(SET_LOG_FD),
+	VLB_REQ(SET_VRING_NUM),
+	VLB_REQ(SET_VRING_ADDR),
+	VLB_REQ(SET_VRING_BASE),
+	VLB_REQ(GET_VRING_BASE),
+	VLB_REQ(SET_VRING_KICK),
+	VLB_REQ(SET_VRING_CALL),
+	VLB_REQ(SET_VRING_ERR),
+	VLB_REQ(GET_PROTOCOL_FEATURES),
+	VLB_REQ(SET_PROTOCOL_FEATURES),
+	VLB_REQ(GET_QUEUE_NUM),
+	VLB_REQ(SET_VRING_ENABLE),
+	VLB_REQ(SEND_RARP),
+	VLB_REQ(NET_SET_MTU),
+	VLB_REQ(SET_BACKEND_REQ_FD),
+	VLB_REQ(IOTLB_MSG),
+	VLB_REQ(SET_VRING_ENDIAN),
+	VLB_REQ(GET_CONFIG),
+	VLB_REQ(SET_CONFIG),
+	VLB_REQ(CREATE_CRYPTO_SESSION),
+	VLB_REQ(CLOSE_CRYPTO_SESSION),
+	VLB_REQ(POSTCOPY_ADVISE),
+	VLB_REQ(POSTCOPY_LISTEN),
+	VLB_REQ(POSTCOPY_END),
+	VLB_REQ(GET_INFLIGHT_FD),
+	VLB_REQ(SET_INFLIGHT_FD),
+	VLB_REQ(GPU_SET_SOCKET),
+	VLB_REQ(RESET_DEVICE),
+	VLB_REQ(GET_MAX_MEM_SLOTS),
+	VLB_REQ(ADD_MEM_REG),
+	VLB_REQ(REM_MEM_REG),
+	VLB_REQ(SET_STATUS),
+	VLB_REQ(GET_STATUS),
+};
+
+#define VLB_BREQ(name) \
+	[VHOST_USER_BACKEND_##name] = #name
+
+static const char *const vlb_backend_request_names[VHOST_USER_BACKEND_REQUEST_MAX] = {
+	VLB_BREQ(NONE),
+	VLB_BREQ(IOTLB_MSG),
+	VLB_BREQ(CONFIG_CHANGE_MSG),
+	VLB_BREQ(VRING_HOST_NOTIFIER_MSG),
+};
+
+#define VLB_PROTO(name) \
+	[VHOST_USER_PROTOCOL_F_##name] = #name
+
+static const char *const vlb_protocol_feature_names[] = {
+	VLB_PROTO(MQ),
+	VLB_PROTO(LOG_SHMFD),
+	VLB_PROTO(RARP),
+	VLB_PROTO(REPLY_ACK),
+	VLB_PROTO(NET_MTU),
+	VLB_PROTO(BACKEND_REQ),
+	VLB_PROTO(CROSS_ENDIAN),
+	VLB_PROTO(CRYPTO_SESSION),
+	VLB_PROTO(PAGEFAULT),
+	VLB_PROTO(CONFIG),
+	VLB_PROTO(BACKEND_SEND_FD),
+	VLB_PROTO(HOST_NOTIFIER),
+	VLB_PROTO(INFLIGHT_SHMFD),
+	VLB_PROTO(RESET_DEVICE),
+	VLB_PROTO(INBAND_NOTIFICATIONS),
+	VLB_PROTO(CONFIGURE_MEM_SLOTS),
+	VLB_PROTO(STATUS),
+	VLB_PROTO(XEN_MMAP),
+	VLB_PROTO(SHARED_OBJECT),
+	VLB_PROTO(DEVICE_STATE),
+};
+
+const char *vlb_vhost_request_name(uint32_t request, bool backend_channel)
+{
+	if (backend_channel)
+		return request < ARRAY_SIZE(vlb_backend_request_names) ?
+		       vlb_backend_request_names[request] : NULL;
+	return request < ARRAY_SIZE(vlb_request_names) ?
+	       vlb_request_names[request] : NULL;
+}
+
+const char *vlb_request_name(uint32_t request)
+{
+	const char *name = vlb_vhost_request_name(request, false);
+
+	return name ? name : "UNKNOWN";
+}
+
+const char *vlb_backend_request_name(uint32_t request)
+{
+	const char *name = vlb_vhost_request_name(request, true);
+
+	return name ? name : "UNKNOWN";
+}
+
+const char *vlb_protocol_feature_name(unsigned int bit)
+{
+	return bit < ARRAY_SIZE(vlb_protocol_feature_names) ?
+	       vlb_protocol_feature_names[bit] : NULL;
+}
+
 const char *vlb_feature_name(uint32_t device_id, unsigned int bit)
 {
 	size_t i;
@@ -175,9 +293,7 @@ const char *vlb_status_name(unsigned int bit)
 	return bit < ARRAY_SIZE(vlb_status_names) ? vlb_status_names[bit] : NULL;
 }
 
-/* Appends like snprintf at @*used; keeps counting past the end. */
-static void vlb_append(char *buf, size_t size, size_t *used,
-		       const char *fmt, ...)
+void vlb_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
 {
 	size_t room = *used < size ? size - *used : 0;
 	va_list ap;
@@ -190,8 +306,10 @@ static void vlb_append(char *buf, size_t size, size_t *used,
 		*used += n;
 }
 
-size_t vlb_features_str(uint32_t device_id, uint64_t features,
-			const char *sep, char *buf, size_t size)
+/* Every set bit of @bits by name: @name(@device_id, bit), else "bit<N>". */
+static size_t vlb_bits_str(const char *(*name_of)(uint32_t, unsigned int),
+			   uint32_t device_id, uint64_t bits, const char *sep,
+			   char *buf, size_t size)
 {
 	size_t used = 0;
 	unsigned int bit;
@@ -201,9 +319,9 @@ size_t vlb_features_str(uint32_t device_id, uint64_t features,
 	for (bit = 0; bit < 64; bit++) {
 		const char *name;
 
-		if (!(features & (1ULL << bit)))
+		if (!(bits & (1ULL << bit)))
 			continue;
-		name = vlb_feature_name(device_id, bit);
+		name = name_of(device_id, bit);
 		if (used)
 			vlb_append(buf, size, &used, "%s", sep);
 		if (name)
@@ -212,6 +330,24 @@ size_t vlb_features_str(uint32_t device_id, uint64_t features,
 			vlb_append(buf, size, &used, "bit%u", bit);
 	}
 	return used;
+}
+
+size_t vlb_features_str(uint32_t device_id, uint64_t features,
+			const char *sep, char *buf, size_t size)
+{
+	return vlb_bits_str(vlb_feature_name, device_id, features, sep, buf, size);
+}
+
+static const char *vlb_protocol_bit_name(uint32_t unused, unsigned int bit)
+{
+	(void)unused;
+	return vlb_protocol_feature_name(bit);
+}
+
+size_t vlb_protocol_features_str(uint64_t features, const char *sep,
+				 char *buf, size_t size)
+{
+	return vlb_bits_str(vlb_protocol_bit_name, 0, features, sep, buf, size);
 }
 
 size_t vlb_status_str(uint8_t status, const char *sep, char *buf, size_t size)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * vlb_names: printable names of virtio feature bits and status bits.
+ * vlb_names: printable names of virtio feature bits and status bits, and
+ * of vhost-user requests and protocol feature bits.
  *
  * The one table of feature names in the tree: the management CLI decodes
  * sysfs with it, and logs that print features can use it too. Names are the
@@ -14,6 +15,7 @@
 #ifndef VLB_NAMES_H
 #define VLB_NAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,5 +62,38 @@ const char *vlb_status_name(unsigned int bit);
  * Returns: the length the whole string needs (like snprintf).
  */
 size_t vlb_status_str(uint8_t status, const char *sep, char *buf, size_t size);
+
+/**
+ * vlb_vhost_request_name() - name of a vhost-user request number
+ * @request: request number
+ * @backend_channel: a back-end request (enum vhost_user_backend_request,
+ *                   on the BACKEND_REQ channel), not a front-end one
+ *
+ * Returns: a static string without the VHOST_USER_ prefix
+ * ("SET_MEM_TABLE", "CONFIG_CHANGE_MSG"), or NULL for a number the
+ * protocol lacks. vlb_request_name() (vhost_user.h) never returns NULL.
+ */
+const char *vlb_vhost_request_name(uint32_t request, bool backend_channel);
+
+/**
+ * vlb_protocol_feature_name() - name of a vhost-user protocol feature bit
+ * @bit: bit number (enum vhost_user_protocol_feature)
+ *
+ * Returns: a static string without the VHOST_USER_PROTOCOL_F_ prefix
+ * ("MQ", "REPLY_ACK"), or NULL for a bit the table does not know.
+ */
+const char *vlb_protocol_feature_name(unsigned int bit);
+
+/**
+ * vlb_protocol_features_str() - every set bit of a protocol feature word
+ * @features: the protocol feature bits
+ * @sep: put between two names
+ * @buf: output, NUL-terminated; an unknown bit reads "bit<N>"
+ * @size: size of @buf
+ *
+ * Returns: the length the whole string needs (like snprintf).
+ */
+size_t vlb_protocol_features_str(uint64_t features, const char *sep,
+				 char *buf, size_t size);
 
 #endif /* VLB_NAMES_H */

@@ -152,6 +152,14 @@ void *vlb_gpa_to_va(struct vlb_dev *dev, uint64_t gpa, uint64_t *len);
 /* Same for a front-end virtual address (SET_VRING_ADDR). */
 void *vlb_qva_to_va(struct vlb_dev *dev, uint64_t qva, uint64_t *len);
 
+/*
+ * snprintf at *@used into @buf (@size bytes) and advance *@used by what
+ * was wanted, so the final *@used is the length the whole text needs.
+ * In vlb_names.c.
+ */
+__printf(4, 5) void vlb_append(char *buf, size_t size, size_t *used,
+			       const char *fmt, ...);
+
 /* Ring state changes, in vlb_vq.c. */
 void vlb_vq_init(struct vlb_dev *dev, struct vlb_vq *vq, unsigned int index);
 int vlb_vq_map(struct vlb_vq *vq);
