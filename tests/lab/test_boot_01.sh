@@ -65,7 +65,8 @@ case "$(modinfo -n virtio_loopback)" in
 *) _fail "loaded module is not the DKMS one: $(modinfo -n virtio_loopback)" ;;
 esac
 _wait_for 30 test -c /dev/virtio-loopback || _fail "/dev/virtio-loopback missing"
-_wait_for 30 test "$(stat -c '%a %U %G' /dev/virtio-loopback)" = "660 root virtio-loopback" ||
+_udev_applied() { [ "$(stat -c '%a %U %G' /dev/virtio-loopback)" = "660 root virtio-loopback" ]; }
+_wait_for 30 _udev_applied ||
 	_fail "udev rule not applied: /dev/virtio-loopback is $(stat -c '%a %U %G' /dev/virtio-loopback)"
 
 # _rng_running: the installed CLI lists exactly one rng device, running.
@@ -88,11 +89,17 @@ pid1=$(systemctl show -p MainPID --value "$unit")
 pgrep -x -P "$pid1" vhost-user-rng >/dev/null || _fail "backend= did not start vhost-user-rng"
 _log "$unit brought $vdev up at boot (adapter pid $pid1)"
 
+# _unit_log: the unit's state and journal, for a failure message.
+_unit_log() {
+	systemctl status --no-pager "$unit" 2>&1 | tail -n 8
+	journalctl --no-pager -b -u "$unit" 2>&1 | tail -n 15
+}
 # An adapter killed outright: Restart=on-failure brings the device back.
 kill -KILL "$pid1"
-_wait_for 60 test "$(systemctl show -p NRestarts --value "$unit")" -ge 1 ||
-	_fail "systemd did not restart $unit"
-_wait_for 60 systemctl is-active --quiet "$unit" || _fail "$unit not active after the restart"
+_restarted() { [ "$(systemctl show -p NRestarts --value "$unit")" -ge 1 ]; }
+_wait_for 90 _restarted ||
+	_fail "systemd did not restart $unit: $(_unit_log)"
+_wait_for 60 systemctl is-active --quiet "$unit" || _fail "$unit not active after the restart: $(_unit_log)"
 _wait_for 60 _rng_running >/dev/null || _fail "no running rng device after the restart: $($cli list)"
 pid2=$(systemctl show -p MainPID --value "$unit")
 [ "$pid2" != "$pid1" ] || _fail "adapter pid unchanged after kill"
