@@ -42,7 +42,7 @@ install: user man
 fuzz:
 	$(Q)$(MAKE) -C tests/fuzz run
 
-lab: all man test-drivers
+lab: all man test-drivers deb
 	$(Q)tests/lab/run-all
 
 test-drivers:
