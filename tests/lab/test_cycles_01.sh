@@ -5,7 +5,9 @@
 # Description: hot add and remove under load. While fio writes and
 # verifies (crc32c) a qemu-storage-daemon disk without pause, WORKERS
 # concurrent loops create and remove devices, CYCLES in all (default
-# 1,000), alternating blk (a null-co export each) and rng (our back-end):
+# 1,000 on 6.12, 300 on 6.1: the same module code, and the leak check
+# counts objects, so 300 cycles show one object leaked per device as 150;
+# the difference is ten minutes of CI), alternating blk (a null-co export each) and rng (our back-end):
 # start the adapter, wait for its device, check it in sysfs, SIGTERM, wait
 # until it is gone. The loaded disk never sees an error; afterwards the
 # unreclaimable slab, vmalloc and the module's reference count are back
@@ -13,7 +15,10 @@
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio
-CYCLES=${CYCLES:-1000}
+case "$(uname -r)" in
+6.1.*) CYCLES=${CYCLES:-300} ;;
+*) CYCLES=${CYCLES:-1000} ;;
+esac
 WORKERS=${WORKERS:-4}
 WARMUP=${WARMUP:-2}
 MEM=$((1 << 20))
@@ -158,25 +163,41 @@ join <(awk 'NR > 2 { print $1, $2 }' "$TEST_DIR/slabinfo0" | sort) \
 # An object leaked per device of one type adds CYCLES / 2 objects. The
 # kmalloc caches are counted per allocation site, object by object, so
 # the limit can be a fifth of that: the churn of the test's own processes
-# and files stays in the tens.
-_alloc_sites "$TEST_DIR/sites1"
-[ -s "$TEST_DIR/sites1" ] || _fail "no allocation sites: kernel booted without slub_debug=U,kmalloc-*"
-_log "allocation sites that grew most (objects, function):"
-_alloc_sites_grown "$TEST_DIR/sites0" "$TEST_DIR/sites1" | head -n 6 >"$TEST_DIR/sites.grown"
-cat "$TEST_DIR/sites.grown"
+# and files stays in the tens. A leak stays; a transient does not:
+# _slab_settle's writes to every cache's sysfs "shrink" leave one
+# kernfs_open_node per file waiting for kfree_rcu() (125 on 6.12, 260 on
+# 6.1, gone some seconds later), so the count is taken again, up to three
+# times, before it fails.
 limit=$((CYCLES / 10 > 50 ? CYCLES / 10 : 50))
-most=$(head -n 1 "$TEST_DIR/sites.grown")
-[ "${most%% *}" -lt "$limit" ] 2>/dev/null || [ -z "$most" ] ||
+for try in 1 2 3; do
+	_alloc_sites "$TEST_DIR/sites1"
+	[ -s "$TEST_DIR/sites1" ] || _fail "no allocation sites: kernel booted without slub_debug=U,kmalloc-*"
+	_alloc_sites_grown "$TEST_DIR/sites0" "$TEST_DIR/sites1" | head -n 6 >"$TEST_DIR/sites.grown"
+	most=$(head -n 1 "$TEST_DIR/sites.grown")
+	{ [ "${most%% *}" -lt "$limit" ] 2>/dev/null || [ -z "$most" ]; } && break
+	[ "$try" = 3 ] && break
+	sleep 8
+done
+_log "allocation sites that grew most (objects, function; count $try):"
+cat "$TEST_DIR/sites.grown"
+if ! { [ "${most%% *}" -lt "$limit" ] 2>/dev/null || [ -z "$most" ]; }; then
+	# Open files are objects too: whose they are, for the report.
+	_log "processes with sysfs files open (count, pid, command):"
+	for p in /proc/[0-9]*; do
+		n=$(find "$p/fd" -lname '/sys/*' 2>/dev/null | wc -l)
+		[ "$n" -gt 0 ] && echo "$n ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" | head -c 120)"
+	done | sort -rn | head -n 5
 	_fail "allocation site ${most#* } has ${most%% *} more objects in use"
-# Other caches per cache: their counts include whole per-CPU slabs, so
-# only growth near one object per cycle counts. vmap_area is left out:
-# freed vmalloc areas are purged lazily, in batches (VmallocUsed, checked
-# below, is what matters).
+fi
+# Outside kmalloc, a device's objects are its sysfs nodes, tens of them:
+# kernfs_node_cache is checked per cache. (The others that move are the
+# processes' and files' own: vm_area_struct, anon_vma, dentry ... grow and
+# shrink by hundreds with the back-ends' memory and the page cache.)
 most=$(join <(awk 'NR > 2 { print $1, $2 }' "$TEST_DIR/slabinfo0" | sort) \
 	    <(awk 'NR > 2 { print $1, $2 }' /proc/slabinfo | sort) |
-	awk '$1 != "vmap_area" && $1 !~ /^kmalloc-/ { print $3 - $2, $1 }' | sort -rn | head -n 1)
-limit=$((CYCLES * 3 / 4 > 400 ? CYCLES * 3 / 4 : 400))
-[ "${most%% *}" -lt "$limit" ] || _fail "slab cache ${most#* } grew by ${most%% *} objects"
+	awk '$1 == "kernfs_node_cache" { print $3 - $2, $1 }')
+[ -n "$most" ] || _fail "no kernfs_node_cache in /proc/slabinfo"
+[ "${most%% *}" -lt "$((CYCLES / 2))" ] || _fail "slab cache ${most#* } grew by ${most%% *} objects"
 # Pages of slab: a device's worth of memory per cycle would be megabytes.
 [ $((slab1 - slab0)) -lt 4096 ] || _fail "unreclaimable slab grew by $((slab1 - slab0)) kB"
 [ $((vmalloc1 - vmalloc0)) -lt $((MEM >> 10)) ] || _fail "vmalloc grew by $((vmalloc1 - vmalloc0)) kB"
