@@ -10,11 +10,12 @@
 # /dev/virtio-loopback 0660 for the group sysusers created, and
 # virtio-loopback@rng0.service brought the device up; a killed adapter is
 # restarted by systemd, a stopped unit removes its device, and dpkg
-# --purge leaves neither programs nor module behind. On 6.1 only: there
-# DKMS builds for both kernels (the running one and the newest), minutes
-# of emulated compiling a second boot would only repeat.
+# --purge leaves neither programs nor module behind. On 6.12 only, where
+# DKMS builds once (the running kernel is the newest; on 6.1 it builds for
+# both, run by hand: each build is minutes of emulated compiling, and
+# make kernel builds the same Kbuild for both kernels in every CI run).
 # Lab init: systemd
-# Lab kernels: 6.1
+# Lab kernels: 6.12
 # Lab timeout: 1200
 . "$(dirname "$0")/common.sh"
 _prep_test
@@ -33,17 +34,12 @@ if [ "$VM_RUN_INIT" = setup ]; then
 	dpkg -i "${debs[@]}" >"$TEST_DIR/dpkg.log" 2>&1 ||
 		{ tail -n 30 "$TEST_DIR/dpkg.log"; _fail "dpkg -i ${debs[*]##*/}"; }
 	_log "installed $(dpkg-query -W -f='${Package} ${Version}, ' virtio-loopback-dkms virtio-loopback-tools)(${SECONDS}s)"
-	# Every kernel with headers: this one (6.1) and the newest (6.12).
-	for b in /lib/modules/*/build; do
-		k=$(basename "$(dirname "$b")")
-		ko=$(modinfo -k "$k" -n virtio_loopback 2>/dev/null)
-		case "$ko" in
-		/lib/modules/"$k"/updates/dkms/virtio_loopback.ko*) ;;
-		*) tail -n 30 "$TEST_DIR/dpkg.log"; _fail "no DKMS-built module for $k (modinfo: '$ko')" ;;
-		esac
-		built+="$k "
-	done
-	_log "DKMS built the module for ${built:?no kernel headers}"
+	ko=$(modinfo -k "$kver" -n virtio_loopback 2>/dev/null)
+	case "$ko" in
+	/lib/modules/"$kver"/updates/dkms/virtio_loopback.ko*) ;;
+	*) tail -n 30 "$TEST_DIR/dpkg.log"; _fail "no DKMS-built module for $kver (modinfo: '$ko')" ;;
+	esac
+	_log "DKMS built and installed $ko"
 	getent group virtio-loopback >/dev/null || _fail "no group virtio-loopback after install"
 	printf 'socket = /run/vl-rng0.sock\ndevice = rng\nbackend = /usr/bin/vhost-user-rng --socket-path /run/vl-rng0.sock\n' >"$conf"
 	systemctl enable "$unit" >"$TEST_DIR/enable.log" 2>&1 ||
