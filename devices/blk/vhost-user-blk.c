@@ -23,7 +23,8 @@
  * disconnect) are waited for before the library goes on, so no I/O writes
  * into memory the library is about to unmap; their used entries are
  * dropped with the stopped ring, as vhost-user without inflight tracking
- * does.
+ * does. A front-end that replaces the memory table (SET_MEM_TABLE) with
+ * requests in flight gets no answer to them (blk_mapped()).
  *
  * Copyright (C) 2026 The virtio-loopback authors
  */
@@ -126,6 +127,7 @@ struct blk_req {
  * @throttled: the queue stopped taking requests because @ring was full
  * @to_flush: the queue has pushed entries to publish and notify
  * @errors: I/O errors logged so far (the first BLK_LOGGED_ERRORS are)
+ * @dev: the device (set by blk_setup)
  */
 struct blk {
 	const char *path;
@@ -146,6 +148,7 @@ struct blk {
 	bool throttled[BLK_MAX_QUEUES];
 	bool to_flush[BLK_MAX_QUEUES];
 	unsigned int errors;
+	struct vlb_dev *dev;
 };
 
 static struct blk blk_dev = { .nq = 1, .fd = -1, .cq_fd = -1, .hup_fd = -1 };
@@ -371,11 +374,35 @@ static int blk_prepare(struct blk *b, struct blk_req *r)
 	}
 }
 
+/*
+ * Whether @p is still mapped guest memory. A front-end that replaces the
+ * memory table while requests are in flight (SET_MEM_TABLE does not stop
+ * the queues) leaves their buffers unmapped: their answers are dropped.
+ */
+static bool blk_mapped(struct vlb_dev *dev, const uint8_t *p)
+{
+	struct vlb_mem_info m;
+	unsigned int i;
+
+	for (i = 0; vlb_dev_mem_region(dev, i, &m) == 0; i++)
+		if ((uintptr_t)p >= (uintptr_t)m.host &&
+		    (uintptr_t)p - (uintptr_t)m.host < m.size)
+			return true;
+	return false;
+}
+
 /* Answer @r with @status and return it to the driver (not yet published). */
 static void blk_complete(struct blk *b, struct blk_req *r, uint8_t status)
 {
 	unsigned int qidx = vlb_vq_index(r->vq);
 
+	if (!blk_mapped(b->dev, r->status)) {
+		vlb_dbg(VLB_DBG_DEV, b->path, "vq %u: request %u: buffers unmapped, answer dropped",
+			qidx, r->elem->index);
+		free(r->elem);
+		free(r);
+		return;
+	}
 	*r->status = status;
 	vlb_vq_push(r->vq, r->elem, (status == VIRTIO_BLK_S_OK ? r->in_len : 0) + 1);
 	b->to_flush[qidx] = true;
@@ -805,6 +832,7 @@ static int blk_setup(struct vlb_dev *dev)
 	struct blk *b = vlb_dev_priv(dev);
 	int ret;
 
+	b->dev = dev;
 	if (!b->path) {
 		vlb_err(vlb_dev_name(dev), "no --file given (see --help)");
 		return -EINVAL;

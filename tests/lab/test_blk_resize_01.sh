@@ -53,12 +53,14 @@ _size_is() { [ "$(blockdev --getsize64 "$1")" = "$2" ]; }
 _lsblk_size() { lsblk -bdno SIZE "$1" | tr -d ' '; }
 # _resize BYTES: truncate the image, SIGHUP, wait for the driver to see it.
 _resize() {
-	local bytes=$1 old
+	local bytes=$1 old t0
 	old=$(blockdev --getsize64 "$dev")
 	_run truncate -s "$bytes" "$img"
+	t0=$(date +%s%N)
 	kill -HUP "$BACKEND_PID"
 	_wait_for 30 _size_is "$dev" "$bytes" ||
 		_fail "$dev is $(blockdev --getsize64 "$dev") bytes 30 s after SIGHUP, want $bytes"
+	_log "new size seen $((($(date +%s%N) - t0) / 1000000)) ms after SIGHUP (polled every 100 ms)"
 	[ "$(_lsblk_size "$dev")" = "$bytes" ] || _fail "lsblk shows $(_lsblk_size "$dev") bytes, want $bytes"
 	grep -q "capacity $((old / 512)) -> $((bytes / 512)) sectors" "$TEST_DIR/blk.log" ||
 		_fail "no 'capacity $((old / 512)) -> $((bytes / 512)) sectors' line from the back-end"

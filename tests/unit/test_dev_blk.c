@@ -13,7 +13,8 @@
  * to a read-only disk; GET_ID (whole and cut short); FLUSH; DISCARD and
  * WRITE_ZEROES (zeroes read back, UNMAP on a discard, unknown flags, two
  * ranges, out of range); a resize (SIGHUP path) growing and shrinking the
- * capacity the config shows and the range checks use; 5,000 random chains.
+ * capacity the config shows and the range checks use; an answer for
+ * buffers no longer mapped is dropped; 5,000 random chains.
  * The lab test (tests/lab/test_blk_resize_01.sh) drives the real driver.
  */
 #include <sys/eventfd.h>
@@ -433,6 +434,29 @@ static int test_resize(void)
 	return 0;
 }
 
+/*
+ * An answer whose status byte is no longer guest memory (the front-end
+ * replaced the memory table while the request was in flight) is dropped,
+ * not written.
+ */
+static int test_unmapped(void)
+{
+	struct blk_req *r = calloc(1, sizeof(*r));
+	uint8_t outside = 0xee;
+	uint16_t used = t_ring_used_idx(&rqr);
+
+	CHECK(r, "calloc");
+	r->elem = calloc(1, sizeof(*r->elem));
+	CHECK(r->elem, "calloc");
+	r->vq = vlb_dev_vq(dev, 0);
+	r->status = &outside;
+	blk_complete(&blk_dev, r, VIRTIO_BLK_S_OK);
+	CHECK(outside == 0xee, "status written outside guest memory");
+	CHECK(t_ring_used_idx(&rqr) == used, "an unmapped request was pushed");
+	blk_dev.to_flush[0] = false;
+	return 0;
+}
+
 /* Random chains: every one answered (or returned unused), nothing else. */
 static int test_random(void)
 {
@@ -483,6 +507,7 @@ int main(void)
 	bad |= test_id_flush();
 	bad |= test_zeroes();
 	bad |= test_resize();
+	bad |= test_unmapped();
 	bad |= test_random();
 	sess_close();
 	if (bad && !failures)
