@@ -1,13 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Description: our vhost-user-blk on an image in the guest's tmpfs. ext4
-# on the disk with files written; the image grown with truncate and the
-# back-end sent SIGHUP: blockdev and lsblk show the new size within 30 s
+# Description: our vhost-user-blk (--queues 2) on an image in the guest's
+# tmpfs; the disk has two hardware queues. ext4 on the disk with files
+# written; the image grown with truncate and the back-end sent SIGHUP: blockdev and lsblk show the new size within 30 s
 # through VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, the disk is the same
 # /dev/vdX (not removed), the mount still works, resize2fs grows ext4
 # online, a file that would not have fitted before is written and all
 # files read back intact, fsck clean; fio randwrite QD32 with crc32c
-# verify; the image shrunk: reads past its end fail with an I/O error
+# verify, two jobs (one per CPU, so both queues); the image shrunk: reads past its end fail with an I/O error
 # until SIGHUP, then the capacity goes down and the old end reads as the
 # end of the disk while the rest still reads fine. Bad options (no
 # --file, a missing file, bad --queues) refused with one line.
@@ -41,13 +41,17 @@ _refused "--queues" --file "$img" --queues many
 _refused "Is a directory" --file "$TEST_DIR"
 _refused "not a regular file or block device" --file /dev/null
 
-vhost-user-blk --socket-path "$sock" --file "$img" >"$TEST_DIR/blk.log" 2>&1 &
+vhost-user-blk --socket-path "$sock" --file "$img" --queues 2 >"$TEST_DIR/blk.log" 2>&1 &
 BACKEND_PID=$!
 _PIDS+=("$BACKEND_PID")
 _wait_for 30 _is_socket "$sock" || _fail "vhost-user-blk did not create $sock"
 _start_adapter vdev --socket "$sock" --device blk
 dev=$(_blkdev "$vdev")
-_log "$vdev is $dev"
+# virtio_blk uses a queue per CPU, up to the device's num_queues.
+nq=$(ls "/sys/block/${dev#/dev/}/mq" | wc -l)
+want=$(($(nproc) < 2 ? $(nproc) : 2))
+[ "$nq" = "$want" ] || _fail "$dev has $nq hardware queues, want $want (--queues 2, $(nproc) CPUs)"
+_log "$vdev is $dev, $nq queues"
 
 _size_is() { [ "$(blockdev --getsize64 "$1")" = "$2" ]; }
 _lsblk_size() { lsblk -bdno SIZE "$1" | tr -d ' '; }
@@ -101,9 +105,10 @@ _run umount "$TEST_DIR/mnt"
 _run e2fsck -fn "$dev"
 rm -f "$TEST_DIR/src/big"
 
-_log "fio randwrite 4k QD32 verify=crc32c on $dev"
+_log "fio randwrite 4k QD32 verify=crc32c on $dev, 2 jobs of 16 MiB each"
 fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --rw=randwrite \
-	--bs=4k --iodepth=32 --size=32M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--bs=4k --iodepth=32 --numjobs=2 --size=16M --offset_increment=16M \
+	--group_reporting --verify=crc32c --verify_fatal=1 --do_verify=1 \
 	--randrepeat=0 --verify_state_save=0 --output="$TEST_DIR/fio.out" >/dev/null 2>&1 || {
 	tail -n 30 "$TEST_DIR/fio.out"
 	_fail "fio randwrite QD32 failed verification on $dev"
