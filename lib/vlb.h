@@ -559,6 +559,47 @@ void vlb_vq_kick_later(struct vlb_vq *vq);
  */
 bool vlb_vq_empty(struct vlb_vq *vq);
 
+/* Returned by a vlb_vq_handle_cb that keeps the element. */
+#define VLB_VQ_KEPT		(-1)
+
+/**
+ * typedef vlb_vq_handle_cb - handle one element for vlb_vq_serve()
+ * @dev: device
+ * @qidx: queue the element was popped from
+ * @elem: the element, owned by the callback for the duration of the call
+ * @opaque: as given to vlb_vq_serve()
+ *
+ * Returns: the used length (0..UINT32_MAX: bytes written into @elem's
+ * in_sg): vlb_vq_serve() then pushes and frees @elem. Or VLB_VQ_KEPT: the
+ * callback keeps @elem and pushes and frees it itself, later or already
+ * (it may also push elements it kept before).
+ */
+typedef int64_t (*vlb_vq_handle_cb)(struct vlb_dev *dev, unsigned int qidx,
+				    struct vlb_vq_elem *elem, void *opaque);
+
+/**
+ * vlb_vq_serve() - the budgeted loop of a queue_kick handler
+ * @dev: device
+ * @qidx: queue index, below vlb_dev_nr_vqs() (asserted)
+ * @budget: most elements to take in this call, at least 1
+ * @handle: called for each popped element, in ring order
+ * @opaque: passed to @handle
+ *
+ * Drains the available ring with kicks off (vlb_vq_set_notification()).
+ * When @budget elements were taken the queue asks for another call with
+ * vlb_vq_kick_later() and kicks stay off; otherwise kicks are turned on
+ * and the ring looked at once more, since the driver may have added a
+ * buffer without kicking in between. Then flushes what was pushed and,
+ * when that published anything, signals the call eventfd
+ * (vlb_vq_notify()). A failed pop ends the loop: -ENOMEM and a failed
+ * notify are logged here, a malformed chain has made the device broken.
+ * Returns: the number of elements handed to @handle (0 when the ring was
+ * empty or the queue not ready).
+ */
+unsigned int vlb_vq_serve(struct vlb_dev *dev, unsigned int qidx,
+			  unsigned int budget, vlb_vq_handle_cb handle,
+			  void *opaque);
+
 /* Buffers of popped elements ---------------------------------------------- */
 
 /**

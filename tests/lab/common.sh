@@ -104,15 +104,21 @@ _is_socket() { [ -S "$1" ]; }
 
 # _start_qsd SOCKET FORMAT IMAGE [EXTRA_FILE_OPTS]: qemu-storage-daemon
 # exporting IMAGE (raw|qcow2|host_device) as vhost-user-blk on SOCKET.
+# Sets QSD_PID; the output goes to QSD_LOG, $TEST_DIR/qsd.SOCKET-NAME.log
+# (appended: a restarted daemon adds to it). The socket a killed daemon
+# left is removed first, so the wait sees the new one.
 _start_qsd() {
 	local sock=$1 fmt=$2 img=$3 extra=${4:-} file_drv=file
 	[ "$fmt" = host_device ] && { file_drv=host_device; fmt=raw; }
+	QSD_LOG=$TEST_DIR/qsd.$(basename "$sock").log
+	rm -f "$sock"
 	qemu-storage-daemon \
 		--blockdev "driver=$file_drv,node-name=file0,filename=$img$extra" \
 		--blockdev "driver=$fmt,node-name=disk0,file=file0" \
 		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on" \
-		>"$TEST_DIR/qsd.$$.log" 2>&1 &
-	_PIDS+=($!)
+		>>"$QSD_LOG" 2>&1 &
+	QSD_PID=$!
+	_PIDS+=("$QSD_PID")
 	_wait_for 30 _is_socket "$sock" || _fail "qemu-storage-daemon did not create $sock"
 }
 
