@@ -10,7 +10,8 @@
  * --print-capabilities). Queue handlers take buffers with vlb_vq_pop(),
  * whose iovecs point into the front-end's memory after every descriptor
  * was bounds-checked, and return them with vlb_vq_push(), vlb_vq_flush()
- * and vlb_vq_notify().
+ * and vlb_vq_notify(); vlb_vq_serve() is that loop with a budget and
+ * notification suppression, around a handler for one element.
  *
  * Conventions: functions return 0 (or a count) or a negative errno, never -1
  * with errno. Misuse of the API (NULL iface, queue index out of range from
@@ -28,18 +29,16 @@
  *		return 1ULL << VLB_F_VERSION_1;
  *	}
  *
+ *	static int64_t foo_handle(struct vlb_dev *dev, unsigned int qidx,
+ *				  struct vlb_vq_elem *elem, void *opaque)
+ *	{
+ *		... read elem->out_sg, fill elem->in_sg ...
+ *		return bytes_written;
+ *	}
+ *
  *	static void foo_queue_kick(struct vlb_dev *dev, unsigned int qidx)
  *	{
- *		struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
- *		struct vlb_vq_elem *elem;
- *
- *		while (vlb_vq_pop(vq, &elem) == 0) {
- *			... read elem->out_sg, fill elem->in_sg ...
- *			vlb_vq_push(vq, elem, bytes_written);
- *			free(elem);
- *		}
- *		vlb_vq_flush(vq);
- *		vlb_vq_notify(vq);
+ *		vlb_vq_serve(dev, qidx, 256, foo_handle, NULL);
  *	}
  *
  *	static const struct vlb_dev_iface foo_iface = {

@@ -43,23 +43,7 @@
 
 static int failures;
 
-static bool __printf(4, 5) t_check(bool ok, const char *fn, int line,
-				   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return true;
-	fprintf(stderr, "%s:%d: ", fn, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	failures++;
-	return false;
-}
-
-#define CHECK(cond, ...)	t_check((cond), __func__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...)	t_check((cond), &failures, __func__, __LINE__, __VA_ARGS__)
 
 /* The fake host adapter: 128 chips of 256 registers, SMBus or I2C_RDWR. */
 static struct {
