@@ -37,9 +37,21 @@ int t_sess_new(struct t_sess *s, const struct vlb_dev_iface *iface,
 		if (s->kick[i] < 0 || s->call[i] < 0)
 			return t_fail("eventfd: %s", strerror(errno));
 	}
+	if (!iface)
+		return 0;
 	ret = vlb_dev_new(iface, nr_vqs, priv, name, &s->dev);
 	if (ret)
 		return t_fail("vlb_dev_new: %s", strerror(-ret));
+	return 0;
+}
+
+int t_sess_set_mem(struct t_sess *s, uint64_t qva)
+{
+	int ret = t_fe_set_mem(&s->fe, s->memfd, s->mem_size, qva);
+
+	if (ret)
+		return t_fail("SET_MEM_TABLE: %s", strerror(-ret));
+	s->qva = qva;
 	return 0;
 }
 
@@ -58,7 +70,6 @@ int t_sess_connect(struct t_sess *s, uint64_t features, uint64_t qva)
 	s->fe.sock = sp[0];
 	s->fe.dev = s->dev;
 	s->fe.dispatch = t_sess_dispatch;
-	s->qva = qva;
 	ret = t_fe_call(&s->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
 	if (!ret)
 		ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
@@ -66,11 +77,9 @@ int t_sess_connect(struct t_sess *s, uint64_t features, uint64_t qva)
 		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_PROTOCOL_FEATURES, 0);
 	if (!ret)
 		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_FEATURES, features);
-	if (!ret)
-		ret = t_fe_set_mem(&s->fe, s->memfd, s->mem_size, qva);
 	if (ret)
-		return t_fail("SET_OWNER/FEATURES/MEM_TABLE: %s", strerror(-ret));
-	return 0;
+		return t_fail("SET_OWNER/FEATURES: %s", strerror(-ret));
+	return t_sess_set_mem(s, qva);
 }
 
 void t_sess_ring(struct t_sess *s, unsigned int i, uint16_t num,
@@ -79,19 +88,26 @@ void t_sess_ring(struct t_sess *s, unsigned int i, uint16_t num,
 	t_ring_init(&s->ring[i], s->mem, num, desc, avail, used);
 }
 
+int t_sess_start_ring(struct t_sess *s, unsigned int i)
+{
+	int ret = t_fe_start_ring(&s->fe, i, &s->ring[i], s->qva, s->kick[i], s->call[i]);
+
+	if (!ret)
+		ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, i, 1);
+	if (ret)
+		return t_fail("starting ring %u: %s", i, strerror(-ret));
+	return 0;
+}
+
 int t_sess_start(struct t_sess *s, unsigned int n)
 {
 	unsigned int i;
-	int ret = 0;
 
-	for (i = 0; i < n && !ret; i++) {
-		ret = t_fe_start_ring(&s->fe, i, &s->ring[i], s->qva, s->kick[i], s->call[i]);
-		if (!ret)
-			ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, i, 1);
-	}
-	if (ret)
-		return t_fail("starting ring %u: %s", i - 1, strerror(-ret));
-	vlb_dev_pending_kicks(s->dev);
+	for (i = 0; i < n; i++)
+		if (t_sess_start_ring(s, i))
+			return 1;
+	if (s->dev)
+		vlb_dev_pending_kicks(s->dev);
 	return 0;
 }
 
