@@ -55,9 +55,8 @@ int t_sess_set_mem(struct t_sess *s, uint64_t qva)
 	return 0;
 }
 
-int t_sess_connect(struct t_sess *s, uint64_t features, uint64_t qva)
+int t_sess_attach(struct t_sess *s)
 {
-	uint64_t v;
 	int sp[2], ret;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
@@ -70,6 +69,16 @@ int t_sess_connect(struct t_sess *s, uint64_t features, uint64_t qva)
 	s->fe.sock = sp[0];
 	s->fe.dev = s->dev;
 	s->fe.dispatch = t_sess_dispatch;
+	return 0;
+}
+
+int t_sess_connect(struct t_sess *s, uint64_t features, uint64_t qva)
+{
+	uint64_t v;
+	int ret;
+
+	if (t_sess_attach(s))
+		return 1;
 	ret = t_fe_call(&s->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
 	if (!ret)
 		ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);

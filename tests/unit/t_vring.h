@@ -68,7 +68,16 @@ int t_sess_new(struct t_sess *s, const struct vlb_dev_iface *iface,
 	       size_t mem_size);
 
 /**
- * t_sess_connect() - attach the device to the front-end and negotiate
+ * t_sess_attach() - attach the device in this process to the front-end
+ *	over a socketpair, nothing sent yet
+ * @s: session from t_sess_new() with a device
+ *
+ * Returns: 0, or 1 after printing a line.
+ */
+int t_sess_attach(struct t_sess *s);
+
+/**
+ * t_sess_connect() - t_sess_attach(), then negotiate
  * @s: session from t_sess_new()
  * @features: what SET_FEATURES acknowledges
  * @qva: front-end address of guest address 0 in SET_MEM_TABLE
