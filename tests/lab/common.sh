@@ -102,6 +102,25 @@ _wait_for() {
 
 _is_socket() { [ -S "$1" ]; }
 
+# _backend_refuses PROGRAM WANT ARGS...: our back-end PROGRAM started with
+# --socket-path $TEST_DIR/bad.sock ARGS must exit non-zero with exactly
+# one line on stderr, containing WANT, and leave no socket behind.
+_backend_refuses() {
+	local prog=$1 want=$2 out=$TEST_DIR/bad.err
+	shift 2
+	if timeout 20 "$prog" --socket-path "$TEST_DIR/bad.sock" "$@" 2>"$out"; then
+		_fail "$prog $* succeeded"
+	fi
+	[ "$(wc -l <"$out")" = 1 ] || _fail "$prog $*: $(wc -l <"$out") lines on stderr: $(cat "$out")"
+	grep -q -- "$want" "$out" || _fail "$prog $*: \"$(cat "$out")\" does not say \"$want\""
+	[ -e "$TEST_DIR/bad.sock" ] && _fail "$prog $* left its socket"
+	_log "refused: $prog $* -> $(cat "$out")"
+}
+
+# Demo scripts: a heading, and a command shown before it runs.
+_say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+_show() { printf '$ %s\n' "$*"; "$@"; }
+
 # _start_qsd SOCKET FORMAT IMAGE [EXTRA_FILE_OPTS]: qemu-storage-daemon
 # exporting IMAGE (raw|qcow2|host_device) as vhost-user-blk on SOCKET.
 # Sets QSD_PID; the output goes to QSD_LOG, $TEST_DIR/qsd.SOCKET-NAME.log
