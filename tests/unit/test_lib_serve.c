@@ -16,12 +16,13 @@
  * kicks, as a virtio driver does, and waits for each pair; the device
  * serves only when kicked or asked to come back. A lost wake-up (a chain
  * posted while kicks were off, found by no one) leaves the test waiting
- * and fails it after T_WAIT_MS. Without the re-check it failed 1 run in 3
+ * and fails it after T_WAIT_MS. Without the re-check it failed 3 runs in 6
  * here: a probe, not a proof.
  */
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <time.h>
 
 #include "vlb.h"
 #include "unit/t_vring.h"
@@ -35,6 +36,7 @@
 #define BUFS		0x10000		/* 64 bytes per descriptor */
 #define NO_NOTIFY	1		/* VRING_USED_F_NO_NOTIFY */
 #define RACE_CHAINS	20000
+#define RACE_DELAY_NS	100000		/* longest device run the aim learns from */
 
 struct dev_state {
 	unsigned int kicks;		/* queue_kick calls */
@@ -46,6 +48,30 @@ struct dev_state {
 };
 
 static struct dev_state st;
+
+/* Burn about @n loop turns (a compiler barrier each, so the loop stays). */
+static void spin(unsigned int n)
+{
+	while (n--)
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Busy-wait @ns: a sleep would take far longer than the window. */
+static void delay_ns(uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+
+	while (now_ns() < end)
+		;
+}
 
 static uint64_t dev_get_features(struct vlb_dev *dev)
 {
@@ -60,8 +86,7 @@ static int64_t handle_push(struct vlb_dev *dev, unsigned int qidx,
 	(void)dev;
 	(void)qidx;
 	(void)opaque;
-	for (volatile unsigned int i = 0; i < st.spin; i++)
-		;
+	spin(st.spin);
 	st.handled++;
 	return elem->index + 100;
 }
@@ -312,26 +337,47 @@ static void race_post(struct race *r, unsigned int i)
 	}
 }
 
+static uint16_t race_flags(struct race *r)
+{
+	return t_get16(r->s->mem + USED) & NO_NOTIFY;
+}
+
 /*
- * Pairs of chains: the second posted after a varying delay, so that it
- * lands now and then just as the device finds the ring empty, then both
- * waited for. A second chain nobody was told about is never used.
+ * Pairs of chains, each pair waited for. The second chain is aimed at the
+ * end of the device's run for the first: the device turns kicks off as it
+ * starts and back on as it ends, and the run's length is learnt as we go;
+ * the delay varies around it, so some second chains land just after the
+ * device found the ring empty and before kicks were on. Nobody is told of
+ * such a chain but by the re-check, and it is never used without one.
  */
 static void *race_driver(void *arg)
 {
 	struct race *r = arg;
+	uint64_t est = 5000, t0, t1, ran;
 	unsigned int i, seed = 1;
+	bool off;
 
 	for (i = 0; i + 1 < RACE_CHAINS && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED);
 	     i += 2) {
 		race_post(r, i);
-		seed = seed * 1103515245 + 12345;
-		for (volatile unsigned int d = (seed >> 16) % (2 * st.spin); d; d--)
+		t0 = now_ns();
+		while (!(off = race_flags(r)) && now_ns() - t0 < 1000000 &&
+		       t_ring_used_idx(&r->s->ring[0]) != (uint16_t)(i + 1))
 			;
+		t1 = now_ns();
+		seed = seed * 1103515245 + 12345;
+		if (off)
+			delay_ns((seed >> 16) % (2 * est + 1));
 		race_post(r, i + 1);
-		while (t_ring_used_idx(&r->s->ring[0]) != (uint16_t)(i + 2))
+		ran = 0;
+		while (t_ring_used_idx(&r->s->ring[0]) != (uint16_t)(i + 2)) {
 			if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
 				return NULL;
+			if (off && !ran && !race_flags(r))
+				ran = now_ns() - t1;
+		}
+		if (ran && ran < RACE_DELAY_NS)
+			est = (7 * est + ran) / 8;
 	}
 	return NULL;
 }
