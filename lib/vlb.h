@@ -10,7 +10,8 @@
  * --print-capabilities). Queue handlers take buffers with vlb_vq_pop(),
  * whose iovecs point into the front-end's memory after every descriptor
  * was bounds-checked, and return them with vlb_vq_push(), vlb_vq_flush()
- * and vlb_vq_notify().
+ * and vlb_vq_notify(); vlb_vq_serve() is that loop with a budget and
+ * notification suppression, around a handler for one element.
  *
  * Conventions: functions return 0 (or a count) or a negative errno, never -1
  * with errno. Misuse of the API (NULL iface, queue index out of range from
@@ -28,18 +29,16 @@
  *		return 1ULL << VLB_F_VERSION_1;
  *	}
  *
+ *	static int64_t foo_handle(struct vlb_dev *dev, unsigned int qidx,
+ *				  struct vlb_vq_elem *elem, void *opaque)
+ *	{
+ *		... read elem->out_sg, fill elem->in_sg ...
+ *		return bytes_written;
+ *	}
+ *
  *	static void foo_queue_kick(struct vlb_dev *dev, unsigned int qidx)
  *	{
- *		struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
- *		struct vlb_vq_elem *elem;
- *
- *		while (vlb_vq_pop(vq, &elem) == 0) {
- *			... read elem->out_sg, fill elem->in_sg ...
- *			vlb_vq_push(vq, elem, bytes_written);
- *			free(elem);
- *		}
- *		vlb_vq_flush(vq);
- *		vlb_vq_notify(vq);
+ *		vlb_vq_serve(dev, qidx, 256, foo_handle, NULL);
  *	}
  *
  *	static const struct vlb_dev_iface foo_iface = {
@@ -558,6 +557,47 @@ void vlb_vq_kick_later(struct vlb_vq *vq);
  * Returns: true when empty or not ready
  */
 bool vlb_vq_empty(struct vlb_vq *vq);
+
+/* Returned by a vlb_vq_handle_cb that keeps the element. */
+#define VLB_VQ_KEPT		(-1)
+
+/**
+ * typedef vlb_vq_handle_cb - handle one element for vlb_vq_serve()
+ * @dev: device
+ * @qidx: queue the element was popped from
+ * @elem: the element, owned by the callback for the duration of the call
+ * @opaque: as given to vlb_vq_serve()
+ *
+ * Returns: the used length (0..UINT32_MAX: bytes written into @elem's
+ * in_sg): vlb_vq_serve() then pushes and frees @elem. Or VLB_VQ_KEPT: the
+ * callback keeps @elem and pushes and frees it itself, later or already
+ * (it may also push elements it kept before).
+ */
+typedef int64_t (*vlb_vq_handle_cb)(struct vlb_dev *dev, unsigned int qidx,
+				    struct vlb_vq_elem *elem, void *opaque);
+
+/**
+ * vlb_vq_serve() - the budgeted loop of a queue_kick handler
+ * @dev: device
+ * @qidx: queue index, below vlb_dev_nr_vqs() (asserted)
+ * @budget: most elements to take in this call, at least 1
+ * @handle: called for each popped element, in ring order
+ * @opaque: passed to @handle
+ *
+ * Drains the available ring with kicks off (vlb_vq_set_notification()).
+ * When @budget elements were taken the queue asks for another call with
+ * vlb_vq_kick_later() and kicks stay off; otherwise kicks are turned on
+ * and the ring looked at once more, since the driver may have added a
+ * buffer without kicking in between. Then flushes what was pushed and,
+ * when that published anything, signals the call eventfd
+ * (vlb_vq_notify()). A failed pop ends the loop: -ENOMEM and a failed
+ * notify are logged here, a malformed chain has made the device broken.
+ * Returns: the number of elements handed to @handle (0 when the ring was
+ * empty or the queue not ready).
+ */
+unsigned int vlb_vq_serve(struct vlb_dev *dev, unsigned int qidx,
+			  unsigned int budget, vlb_vq_handle_cb handle,
+			  void *opaque);
 
 /* Buffers of popped elements ---------------------------------------------- */
 

@@ -525,6 +525,53 @@ void vlb_vq_set_notification(struct vlb_vq *vq, bool enable)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+unsigned int vlb_vq_serve(struct vlb_dev *dev, unsigned int qidx,
+			  unsigned int budget, vlb_vq_handle_cb handle,
+			  void *opaque)
+{
+	struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
+	struct vlb_vq_elem *elem;
+	unsigned int served = 0;
+	uint16_t used_idx;
+	int ret = 0;
+
+	assert(budget && handle);
+	for (;;) {
+		vlb_vq_set_notification(vq, false);
+		while (served < budget && (ret = vlb_vq_pop(vq, &elem)) == 0) {
+			int64_t len = handle(dev, qidx, elem, opaque);
+
+			served++;
+			if (len == VLB_VQ_KEPT)
+				continue;
+			assert(len >= 0 && len <= UINT32_MAX);
+			vlb_vq_push(vq, elem, len);
+			free(elem);
+		}
+		if (served == budget) {
+			/* Kicks stay off: we come back without one. */
+			vlb_vq_kick_later(vq);
+			break;
+		}
+		if (ret != -EAGAIN)
+			break;
+		vlb_vq_set_notification(vq, true);
+		if (vlb_vq_empty(vq))
+			break;
+	}
+	if (ret == -ENOMEM)
+		vlb_err(dev->name, "vq %u: %s", qidx, strerror(-ret));
+	/* A handler that kept every element pushed nothing to signal. */
+	used_idx = vq->used_idx;
+	vlb_vq_flush(vq);
+	if (vq->used_idx == used_idx)
+		return served;
+	ret = vlb_vq_notify(vq);
+	if (ret)
+		vlb_err(dev->name, "vq %u: call eventfd: %s", qidx, strerror(-ret));
+	return served;
+}
+
 size_t vlb_iov_size(const struct iovec *iov, unsigned int n)
 {
 	size_t len = 0;

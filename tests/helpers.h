@@ -68,6 +68,32 @@ static inline int t_connect_unix(const char *path, int *fdp)
 }
 
 /**
+ * t_check() - a check that lets the test go on: counts and reports a failure
+ * @ok: the check's outcome
+ * @failures: the test's failure counter, incremented when !@ok
+ * @fn: function of the check (__func__)
+ * @line: its line (__LINE__)
+ * @fmt: printf format of what failed, no trailing newline
+ * Returns: @ok. Tests wrap it: CHECK(cond, fmt, ...) passing __func__ and
+ * __LINE__.
+ */
+static inline __attribute__((format(printf, 5, 6)))
+bool t_check(bool ok, int *failures, const char *fn, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok)
+		return true;
+	fprintf(stderr, "%s:%d: ", fn, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	(*failures)++;
+	return false;
+}
+
+/**
  * t_fail() - report a failed check on stderr, prefixed with the program name
  * @fmt: printf format, no trailing newline
  * Returns: T_EXIT_FAIL, so callers can write "return t_fail(...)".

@@ -332,54 +332,46 @@ static void gpio_epoll_cb(struct vlb_dev *dev, int fd, short revents, void *opaq
 			gpio_line_events(g, &g->lines[ev[i].data.u32]);
 }
 
-/* The driver unmasks interrupts by posting buffers (5.20.7). */
-static void gpio_eventq_run(struct gpio *g)
+/*
+ * vlb_vq_handle_cb of the eventq: the driver unmasks interrupts by posting
+ * buffers (5.20.7). A line's buffer is kept until its interrupt fires
+ * (gpio_irq_complete() pushes it); the others go back INVALID.
+ */
+static int64_t gpio_eventq_handle(struct vlb_dev *dev, unsigned int qidx,
+				  struct vlb_vq_elem *elem, void *opaque)
 {
-	struct vlb_vq *vq = vlb_dev_vq(g->dev, GPIO_EVENTQ);
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0;
-	int ret = 0;
+	struct gpio *g = opaque;
+	size_t out = vlb_iov_size(elem->out_sg, elem->out_num);
+	size_t in = vlb_iov_size(elem->in_sg, elem->in_num);
+	uint8_t status = VIRTIO_GPIO_IRQ_STATUS_INVALID;
+	struct gpio_line *l = NULL;
+	uint16_t gpio_le;
+	unsigned int nr = 0;
 
-	while (served < GPIO_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-		size_t out = vlb_iov_size(elem->out_sg, elem->out_num);
-		size_t in = vlb_iov_size(elem->in_sg, elem->in_num);
-		uint8_t status = VIRTIO_GPIO_IRQ_STATUS_INVALID;
-		struct gpio_line *l = NULL;
-		uint16_t gpio_le;
-		unsigned int nr = 0;
-
-		served++;
-		if (in >= sizeof(struct virtio_gpio_irq_response) &&
-		    out >= sizeof(struct virtio_gpio_irq_request)) {
-			vlb_iov_to_buf(elem->out_sg, elem->out_num, 0, &gpio_le, sizeof(gpio_le));
-			nr = le16toh(gpio_le);
-			l = nr < g->nlines ? &g->lines[nr] : NULL;
-		}
-		if (l && !l->irq_elem && l->irq_type != VIRTIO_GPIO_IRQ_TYPE_NONE) {
-			l->irq_elem = elem;
-			gpio_irq_check(g, l);
-			continue;
-		}
-		/* Not enabled (5.20.6.1: returned INVALID), or malformed. */
-		if (!l || l->irq_elem) {
-			g->stats.bad_irq_bufs++;
-			if (gpio_log_now(g->stats.bad_irq_bufs))
-				vlb_err(vlb_dev_name(g->dev), "eventq: %s (%zu/%zu bytes, gpio %u)%s",
-					!l ? "malformed buffer" : "second buffer for a line",
-					out, in, nr, g->stats.bad_irq_bufs == GPIO_LOG_FIRST ?
-					"; further ones are only counted" : "");
-		}
-		if (in)
-			vlb_iov_from_buf(elem->in_sg, elem->in_num, 0, &status, 1);
-		vlb_vq_push(vq, elem, in ? 1 : 0);
-		free(elem);
-		vlb_vq_flush(vq);
-		vlb_vq_notify(vq);
+	(void)qidx;
+	if (in >= sizeof(struct virtio_gpio_irq_response) &&
+	    out >= sizeof(struct virtio_gpio_irq_request)) {
+		vlb_iov_to_buf(elem->out_sg, elem->out_num, 0, &gpio_le, sizeof(gpio_le));
+		nr = le16toh(gpio_le);
+		l = nr < g->nlines ? &g->lines[nr] : NULL;
 	}
-	if (served == GPIO_BUDGET)
-		vlb_vq_kick_later(vq);
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(g->dev), "vq %u: %s", GPIO_EVENTQ, strerror(-ret));
+	if (l && !l->irq_elem && l->irq_type != VIRTIO_GPIO_IRQ_TYPE_NONE) {
+		l->irq_elem = elem;
+		gpio_irq_check(g, l);
+		return VLB_VQ_KEPT;
+	}
+	/* Not enabled (5.20.6.1: returned INVALID), or malformed. */
+	if (!l || l->irq_elem) {
+		g->stats.bad_irq_bufs++;
+		if (gpio_log_now(g->stats.bad_irq_bufs))
+			vlb_err(vlb_dev_name(dev), "eventq: %s (%zu/%zu bytes, gpio %u)%s",
+				!l ? "malformed buffer" : "second buffer for a line",
+				out, in, nr, g->stats.bad_irq_bufs == GPIO_LOG_FIRST ?
+				"; further ones are only counted" : "");
+	}
+	if (in)
+		vlb_iov_from_buf(elem->in_sg, elem->in_num, 0, &status, 1);
+	return in ? 1 : 0;
 }
 
 /* Requests ----------------------------------------------------------------- */
@@ -603,29 +595,13 @@ reply:
 	return vlb_iov_from_buf(elem->in_sg, elem->in_num, 0, resp, sizeof(resp));
 }
 
-static void gpio_requestq_run(struct gpio *g)
+/* vlb_vq_handle_cb of the requestq: every request is answered at once. */
+static int64_t gpio_requestq_handle(struct vlb_dev *dev, unsigned int qidx,
+				    struct vlb_vq_elem *elem, void *opaque)
 {
-	struct vlb_vq *vq = vlb_dev_vq(g->dev, GPIO_REQUESTQ);
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0;
-	int ret = 0;
-
-	while (served < GPIO_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-		served++;
-		vlb_vq_push(vq, elem, gpio_request(g, elem));
-		free(elem);
-	}
-	if (served == GPIO_BUDGET)
-		vlb_vq_kick_later(vq);
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(g->dev), "vq %u: %s", GPIO_REQUESTQ, strerror(-ret));
-	if (!served)
-		return;
-	vlb_vq_flush(vq);
-	ret = vlb_vq_notify(vq);
-	if (ret)
-		vlb_err(vlb_dev_name(g->dev), "vq %u: call eventfd: %s", GPIO_REQUESTQ,
-			strerror(-ret));
+	(void)dev;
+	(void)qidx;
+	return gpio_request(opaque, elem);
 }
 
 /* Device callbacks --------------------------------------------------------- */
@@ -673,10 +649,8 @@ static void gpio_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 {
 	struct gpio *g = vlb_dev_priv(dev);
 
-	if (qidx == GPIO_REQUESTQ)
-		gpio_requestq_run(g);
-	else
-		gpio_eventq_run(g);
+	vlb_vq_serve(dev, qidx, GPIO_BUDGET, qidx == GPIO_REQUESTQ ?
+		     gpio_requestq_handle : gpio_eventq_handle, g);
 }
 
 /* Release every host line and forget every line's state; returns how many were held. */

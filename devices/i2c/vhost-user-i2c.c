@@ -543,37 +543,26 @@ static uint64_t vi2c_get_features(struct vlb_dev *dev)
 	       (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
 }
 
+/*
+ * vlb_vq_handle_cb: requests are held until their group is complete;
+ * vi2c_handle() pushes and frees them.
+ */
+static int64_t vi2c_handle_cb(struct vlb_dev *dev, unsigned int qidx,
+			      struct vlb_vq_elem *elem, void *opaque)
+{
+	bool zero_len_ok = vlb_dev_features(dev) & (1ULL << VIRTIO_I2C_F_ZERO_LENGTH_REQUEST);
+
+	vi2c_handle(opaque, vlb_dev_vq(dev, qidx), elem, zero_len_ok);
+	return VLB_VQ_KEPT;
+}
+
 static void vi2c_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 {
 	struct vi2c *v = vlb_dev_priv(dev);
-	struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
-	bool zero_len_ok = vlb_dev_features(dev) & (1ULL << VIRTIO_I2C_F_ZERO_LENGTH_REQUEST);
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0;
-	int ret = 0;
 
-	for (;;) {
-		vlb_vq_set_notification(vq, false);
-		while (served < VI2C_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-			vi2c_handle(v, vq, elem, zero_len_ok);
-			served++;
-		}
-		if (served == VI2C_BUDGET) {
-			vlb_vq_kick_later(vq);
-			break;
-		}
-		if (ret != -EAGAIN)
-			break;
-		vlb_vq_set_notification(vq, true);
-		if (vlb_vq_empty(vq))
-			break;
-	}
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(dev), "vq %u: %s", qidx, strerror(-ret));
+	vlb_vq_serve(dev, qidx, VI2C_BUDGET, vi2c_handle_cb, v);
 	/* The driver adds a group before it kicks: the rest is on its way. */
 	vi2c_arm_hold(v, v->nr || v->failing);
-	if (served)
-		vi2c_publish(dev, vq);
 }
 
 /* The hold ran out: send the unfinished group as it is. */

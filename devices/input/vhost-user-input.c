@@ -499,64 +499,55 @@ static void input_write_event(struct input *in, uint16_t type, uint16_t code,
 /*
  * The driver's events (LED, sound) go to the real device. Each buffer is
  * one struct virtio_input_event, device-readable; anything else is logged
- * and returned unused. Only LED and sound events are the driver's to set. A SYN_REPORT after them lets other readers of the
- * device see them at once.
+ * and returned unused. Only LED and sound events are the driver's to set.
+ * A SYN_REPORT after them lets other readers of the device see them at
+ * once. A vlb_vq_handle_cb; @opaque counts the events written.
  */
-static void input_statusq_kick(struct vlb_dev *dev)
+static int64_t input_statusq_handle(struct vlb_dev *dev, unsigned int qidx,
+				    struct vlb_vq_elem *elem, void *opaque)
 {
 	struct input *in = vlb_dev_priv(dev);
-	struct vlb_vq *vq = vlb_dev_vq(dev, INPUT_STATUSQ);
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0, written = 0;
-	int ret = 0;
+	unsigned int *written = opaque;
+	size_t len = vlb_iov_size(elem->out_sg, elem->out_num);
+	struct virtio_input_event e;
+	uint16_t type, code;
 
-	while (served < INPUT_STATUS_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-		size_t len = vlb_iov_size(elem->out_sg, elem->out_num);
-		struct virtio_input_event e;
-		uint16_t type, code;
-
-		served++;
-		if (elem->in_num || len != sizeof(e)) {
-			input_malformed(dev, INPUT_STATUSQ, elem->in_num ?
-					"status buffer with device-writable parts" :
-					"status buffer not one event", len);
-		} else {
-			vlb_iov_to_buf(elem->out_sg, elem->out_num, 0, &e, sizeof(e));
-			type = le16toh(e.type);
-			code = le16toh(e.code);
-			if (type == EV_SYN || type > EV_MAX) {
-				input_malformed(dev, INPUT_STATUSQ, "status event of a bad type",
-						len);
-			} else if (type != EV_LED && type != EV_SND) {
-				/*
-				 * The input core hands the driver every EV_MSC
-				 * it passes on: the echo of our own events.
-				 * Written back, it would come round for ever.
-				 */
-				vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "status type %u code %u ignored",
-					type, code);
-			} else {
-				vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "status type %u code %u value %d",
-					type, code, (int32_t)le32toh(e.value));
-				input_write_event(in, type, code, (int32_t)le32toh(e.value));
-				written++;
-			}
-		}
-		vlb_vq_push(vq, elem, 0);
-		free(elem);
+	(void)qidx;
+	if (elem->in_num || len != sizeof(e)) {
+		input_malformed(dev, INPUT_STATUSQ, elem->in_num ?
+				"status buffer with device-writable parts" :
+				"status buffer not one event", len);
+		return 0;
 	}
-	if (served == INPUT_STATUS_BUDGET)
-		vlb_vq_kick_later(vq);
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(dev), "vq %u: %s", INPUT_STATUSQ, strerror(-ret));
+	vlb_iov_to_buf(elem->out_sg, elem->out_num, 0, &e, sizeof(e));
+	type = le16toh(e.type);
+	code = le16toh(e.code);
+	if (type == EV_SYN || type > EV_MAX) {
+		input_malformed(dev, INPUT_STATUSQ, "status event of a bad type", len);
+	} else if (type != EV_LED && type != EV_SND) {
+		/*
+		 * The input core hands the driver every EV_MSC it passes
+		 * on: the echo of our own events. Written back, it would
+		 * come round for ever.
+		 */
+		vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "status type %u code %u ignored",
+			type, code);
+	} else {
+		vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "status type %u code %u value %d",
+			type, code, (int32_t)le32toh(e.value));
+		input_write_event(in, type, code, (int32_t)le32toh(e.value));
+		(*written)++;
+	}
+	return 0;
+}
+
+static void input_statusq_kick(struct vlb_dev *dev)
+{
+	unsigned int written = 0;
+
+	vlb_vq_serve(dev, INPUT_STATUSQ, INPUT_STATUS_BUDGET, input_statusq_handle, &written);
 	if (written)
-		input_write_event(in, EV_SYN, SYN_REPORT, 0);
-	if (!served)
-		return;
-	vlb_vq_flush(vq);
-	ret = vlb_vq_notify(vq);
-	if (ret)
-		vlb_err(vlb_dev_name(dev), "vq %u: call eventfd: %s", INPUT_STATUSQ, strerror(-ret));
+		input_write_event(vlb_dev_priv(dev), EV_SYN, SYN_REPORT, 0);
 }
 
 /* Device callbacks ---------------------------------------------------------- */

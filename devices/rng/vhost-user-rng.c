@@ -70,44 +70,22 @@ static uint64_t rng_get_features(struct vlb_dev *dev)
 	       (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
 }
 
-/*
- * Drain the queue with notifications off, then turn them on and look once
- * more: a buffer added in between would otherwise wait for the next kick.
- */
+/* vlb_vq_handle_cb: fill the buffer, hand it back at once. */
+static int64_t rng_handle(struct vlb_dev *dev, unsigned int qidx,
+			  struct vlb_vq_elem *elem, void *opaque)
+{
+	(void)qidx;
+	(void)opaque;
+	return rng_fill(dev, elem);
+}
+
 static void rng_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 {
-	struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0;
-	int ret = 0;
+	unsigned int served = vlb_vq_serve(dev, qidx, RNG_BUDGET, rng_handle, NULL);
 
-	for (;;) {
-		vlb_vq_set_notification(vq, false);
-		while (served < RNG_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-			vlb_vq_push(vq, elem, rng_fill(dev, elem));
-			free(elem);
-			served++;
-		}
-		if (served == RNG_BUDGET) {
-			/* Kicks stay off: we come back without one. */
-			vlb_vq_kick_later(vq);
-			break;
-		}
-		if (ret != -EAGAIN)
-			break;
-		vlb_vq_set_notification(vq, true);
-		if (vlb_vq_empty(vq))
-			break;
-	}
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(dev), "vq %u: %s", qidx, strerror(-ret));
-	if (!served)
-		return;
-	vlb_vq_flush(vq);
-	ret = vlb_vq_notify(vq);
-	if (ret)
-		vlb_err(vlb_dev_name(dev), "vq %u: call eventfd: %s", qidx, strerror(-ret));
-	vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "vq %u: served %u buffers", qidx, served);
+	if (served)
+		vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "vq %u: served %u buffers", qidx,
+			served);
 }
 
 static const struct vlb_dev_iface rng_iface = {

@@ -137,53 +137,31 @@ static void vscsi_reset(struct vlb_dev *dev)
 	v->target.cdb_size = VSCSI_CDB_SIZE;
 }
 
+/* vlb_vq_handle_cb: a control or command request, answered at once. */
+static int64_t vscsi_handle(struct vlb_dev *dev, unsigned int qidx,
+			    struct vlb_vq_elem *elem, void *opaque)
+{
+	struct vscsi *v = opaque;
+	uint32_t len;
+
+	if (qidx == VSCSI_CTRL_Q)
+		len = vscsi_handle_ctrl(&v->target, elem->out_sg, elem->out_num,
+					elem->in_sg, elem->in_num);
+	else
+		len = vscsi_handle_cmd(&v->target, elem->out_sg, elem->out_num,
+				       elem->in_sg, elem->in_num);
+	if (!len)
+		vlb_err(vlb_dev_name(dev), "vq %u: request %u has no room for a response",
+			qidx, elem->index);
+	return len;
+}
+
 static void vscsi_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 {
-	struct vscsi *v = vlb_dev_priv(dev);
-	struct vlb_vq *vq = vlb_dev_vq(dev, qidx);
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0;
-	int ret = 0;
-
 	/* No events are ever reported: event buffers stay with us. */
 	if (qidx == VSCSI_EVENT_Q)
 		return;
-	for (;;) {
-		vlb_vq_set_notification(vq, false);
-		while (served < VSCSI_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-			uint32_t len;
-
-			if (qidx == VSCSI_CTRL_Q)
-				len = vscsi_handle_ctrl(&v->target, elem->out_sg, elem->out_num,
-							elem->in_sg, elem->in_num);
-			else
-				len = vscsi_handle_cmd(&v->target, elem->out_sg, elem->out_num,
-						       elem->in_sg, elem->in_num);
-			if (!len)
-				vlb_err(vlb_dev_name(dev), "vq %u: request %u has no room for a response",
-					qidx, elem->index);
-			vlb_vq_push(vq, elem, len);
-			free(elem);
-			served++;
-		}
-		if (served == VSCSI_BUDGET) {
-			vlb_vq_kick_later(vq);
-			break;
-		}
-		if (ret != -EAGAIN)
-			break;
-		vlb_vq_set_notification(vq, true);
-		if (vlb_vq_empty(vq))
-			break;
-	}
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(dev), "vq %u: %s", qidx, strerror(-ret));
-	if (!served)
-		return;
-	vlb_vq_flush(vq);
-	ret = vlb_vq_notify(vq);
-	if (ret)
-		vlb_err(vlb_dev_name(dev), "vq %u: call eventfd: %s", qidx, strerror(-ret));
+	vlb_vq_serve(dev, qidx, VSCSI_BUDGET, vscsi_handle, vlb_dev_priv(dev));
 }
 
 static const struct vlb_dev_iface vscsi_iface = {

@@ -874,23 +874,13 @@ out:
 
 /* Queues ------------------------------------------------------------------ */
 
-static void vus_control_kick(struct vus *v, struct vlb_vq *vq)
+/* vlb_vq_handle_cb of the control queue: answered at once. */
+static int64_t vus_control_handle(struct vlb_dev *dev, unsigned int qidx,
+				  struct vlb_vq_elem *elem, void *opaque)
 {
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0;
-	int ret = 0;
-
-	while (served < VUS_CTL_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-		vlb_vq_push(vq, elem, vus_control(v, elem));
-		free(elem);
-		served++;
-	}
-	if (served == VUS_CTL_BUDGET)
-		vlb_vq_kick_later(vq);
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(v->dev), "vq 0: %s", strerror(-ret));
-	if (served)
-		vus_notify(v, 0);
+	(void)dev;
+	(void)qidx;
+	return vus_control(opaque, elem);
 }
 
 /*
@@ -969,7 +959,7 @@ static void vus_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 
 	switch (qidx) {
 	case VIRTIO_SND_VQ_CONTROL:
-		vus_control_kick(v, vq);
+		vlb_vq_serve(dev, qidx, VUS_CTL_BUDGET, vus_control_handle, v);
 		break;
 	case VIRTIO_SND_VQ_EVENT:
 		/* Held for jack events; we never send any: the jacks stay put. */

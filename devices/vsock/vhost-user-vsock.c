@@ -1325,37 +1325,14 @@ static void vsock_tx_pkt(struct vsock *v, const struct vlb_vq_elem *elem)
 		vsock_queue_rst(v, &h);	/* not for RST itself */
 }
 
-static void vsock_tx_run(struct vsock *v)
+/* vlb_vq_handle_cb of tx: a packet is consumed at once (used length 0). */
+static int64_t vsock_tx_handle(struct vlb_dev *dev, unsigned int qidx,
+			       struct vlb_vq_elem *elem, void *opaque)
 {
-	struct vlb_vq *vq = vlb_dev_vq(v->dev, VSOCK_TXQ);
-	struct vlb_vq_elem *elem;
-	unsigned int served = 0;
-	int ret = 0;
-
-	for (;;) {
-		while (served < VSOCK_BUDGET && (ret = vlb_vq_pop(vq, &elem)) == 0) {
-			vsock_tx_pkt(v, elem);
-			vlb_vq_push(vq, elem, 0);
-			free(elem);
-			served++;
-		}
-		if (served == VSOCK_BUDGET || ret != -EAGAIN)
-			break;
-		/* As in vsock_rx_run: publish avail_event, then look again. */
-		vlb_vq_set_notification(vq, true);
-		if (vlb_vq_empty(vq))
-			break;
-	}
-	if (served == VSOCK_BUDGET)
-		vlb_vq_kick_later(vq);
-	else if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(v->dev), "tx: %s", strerror(-ret));
-	if (!served)
-		return;
-	vlb_vq_flush(vq);
-	ret = vlb_vq_notify(vq);
-	if (ret)
-		vlb_err(vlb_dev_name(v->dev), "tx: call eventfd: %s", strerror(-ret));
+	(void)dev;
+	(void)qidx;
+	vsock_tx_pkt(opaque, elem);
+	return 0;
 }
 
 /* The driver side: event queue ------------------------------------------- */
@@ -1426,7 +1403,7 @@ static void vsock_queue_kick(struct vlb_dev *dev, unsigned int qidx)
 	struct vsock *v = vlb_dev_priv(dev);
 
 	if (qidx == VSOCK_TXQ)
-		vsock_tx_run(v);
+		vlb_vq_serve(dev, qidx, VSOCK_BUDGET, vsock_tx_handle, v);
 	else if (qidx == VSOCK_EVQ)
 		vsock_event_run(v);
 	vsock_rx_run(v);

@@ -102,17 +102,42 @@ _wait_for() {
 
 _is_socket() { [ -S "$1" ]; }
 
+# _backend_refuses PROGRAM WANT ARGS...: our back-end PROGRAM started with
+# --socket-path $TEST_DIR/bad.sock ARGS must exit non-zero with exactly
+# one line on stderr, containing WANT, and leave no socket behind.
+_backend_refuses() {
+	local prog=$1 want=$2 out=$TEST_DIR/bad.err
+	shift 2
+	if timeout 20 "$prog" --socket-path "$TEST_DIR/bad.sock" "$@" 2>"$out"; then
+		_fail "$prog $* succeeded"
+	fi
+	[ "$(wc -l <"$out")" = 1 ] || _fail "$prog $*: $(wc -l <"$out") lines on stderr: $(cat "$out")"
+	grep -q -- "$want" "$out" || _fail "$prog $*: \"$(cat "$out")\" does not say \"$want\""
+	[ -e "$TEST_DIR/bad.sock" ] && _fail "$prog $* left its socket"
+	_log "refused: $prog $* -> $(cat "$out")"
+}
+
+# Demo scripts: a heading, and a command shown before it runs.
+_say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+_show() { printf '$ %s\n' "$*"; "$@"; }
+
 # _start_qsd SOCKET FORMAT IMAGE [EXTRA_FILE_OPTS]: qemu-storage-daemon
 # exporting IMAGE (raw|qcow2|host_device) as vhost-user-blk on SOCKET.
+# Sets QSD_PID; the output goes to QSD_LOG, $TEST_DIR/qsd.SOCKET-NAME.log
+# (appended: a restarted daemon adds to it). The socket a killed daemon
+# left is removed first, so the wait sees the new one.
 _start_qsd() {
 	local sock=$1 fmt=$2 img=$3 extra=${4:-} file_drv=file
 	[ "$fmt" = host_device ] && { file_drv=host_device; fmt=raw; }
+	QSD_LOG=$TEST_DIR/qsd.$(basename "$sock").log
+	rm -f "$sock"
 	qemu-storage-daemon \
 		--blockdev "driver=$file_drv,node-name=file0,filename=$img$extra" \
 		--blockdev "driver=$fmt,node-name=disk0,file=file0" \
 		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on" \
-		>"$TEST_DIR/qsd.$$.log" 2>&1 &
-	_PIDS+=($!)
+		>>"$QSD_LOG" 2>&1 &
+	QSD_PID=$!
+	_PIDS+=("$QSD_PID")
 	_wait_for 30 _is_socket "$sock" || _fail "qemu-storage-daemon did not create $sock"
 }
 

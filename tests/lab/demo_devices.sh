@@ -7,10 +7,8 @@
 # build/demo-screenshot.png.
 . "$(dirname "$0")/common.sh"
 _prep_test
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
 
-say "net: dpdk-testpmd with two vhost ports forwarding to each other"
+_say "net: dpdk-testpmd with two vhost ports forwarding to each other"
 (cd "$TEST_DIR" && exec dpdk-testpmd -l 0-1 --no-pci --no-huge -m 512 --file-prefix demo \
 	--vdev "net_vhost0,iface=$TEST_DIR/vh0.sock" --vdev "net_vhost1,iface=$TEST_DIR/vh1.sock" -- \
 	--forward-mode=io --total-num-mbufs=4096 --auto-start --stats-period 3600 \
@@ -28,9 +26,9 @@ for i in 0 1; do
 	ip -n "demo$i" addr add "10.99.0.$((i + 1))/24" dev "$dev"
 	ip -n "demo$i" link set "$dev" up
 done
-show ip netns exec demo0 ping -c 3 10.99.0.2
+_show ip netns exec demo0 ping -c 3 10.99.0.2
 
-say "fs: virtiofsd sharing a directory, mounted with the tag from --tag"
+_say "fs: virtiofsd sharing a directory, mounted with the tag from --tag"
 mkdir -p "$TEST_DIR/share"
 echo "written by the host side at $(date)" >"$TEST_DIR/share/hello.txt"
 /usr/lib/qemu/virtiofsd --socket-path="$TEST_DIR/fs.sock" -o source="$TEST_DIR/share" \
@@ -38,13 +36,13 @@ echo "written by the host side at $(date)" >"$TEST_DIR/share/hello.txt"
 _PIDS+=($!)
 _wait_for 30 _is_socket "$TEST_DIR/fs.sock" || _fail "virtiofsd did not start"
 _start_adapter v --socket "$TEST_DIR/fs.sock" --device fs --tag demo
-show mount -t virtiofs demo "$TEST_DIR/mnt"
-show cat "$TEST_DIR/mnt/hello.txt"
+_show mount -t virtiofs demo "$TEST_DIR/mnt"
+_show cat "$TEST_DIR/mnt/hello.txt"
 echo "written through virtio-fs" >"$TEST_DIR/mnt/reply.txt"
-show cat "$TEST_DIR/share/reply.txt"
+_show cat "$TEST_DIR/share/reply.txt"
 umount "$TEST_DIR/mnt"
 
-say "gpu: vhost-user-gpu; the adapter is its display and takes a PNG screenshot"
+_say "gpu: vhost-user-gpu; the adapter is its display and takes a PNG screenshot"
 "/usr/lib/qemu/vhost-user-gpu" --socket-path "$TEST_DIR/gpu.sock" >"$TEST_DIR/vug.log" 2>&1 &
 _PIDS+=($!)
 _wait_for 30 _is_socket "$TEST_DIR/gpu.sock" || _fail "vhost-user-gpu did not start"
@@ -62,5 +60,5 @@ sleep 1
 cp "$TEST_DIR/screen.png" "$TOP/build/demo-screenshot.png"
 echo "screenshot: build/demo-screenshot.png ($(stat -c %s "$TEST_DIR/screen.png") bytes)"
 
-say "stopping the adapters removes the devices"
+_say "stopping the adapters removes the devices"
 _pass

@@ -56,21 +56,10 @@ sim_pull() { echo "pull-$2" >"$simdev/sim_gpio$1/pull"; }
 sim_value_is() { [ "$(sim_value "$1")" = "$2" ]; }
 
 # Bad command lines: one line naming the problem, non-zero status.
-bad_cmd() {
-	local want=$1 out=$TEST_DIR/bad.err
-	shift
-	if timeout 20 vhost-user-gpio --socket-path "$TEST_DIR/bad.sock" "$@" 2>"$out"; then
-		_fail "vhost-user-gpio $* succeeded"
-	fi
-	[ "$(wc -l <"$out")" = 1 ] || _fail "vhost-user-gpio $*: $(wc -l <"$out") lines on stderr: $(cat "$out")"
-	grep -q -- "$want" "$out" || _fail "vhost-user-gpio $*: \"$(cat "$out")\" does not say \"$want\""
-	[ -e "$TEST_DIR/bad.sock" ] && _fail "vhost-user-gpio $* left its socket"
-	_log "refused: $* -> $(cat "$out")"
-}
-bad_cmd "beyond the chip" --chip "/dev/$simchip" --lines 0-8
-bad_cmd "No such file" --chip /dev/gpiochip-none
-bad_cmd "not a list" --chip "/dev/$simchip" --lines 3-1
-bad_cmd "required" --lines 0
+_backend_refuses vhost-user-gpio "beyond the chip" --chip "/dev/$simchip" --lines 0-8
+_backend_refuses vhost-user-gpio "No such file" --chip /dev/gpiochip-none
+_backend_refuses vhost-user-gpio "not a list" --chip "/dev/$simchip" --lines 3-1
+_backend_refuses vhost-user-gpio "required" --lines 0
 
 vhost-user-gpio --socket-path "$TEST_DIR/gpio.sock" --chip "/dev/$simchip" --lines 0-7 \
 	2> >(tee "$TEST_DIR/be.log" >&2) &

@@ -24,19 +24,10 @@ _run truncate -s 512M "$img"
 _run truncate -s 64M "$img2"
 _run truncate -s 64M "$img3"
 PERSIST_S=8
+qsd_log=$TEST_DIR/qsd.$(basename "$sock").log
 
-# Our own start, to know the daemon's pid.
-start_qsd() {
-	rm -f "$sock"
-	qemu-storage-daemon \
-		--blockdev "driver=file,node-name=file0,filename=$img" \
-		--blockdev "driver=raw,node-name=disk0,file=file0" \
-		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on" \
-		>>"$TEST_DIR/qsd.log" 2>&1 &
-	QSD_PID=$!
-	_PIDS+=("$QSD_PID")
-	_wait_for 30 _is_socket "$sock" || _fail "qemu-storage-daemon did not create $sock"
-}
+# The disk's daemon; the other two (sock2, sock3) set QSD_PID too.
+start_qsd() { _start_qsd "$sock" raw "$img"; disk_qsd=$QSD_PID; }
 start_qsd
 _start_adapter vdev --socket "$sock" --device blk --persist --persist-timeout "$PERSIST_S"
 owner=$ADAPTER_PID
@@ -92,11 +83,11 @@ for i in 1 2 3; do
 	# Assertion '!server->wait_idle'): a bug of the daemon. Then a new
 	# daemon serves the attach, as after a back-end restart.
 	sleep 0.5
-	if kill -0 "$QSD_PID" 2>/dev/null; then
+	if kill -0 "$disk_qsd" 2>/dev/null; then
 		survived=$((survived + 1))
 	else
-		_log "restart $i: qemu-storage-daemon died with its front-end: $(grep -m1 -o 'Assertion.*' "$TEST_DIR/qsd.log" || tail -n 1 "$TEST_DIR/qsd.log")"
-		: >"$TEST_DIR/qsd.log"
+		_log "restart $i: qemu-storage-daemon died with its front-end: $(grep -m1 -o 'Assertion.*' "$qsd_log" || tail -n 1 "$qsd_log")"
+		: >"$qsd_log"
 		start_qsd
 	fi
 	# A back-end of another shape is refused, and the device stays detached.

@@ -16,18 +16,7 @@ img=$TEST_DIR/disk.raw
 sock=$TEST_DIR/blk.sock
 _run truncate -s 768M "$img"
 
-# Our own start, to know the daemon's pid.
-start_qsd() {
-	rm -f "$sock"
-	qemu-storage-daemon \
-		--blockdev "driver=file,node-name=file0,filename=$img" \
-		--blockdev "driver=raw,node-name=disk0,file=file0" \
-		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on" \
-		>>"$TEST_DIR/qsd.log" 2>&1 &
-	QSD_PID=$!
-	_PIDS+=("$QSD_PID")
-	_wait_for 30 _is_socket "$sock" || _fail "qemu-storage-daemon did not create $sock"
-}
+start_qsd() { _start_qsd "$sock" raw "$img"; }
 crash_qsd() {
 	kill -KILL "$QSD_PID"
 	_wait_gone "$QSD_PID" 10 || _fail "qemu-storage-daemon survived kill -9"

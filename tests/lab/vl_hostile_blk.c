@@ -565,31 +565,17 @@ static void hblk_queue_set_started(struct vlb_dev *dev, unsigned int qidx, bool 
 		hb->faulted = false;
 }
 
-/* Take what the driver posted, at most a budget's worth. */
-static void hblk_pop_all(struct vlb_dev *dev, struct hblk *hb, struct vlb_vq *vq)
+/* vlb_vq_handle_cb: requests are held, then answered all at once. */
+static int64_t hblk_take(struct vlb_dev *dev, unsigned int qidx,
+			 struct vlb_vq_elem *elem, void *opaque)
 {
-	int ret = 0;
+	struct hblk *hb = opaque;
 
-	for (;;) {
-		vlb_vq_set_notification(vq, false);
-		while (hb->nelems < HBLK_BUDGET &&
-		       (ret = vlb_vq_pop(vq, &hb->elems[hb->nelems])) == 0) {
-			hb->lens[hb->nelems] = hblk_handle(dev, hb, hb->elems[hb->nelems]);
-			hb->nelems++;
-		}
-		if (hb->nelems == HBLK_BUDGET) {
-			/* Kicks stay off: we come back without one. */
-			vlb_vq_kick_later(vq);
-			return;
-		}
-		if (ret != -EAGAIN)
-			break;
-		vlb_vq_set_notification(vq, true);
-		if (vlb_vq_empty(vq))
-			break;
-	}
-	if (ret == -ENOMEM)
-		vlb_err(vlb_dev_name(dev), "vq 0: %s", strerror(-ret));
+	(void)qidx;
+	hb->elems[hb->nelems] = elem;
+	hb->lens[hb->nelems] = hblk_handle(dev, hb, elem);
+	hb->nelems++;
+	return VLB_VQ_KEPT;
 }
 
 static void hblk_serve(struct vlb_dev *dev, struct hblk *hb, struct vlb_vq *vq)
@@ -598,7 +584,8 @@ static void hblk_serve(struct vlb_dev *dev, struct hblk *hb, struct vlb_vq *vq)
 	unsigned int i;
 	int ret;
 
-	hblk_pop_all(dev, hb, vq);
+	/* Take what the driver posted, at most a budget's worth. */
+	vlb_vq_serve(dev, vlb_vq_index(vq), HBLK_BUDGET, hblk_take, hb);
 	if (!hb->nelems)
 		return;
 

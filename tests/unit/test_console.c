@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 
 #include "vlb.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define MEM_SIZE	(4 * 1024 * 1024)
 #define QVA		0x20000000ULL
@@ -49,11 +49,7 @@ static char line_path[128];
 static char log_path[128];
 
 struct session {
-	struct t_fe fe;
-	int memfd;
-	uint8_t *mem;
-	struct t_ring rx, tx;
-	int kick[2], call[2];
+	struct t_sess t;
 	int backend;		/* our end of the back-end channel */
 	int client;		/* connected to --unix */
 	uint16_t rx_next;	/* next free rx descriptor */
@@ -162,46 +158,39 @@ static int session_start(struct session *s)
 			       (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ);
 	struct vhost_user_config cfg = { .offset = 0, .size = 12 };
 	struct vhost_user_msg r;
-	int sv[2], ret, i;
+	int sv[2], ret;
 	uint64_t v;
-	void *mem;
 
 	memset(s, 0, sizeof(*s));
 	s->client = -1;
-	ret = t_memfd(MEM_SIZE, &s->memfd, &mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	s->mem = mem;
-	for (i = 0; i < 2; i++) {
-		s->kick[i] = eventfd(0, EFD_CLOEXEC);
-		s->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	}
-	ret = t_connect_unix(sock_path, &s->fe.sock);
+	if (t_sess_new(&s->t, NULL, 2, NULL, NULL, MEM_SIZE))
+		return 1;
+	ret = t_connect_unix(sock_path, &s->t.fe.sock);
 	if (ret)
 		return t_fail("connecting to %s: %s", sock_path, strerror(-ret));
 
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_FEATURES, &v);
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_FEATURES, &v);
 	if (ret || (v & want) != want)
 		return t_fail("GET_FEATURES: %d, 0x%llx lacks 0x%llx", ret,
 			      (unsigned long long)v, (unsigned long long)want);
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
 	if (ret || (v & pwant) != pwant)
 		return t_fail("GET_PROTOCOL_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant);
+	ret = t_fe_set_u64(&s->t.fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant);
 	if (ret)
 		return t_fail("SET_PROTOCOL_FEATURES: %s", strerror(-ret));
-	s->fe.reply_ack = true;
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_QUEUE_NUM, &v);
+	s->t.fe.reply_ack = true;
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_QUEUE_NUM, &v);
 	if (ret || v != 2)
 		return t_fail("GET_QUEUE_NUM: %d, %llu (want 2)", ret, (unsigned long long)v);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return t_fail("socketpair: %s", strerror(errno));
-	ret = t_fe_call(&s->fe, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1, NULL);
+	ret = t_fe_call(&s->t.fe, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1, NULL);
 	close(sv[1]);
 	s->backend = sv[0];
 	if (ret)
 		return t_fail("SET_BACKEND_REQ_FD: %s", strerror(-ret));
-	ret = t_fe_call(&s->fe, VHOST_USER_GET_CONFIG, &cfg, VHOST_USER_CONFIG_HDR_SIZE + cfg.size, NULL, 0, &r);
+	ret = t_fe_call(&s->t.fe, VHOST_USER_GET_CONFIG, &cfg, VHOST_USER_CONFIG_HDR_SIZE + cfg.size, NULL, 0, &r);
 	if (ret || r.hdr.size != VHOST_USER_CONFIG_HDR_SIZE + 12 || r.payload.config.size != 12)
 		return t_fail("GET_CONFIG: %d, size %u", ret, r.hdr.size);
 	if (t_get16(r.payload.config.region) != 132 || t_get16(r.payload.config.region + 2) != 43)
@@ -211,57 +200,42 @@ static int session_start(struct session *s)
 	/* Past the end of the config space: refused (size 0), not served. */
 	cfg.offset = 8;
 	cfg.size = 8;
-	ret = t_fe_call(&s->fe, VHOST_USER_GET_CONFIG, &cfg, VHOST_USER_CONFIG_HDR_SIZE + cfg.size, NULL, 0, &r);
+	ret = t_fe_call(&s->t.fe, VHOST_USER_GET_CONFIG, &cfg, VHOST_USER_CONFIG_HDR_SIZE + cfg.size, NULL, 0, &r);
 	if (ret || r.hdr.size != 0)
 		return t_fail("GET_CONFIG past the end: %d, reply of %u bytes", ret, r.hdr.size);
 
-	ret = t_fe_call(&s->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	ret = t_fe_call(&s->t.fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
 	if (!ret)
-		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_FEATURES, want);
-	if (!ret)
-		ret = t_fe_set_mem(&s->fe, s->memfd, MEM_SIZE, QVA);
+		ret = t_fe_set_u64(&s->t.fe, VHOST_USER_SET_FEATURES, want);
 	if (ret)
-		return t_fail("SET_OWNER/FEATURES/MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&s->rx, s->mem, NUM, RX_DESC, RX_AVAIL, RX_USED);
-	t_ring_init(&s->tx, s->mem, NUM, TX_DESC, TX_AVAIL, TX_USED);
+		return t_fail("SET_OWNER/FEATURES: %s", strerror(-ret));
+	if (t_sess_set_mem(&s->t, QVA))
+		return 1;
+	t_sess_ring(&s->t, 0, NUM, RX_DESC, RX_AVAIL, RX_USED);
+	t_sess_ring(&s->t, 1, NUM, TX_DESC, TX_AVAIL, TX_USED);
 	/*
 	 * receiveq last: its start makes the back-end announce the size and
 	 * wait for our ack, which this single-threaded front-end gives only
 	 * when it has no request of its own outstanding.
 	 */
-	ret = t_fe_start_ring(&s->fe, 1, &s->tx, QVA, s->kick[1], s->call[1]);
-	if (!ret)
-		ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, 1, 1);
-	if (!ret)
-		ret = t_fe_start_ring(&s->fe, 0, &s->rx, QVA, s->kick[0], s->call[0]);
-	if (!ret)
-		ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (ret)
-		return t_fail("starting the rings: %s", strerror(-ret));
+	if (t_sess_start_ring(&s->t, 1) || t_sess_start_ring(&s->t, 0))
+		return 1;
 	return expect_config_change(s, "driver start");
 }
 
 static void session_close(struct session *s)
 {
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		close(s->kick[i]);
-		close(s->call[i]);
-	}
 	close(s->backend);
 	if (s->client >= 0)
 		close(s->client);
-	close(s->fe.sock);
-	munmap(s->mem, MEM_SIZE);
-	close(s->memfd);
+	t_sess_close(&s->t, NULL);
 }
 
 static void kick(struct session *s, int q)
 {
 	uint64_t one = 1;
 
-	if (write(s->kick[q], &one, sizeof(one)) != sizeof(one))
+	if (write(s->t.kick[q], &one, sizeof(one)) != sizeof(one))
 		t_log("kick: %s", strerror(errno));
 }
 
@@ -285,10 +259,10 @@ static void tx_post(struct session *s, const void *p, uint32_t n)
 	uint64_t a = TX_BUFS + (uint64_t)(d % 16) * 2 * PAGE;
 	uint32_t first = n / 2;
 
-	memcpy(s->mem + a, p, n);
-	t_ring_desc(&s->tx, d % NUM, a, first, T_DESC_F_NEXT, (d + 1) % NUM);
-	t_ring_desc(&s->tx, (d + 1) % NUM, a + first, n - first, 0, 0);
-	t_ring_post(&s->tx, d % NUM);
+	memcpy(s->t.mem + a, p, n);
+	t_ring_desc(&s->t.ring[1], d % NUM, a, first, T_DESC_F_NEXT, (d + 1) % NUM);
+	t_ring_desc(&s->t.ring[1], (d + 1) % NUM, a + first, n - first, 0, 0);
+	t_ring_post(&s->t.ring[1], d % NUM);
 	s->tx_next = d + 2;
 	kick(s, 1);
 }
@@ -319,7 +293,7 @@ static int test_tx(struct session *s)
 
 	/* Before a client connects: taken, kept, delivered on connect. */
 	tx_post(s, "early bird ", 11);
-	ret = wait_used(&s->tx, &id, &len, "transmit without a client");
+	ret = wait_used(&s->t.ring[1], &id, &len, "transmit without a client");
 	if (ret)
 		return ret;
 	ret = t_connect_unix(line_path, &s->client);
@@ -333,7 +307,7 @@ static int test_tx(struct session *s)
 	if (memcmp(buf, "early bird ", 11))
 		return t_fail("the client got '%.11s'", buf);
 	tx_post(s, "hello, world", 12);
-	ret = wait_used(&s->tx, &id, &len, "transmit");
+	ret = wait_used(&s->t.ring[1], &id, &len, "transmit");
 	if (!ret)
 		ret = client_read(s, buf, 12, "transmit");
 	if (ret)
@@ -349,8 +323,8 @@ static void rx_post(struct session *s, unsigned int n)
 	while (n--) {
 		uint16_t d = s->rx_next++ % NUM;
 
-		t_ring_desc(&s->rx, d, RX_BUFS + (uint64_t)d * PAGE, PAGE, T_DESC_F_WRITE, 0);
-		t_ring_post(&s->rx, d);
+		t_ring_desc(&s->t.ring[0], d, RX_BUFS + (uint64_t)d * PAGE, PAGE, T_DESC_F_WRITE, 0);
+		t_ring_post(&s->t.ring[0], d);
 	}
 	kick(s, 0);
 }
@@ -402,12 +376,12 @@ static int test_rx(struct session *s)
 				s->client = -1;
 			}
 		}
-		while (t_ring_get_used(&s->rx, &id, &len) == 0) {
+		while (t_ring_get_used(&s->t.ring[0], &id, &len) == 0) {
 			if (id >= NUM || len > PAGE || len > total - got) {
 				ret = t_fail("receive: used id %u length %u", id, len);
 				goto out;
 			}
-			memcpy(out + got, s->mem + RX_BUFS + (uint64_t)id * PAGE, len);
+			memcpy(out + got, s->t.mem + RX_BUFS + (uint64_t)id * PAGE, len);
 			got += len;
 			rx_post(s, 1);
 			progress = true;
@@ -457,14 +431,14 @@ static int test_malformed(struct session *s)
 	int ret, i;
 
 	/* A receive chain with only a device-readable buffer. */
-	t_ring_desc(&s->rx, NUM - 1, RX_BUFS, 64, 0, 0);
-	t_ring_post(&s->rx, NUM - 1);
+	t_ring_desc(&s->t.ring[0], NUM - 1, RX_BUFS, 64, 0, 0);
+	t_ring_post(&s->t.ring[0], NUM - 1);
 	kick(s, 0);
 	/* A transmit chain of 2 MiB. */
-	t_ring_desc(&s->tx, NUM - 1, BIG, 2 * 1024 * 1024, 0, 0);
-	t_ring_post(&s->tx, NUM - 1);
+	t_ring_desc(&s->t.ring[1], NUM - 1, BIG, 2 * 1024 * 1024, 0, 0);
+	t_ring_post(&s->t.ring[1], NUM - 1);
 	kick(s, 1);
-	ret = wait_used(&s->tx, &id, &len, "oversized transmit chain");
+	ret = wait_used(&s->t.ring[1], &id, &len, "oversized transmit chain");
 	if (ret)
 		return ret;
 	if (id != NUM - 1 || len)
@@ -482,7 +456,7 @@ static int test_malformed(struct session *s)
 	if (write(s->client, fill, sizeof(fill)) != (ssize_t)sizeof(fill))
 		return t_fail("client write: %s", strerror(errno));
 	for (i = 0; i <= 16; i++) {
-		ret = wait_used(&s->rx, &id, &len, "receive chain without writable space");
+		ret = wait_used(&s->t.ring[0], &id, &len, "receive chain without writable space");
 		if (ret)
 			return ret;
 		if (i < 16 && len != PAGE)
@@ -498,10 +472,10 @@ static int test_malformed(struct session *s)
 	if (memcmp(buf, "still ok", 8))
 		return t_fail("after malformed chains the client got '%.8s'", buf);
 	rx_post(s, 1);
-	ret = wait_used(&s->rx, &id, &len, "receive after malformed chains");
+	ret = wait_used(&s->t.ring[0], &id, &len, "receive after malformed chains");
 	if (ret)
 		return ret;
-	if (len != 1 || s->mem[RX_BUFS + (uint64_t)id * PAGE] != 'x')
+	if (len != 1 || s->t.mem[RX_BUFS + (uint64_t)id * PAGE] != 'x')
 		return t_fail("after malformed chains: receive length %u", len);
 	for (i = 0; i < 100 && (log_count("longer than") < 1 ||
 				log_count("no device-writable") < 1); i++)

@@ -26,7 +26,7 @@
 #include <sys/mman.h>
 
 #include "helpers.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define main gpio_main
 #include "../../devices/gpio/vhost-user-gpio.c"
@@ -229,11 +229,10 @@ static void fake_drive(unsigned int off, int level)
 #define EQ_BUFS		0x20000		/* 16 bytes per eventq buffer slot */
 #define NAMES_MAX	0x1000
 
+static struct t_sess sess;
 static struct vlb_dev *dev;
-static struct t_fe fe = { .sock = -1 };
-static struct t_ring rqr, eqr;
+static struct t_ring *rqr = &sess.ring[GPIO_REQUESTQ], *eqr = &sess.ring[GPIO_EVENTQ];
 static uint8_t *mem;
-static int memfd, kick[2] = { -1, -1 }, call[2] = { -1, -1 };
 static bool eq_busy[NUM / 2];	/* slot posted, not yet used */
 
 #define CHECK(cond, ...) do {						\
@@ -246,86 +245,38 @@ static bool eq_busy[NUM / 2];	/* slot posted, not yet used */
 	}								\
 } while (0)
 
-static int sess_dispatch(void *d)
-{
-	return vlb_dev_dispatch(d);
-}
-
 static int sess_open(void)
 {
 	uint64_t feat = (1ULL << VLB_F_VERSION_1) | (1ULL << VIRTIO_GPIO_F_IRQ) |
 			(1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
-	int sp[2], ret, i;
 	uint64_t v;
-	void *m;
+	int ret;
 
-	ret = t_memfd(MEM_SIZE, &memfd, &m);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	mem = m;
-	for (i = 0; i < 2; i++) {
-		kick[i] = eventfd(0, EFD_CLOEXEC);
-		call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	}
-	ret = vlb_dev_new(&gpio_iface, GPIO_QUEUES, &gpio, "gpio-test", &dev);
-	if (ret)
-		return t_fail("vlb_dev_new: %s", strerror(-ret));
+	if (t_sess_new(&sess, &gpio_iface, GPIO_QUEUES, &gpio, "gpio-test", MEM_SIZE))
+		return 1;
+	dev = sess.dev;
+	mem = sess.mem;
 	gpio.chip_path = "/dev/model";
 	if (gpio_parse_option(&gpio, "lines", "0-5,7"))
 		return t_fail("--lines 0-5,7 refused");
 	ret = gpio_setup(dev);
 	if (ret)
 		return t_fail("gpio_setup: %s", strerror(-ret));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
-		return t_fail("socketpair: %s", strerror(errno));
-	ret = vlb_dev_attach(dev, sp[1]);
+	if (t_sess_connect(&sess, feat, QVA))
+		return 1;
+	ret = t_fe_get_u64(&sess.fe, VHOST_USER_GET_FEATURES, &v);
 	if (ret)
-		return t_fail("vlb_dev_attach: %s", strerror(-ret));
-	fe.sock = sp[0];
-	fe.dev = dev;
-	fe.dispatch = sess_dispatch;
-	ret = t_fe_call(&fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
-	if (!ret)
-		ret = t_fe_get_u64(&fe, VHOST_USER_GET_FEATURES, &v);
-	if (!ret && !(v & (1ULL << VIRTIO_GPIO_F_IRQ)))
+		return t_fail("GET_FEATURES: %s", strerror(-ret));
+	if (!(v & (1ULL << VIRTIO_GPIO_F_IRQ)))
 		return t_fail("VIRTIO_GPIO_F_IRQ not offered");
-	if (!ret)
-		ret = t_fe_get_u64(&fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
-	if (!ret)
-		ret = t_fe_set_u64(&fe, VHOST_USER_SET_PROTOCOL_FEATURES, 0);
-	if (!ret)
-		ret = t_fe_set_u64(&fe, VHOST_USER_SET_FEATURES, feat);
-	if (!ret)
-		ret = t_fe_set_mem(&fe, memfd, MEM_SIZE, QVA);
-	if (ret)
-		return t_fail("SET_OWNER/FEATURES/MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&rqr, mem, NUM, RQ_DESC, RQ_AVAIL, RQ_USED);
-	t_ring_init(&eqr, mem, NUM, EQ_DESC, EQ_AVAIL, EQ_USED);
-	for (i = 0; i < 2 && !ret; i++) {
-		ret = t_fe_start_ring(&fe, i, i ? &eqr : &rqr, QVA, kick[i], call[i]);
-		if (!ret)
-			ret = t_fe_set_state(&fe, VHOST_USER_SET_VRING_ENABLE, i, 1);
-	}
-	if (ret)
-		return t_fail("starting the rings: %s", strerror(-ret));
-	vlb_dev_pending_kicks(dev);
-	return 0;
+	t_sess_ring(&sess, GPIO_REQUESTQ, NUM, RQ_DESC, RQ_AVAIL, RQ_USED);
+	t_sess_ring(&sess, GPIO_EVENTQ, NUM, EQ_DESC, EQ_AVAIL, EQ_USED);
+	return t_sess_start(&sess, GPIO_QUEUES);
 }
 
 static void sess_close(void)
 {
-	int i;
-
-	vlb_dev_detach(dev);
-	gpio_teardown(dev);
-	vlb_dev_free(dev);
-	close(fe.sock);
-	for (i = 0; i < 2; i++) {
-		close(kick[i]);
-		close(call[i]);
-	}
-	munmap(mem, MEM_SIZE);
-	close(memfd);
+	t_sess_close(&sess, gpio_teardown);
 }
 
 /*
@@ -341,18 +292,18 @@ static uint32_t rq_raw(const void *req, uint32_t out_len, uint32_t in_len, bool 
 	memcpy(mem + RQ_BUF, req, out_len);
 	memset(mem + RQ_BUF + 0x100, 0xee, NAMES_MAX);
 	if (split && out_len > 1) {
-		t_ring_desc(&rqr, d, RQ_BUF, out_len / 2, T_DESC_F_NEXT, d + 1);
+		t_ring_desc(rqr, d, RQ_BUF, out_len / 2, T_DESC_F_NEXT, d + 1);
 		d++;
-		t_ring_desc(&rqr, d, RQ_BUF + out_len / 2, out_len - out_len / 2,
+		t_ring_desc(rqr, d, RQ_BUF + out_len / 2, out_len - out_len / 2,
 			    in_len ? T_DESC_F_NEXT : 0, d + 1);
 	} else {
-		t_ring_desc(&rqr, d, RQ_BUF, out_len, in_len ? T_DESC_F_NEXT : 0, d + 1);
+		t_ring_desc(rqr, d, RQ_BUF, out_len, in_len ? T_DESC_F_NEXT : 0, d + 1);
 	}
 	if (in_len)
-		t_ring_desc(&rqr, d + 1, RQ_BUF + 0x100, in_len, T_DESC_F_WRITE, 0);
-	t_ring_post(&rqr, 0);
+		t_ring_desc(rqr, d + 1, RQ_BUF + 0x100, in_len, T_DESC_F_WRITE, 0);
+	t_ring_post(rqr, 0);
 	gpio_queue_kick(dev, GPIO_REQUESTQ);
-	if (t_ring_get_used(&rqr, &id, &len)) {
+	if (t_ring_get_used(rqr, &id, &len)) {
 		t_fail("request not answered");
 		failures++;
 		return 0xffffffff;
@@ -406,14 +357,14 @@ static unsigned int eq_post(uint16_t nr, uint32_t out_len, uint32_t in_len)
 	memcpy(mem + a, &le, 2);
 	mem[a + 8] = 0xee;
 	if (in_len && out_len) {
-		t_ring_desc(&eqr, d, a, out_len, T_DESC_F_NEXT, d + 1);
-		t_ring_desc(&eqr, d + 1, a + 8, in_len, T_DESC_F_WRITE, 0);
+		t_ring_desc(eqr, d, a, out_len, T_DESC_F_NEXT, d + 1);
+		t_ring_desc(eqr, d + 1, a + 8, in_len, T_DESC_F_WRITE, 0);
 	} else if (in_len) {
-		t_ring_desc(&eqr, d, a + 8, in_len, T_DESC_F_WRITE, 0);
+		t_ring_desc(eqr, d, a + 8, in_len, T_DESC_F_WRITE, 0);
 	} else {
-		t_ring_desc(&eqr, d, a, out_len, 0, 0);
+		t_ring_desc(eqr, d, a, out_len, 0, 0);
 	}
-	t_ring_post(&eqr, d);
+	t_ring_post(eqr, d);
 	gpio_queue_kick(dev, GPIO_EVENTQ);
 	return d;
 }
@@ -423,7 +374,7 @@ static int eq_used(unsigned int *head, int *status, uint32_t *len)
 {
 	uint32_t id, l;
 
-	if (t_ring_get_used(&eqr, &id, &l))
+	if (t_ring_get_used(eqr, &id, &l))
 		return -EAGAIN;
 	*head = id;
 	*len = l;

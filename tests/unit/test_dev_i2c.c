@@ -24,7 +24,7 @@
 #include <sys/mman.h>
 
 #include "helpers.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define main i2c_main
 #include "../../devices/i2c/vhost-user-i2c.c"
@@ -43,23 +43,7 @@
 
 static int failures;
 
-static bool __printf(4, 5) t_check(bool ok, const char *fn, int line,
-				   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return true;
-	fprintf(stderr, "%s:%d: ", fn, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	failures++;
-	return false;
-}
-
-#define CHECK(cond, ...)	t_check((cond), __func__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...)	t_check((cond), &failures, __func__, __LINE__, __VA_ARGS__)
 
 /* The fake host adapter: 128 chips of 256 registers, SMBus or I2C_RDWR. */
 static struct {
@@ -148,87 +132,42 @@ static const struct vi2c_bus_ops fake_bus = {
 /* The device in this process, driven through the vring ------------------ */
 
 struct sess {
-	struct t_fe fe;
-	struct vlb_dev *dev;
-	uint8_t *mem;
-	int memfd;
-	struct t_ring q;
-	int kick;
-	int call;
+	struct t_sess t;
 	unsigned int next_desc;
 	uint64_t next_buf;
 };
 
-static int sess_dispatch(void *dev)
+static void sess_teardown(struct vlb_dev *dev)
 {
-	return vlb_dev_dispatch(dev);
+	(void)dev;
+	close(vi2c_dev.timer_fd);
 }
 
 static int sess_open(struct sess *s)
 {
 	uint64_t feat = (1ULL << VLB_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES) |
 			(1ULL << VIRTIO_I2C_F_ZERO_LENGTH_REQUEST);
-	uint64_t v;
-	void *mem;
-	int sp[2], ret;
 
 	memset(s, 0, sizeof(*s));
 	s->next_buf = BUFS;
-	ret = t_memfd(MEM_SIZE, &s->memfd, &mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	s->mem = mem;
-	s->kick = eventfd(0, EFD_CLOEXEC);
-	s->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ret = vlb_dev_new(&vi2c_iface, VI2C_QUEUES, &vi2c_dev, "i2c-test", &s->dev);
-	if (ret)
-		return t_fail("vlb_dev_new: %s", strerror(-ret));
+	if (t_sess_new(&s->t, &vi2c_iface, VI2C_QUEUES, &vi2c_dev, "i2c-test", MEM_SIZE))
+		return 1;
 	/* What vi2c_setup() does with a real adapter. */
-	vi2c_dev.dev = s->dev;
+	vi2c_dev.dev = s->t.dev;
 	vi2c_dev.bus = &fake_bus;
 	vi2c_dev.funcs = SMBUS_FUNCS;
 	vi2c_dev.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (vi2c_parse_addresses(&vi2c_dev, "0x1c") || vi2c_dev.nr_allowed != 1)
 		return t_fail("--address 0x1c not parsed");
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
-		return t_fail("socketpair: %s", strerror(errno));
-	ret = vlb_dev_attach(s->dev, sp[1]);
-	if (ret)
-		return t_fail("vlb_dev_attach: %s", strerror(-ret));
-	s->fe.sock = sp[0];
-	s->fe.dev = s->dev;
-	s->fe.dispatch = sess_dispatch;
-	ret = t_fe_call(&s->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
-	if (!ret)
-		ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
-	if (!ret)
-		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_PROTOCOL_FEATURES, 0);
-	if (!ret)
-		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_FEATURES, feat);
-	if (!ret)
-		ret = t_fe_set_mem(&s->fe, s->memfd, MEM_SIZE, QVA);
-	if (ret)
-		return t_fail("SET_OWNER/FEATURES/MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&s->q, s->mem, NUM, Q_DESC, Q_AVAIL, Q_USED);
-	ret = t_fe_start_ring(&s->fe, 0, &s->q, QVA, s->kick, s->call);
-	if (!ret)
-		ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (ret)
-		return t_fail("starting the ring: %s", strerror(-ret));
-	vlb_dev_pending_kicks(s->dev);
-	return 0;
+	if (t_sess_connect(&s->t, feat, QVA))
+		return 1;
+	t_sess_ring(&s->t, 0, NUM, Q_DESC, Q_AVAIL, Q_USED);
+	return t_sess_start(&s->t, 1);
 }
 
 static void sess_close(struct sess *s)
 {
-	vlb_dev_detach(s->dev);
-	close(vi2c_dev.timer_fd);
-	vlb_dev_free(s->dev);
-	close(s->fe.sock);
-	close(s->kick);
-	close(s->call);
-	munmap(s->mem, MEM_SIZE);
-	close(s->memfd);
+	t_sess_close(&s->t, sess_teardown);
 }
 
 /* One descriptor of a request being built: bytes, length, device-writable. */
@@ -252,15 +191,15 @@ static uint64_t post(struct sess *s, const struct seg *sg, unsigned int n)
 		a = s->next_buf;
 		s->next_buf += (sg[i].len + 63) & ~63ULL;
 		if (sg[i].data)
-			memcpy(s->mem + a, sg[i].data, sg[i].len);
+			memcpy(s->t.mem + a, sg[i].data, sg[i].len);
 		else
-			memset(s->mem + a, 0xee, sg[i].len);
-		t_ring_desc(&s->q, d, a, sg[i].len,
+			memset(s->t.mem + a, 0xee, sg[i].len);
+		t_ring_desc(&s->t.ring[0], d, a, sg[i].len,
 			    (sg[i].write ? T_DESC_F_WRITE : 0) | (i + 1 < n ? T_DESC_F_NEXT : 0),
 			    (d + 1) % NUM);
 	}
 	s->next_desc += n;
-	t_ring_post(&s->q, head);
+	t_ring_post(&s->t.ring[0], head);
 	return a;
 }
 
@@ -302,7 +241,7 @@ static uint64_t req(struct sess *s, uint8_t addr, uint32_t flags, const uint8_t 
 
 static void kick(struct sess *s)
 {
-	vi2c_queue_kick(s->dev, VI2C_REQ_Q);
+	vi2c_queue_kick(s->t.dev, VI2C_REQ_Q);
 }
 
 /* The next used entry's length; -1 when there is none. */
@@ -310,7 +249,7 @@ static long used(struct sess *s)
 {
 	uint32_t id, len;
 
-	if (t_ring_get_used(&s->q, &id, &len))
+	if (t_ring_get_used(&s->t.ring[0], &id, &len))
 		return -1;
 	return len;
 }
@@ -329,7 +268,7 @@ static int test_smbus(struct sess *s)
 	static const uint8_t w2[] = { 0x10, 0x5a }, w3[] = { 0x20, 0x34, 0x12 },
 		w1[] = { 0x20 }, w5[] = { 0x30, 1, 2, 3, 4 };
 	uint64_t st, st2;
-	uint8_t *m = s->mem;
+	uint8_t *m = s->t.mem;
 	unsigned int calls;
 
 	st = req(s, 0x1c, 0, w2, 2);
@@ -399,7 +338,7 @@ static int test_denied(struct sess *s)
 {
 	static const uint8_t w2[] = { 0x10, 0x77 };
 	unsigned int calls = bus.smbus_calls;
-	uint8_t *m = s->mem;
+	uint8_t *m = s->t.mem;
 	uint64_t st, st2;
 
 	st = req(s, 0x50, 0, w2, 2);
@@ -428,7 +367,7 @@ static int raw(struct sess *s, const struct seg *sg, unsigned int n, long *len)
 
 	kick(s);
 	*len = used(s);
-	return sg[n - 1].write && sg[n - 1].len ? s->mem[last + sg[n - 1].len - 1] : 0xff;
+	return sg[n - 1].write && sg[n - 1].len ? s->t.mem[last + sg[n - 1].len - 1] : 0xff;
 }
 
 static int test_malformed(struct sess *s)
@@ -508,7 +447,7 @@ static int test_malformed(struct sess *s)
 static int test_rdwr(struct sess *s)
 {
 	static const uint8_t w1[] = { 0x10 }, w2[] = { 0x11, 0x22 };
-	uint8_t *m = s->mem;
+	uint8_t *m = s->t.mem;
 	uint64_t a, b, c;
 	unsigned int i;
 
@@ -562,7 +501,7 @@ static int test_rdwr(struct sess *s)
 static int test_hold(struct sess *s)
 {
 	static const uint8_t w1[] = { 0x20 };
-	uint8_t *m = s->mem;
+	uint8_t *m = s->t.mem;
 	uint64_t a, b;
 	unsigned int calls = bus.smbus_calls;
 
@@ -581,7 +520,7 @@ static int test_hold(struct sess *s)
 	kick(s);
 	CHECK(used(s) < 0, "unfinished group answered early");
 	if (!t_wait_readable(vi2c_dev.timer_fd, 2 * VI2C_HOLD_MS + 1000))
-		vi2c_hold_expired(s->dev, vi2c_dev.timer_fd, POLLIN, &vi2c_dev);
+		vi2c_hold_expired(s->t.dev, vi2c_dev.timer_fd, POLLIN, &vi2c_dev);
 	CHECK(used(s) == 1 && m[a] == 0 && bus.last_size == I2C_SMBUS_BYTE &&
 	      bus.regs[0x1c][0] == 0x20, "expired hold: status %u, size %u", m[a], bus.last_size);
 	return 0;
@@ -631,7 +570,7 @@ static int test_garbage(struct sess *s)
 	kick(s);
 	answered += drain(s);
 	CHECK(answered == 20001, "%u of 20001 random requests answered", answered);
-	CHECK(!vlb_dev_broken(s->dev), "device broken by random requests");
+	CHECK(!vlb_dev_broken(s->t.dev), "device broken by random requests");
 	return 0;
 }
 

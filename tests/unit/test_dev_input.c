@@ -29,7 +29,7 @@
 #include <linux/virtio_input.h>
 
 #include "vlb.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define MEM_SIZE	(256 * 1024)
 #define QVA		0x20000000ULL
@@ -182,11 +182,10 @@ static int kick(int fd)
 									  strerror(errno));
 }
 
-static int test_queues(struct t_fe *fe, uint8_t *mem, int src)
+static int test_queues(struct t_sess *s, int src)
 {
-	struct t_ring evq, stq;
-	int kick0 = eventfd(0, EFD_CLOEXEC), call0 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int kick1 = eventfd(0, EFD_CLOEXEC), call1 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct t_ring *evq = &s->ring[0], *stq = &s->ring[1];
+	uint8_t *mem = s->mem;
 	struct virtio_input_event e, led = { .type = EV_LED, .code = LED_CAPSL, .value = 1 };
 	struct virtio_input_event msc = { .type = EV_MSC, .code = MSC_SCAN, .value = 5 };
 	uint32_t ids[8], lens[8];
@@ -194,34 +193,26 @@ static int test_queues(struct t_fe *fe, uint8_t *mem, int src)
 	unsigned int i;
 	int ret;
 
-	if (kick0 < 0 || call0 < 0 || kick1 < 0 || call1 < 0)
-		return t_fail("eventfd: %s", strerror(errno));
-	t_ring_init(&evq, mem, NUM, EVQ_DESC, EVQ_AVAIL, EVQ_USED);
-	t_ring_init(&stq, mem, NUM, STQ_DESC, STQ_AVAIL, STQ_USED);
-	ret = t_fe_start_ring(fe, 0, &evq, QVA, kick0, call0);
-	if (!ret)
-		ret = t_fe_start_ring(fe, 1, &stq, QVA, kick1, call1);
-	if (!ret)
-		ret = t_fe_set_state(fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (!ret)
-		ret = t_fe_set_state(fe, VHOST_USER_SET_VRING_ENABLE, 1, 1);
-	if (!ret)
-		ret = t_fe_set_u64(fe, VHOST_USER_SET_STATUS, 0xf);
+	t_sess_ring(s, 0, NUM, EVQ_DESC, EVQ_AVAIL, EVQ_USED);
+	t_sess_ring(s, 1, NUM, STQ_DESC, STQ_AVAIL, STQ_USED);
+	if (t_sess_start(s, 2))
+		return 1;
+	ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_STATUS, 0xf);
 	if (ret)
-		return t_fail("starting the rings: %s", strerror(-ret));
+		return t_fail("SET_STATUS: %s", strerror(-ret));
 
 	/* eventq: a 4-byte buffer first, then three good ones. */
-	t_ring_desc(&evq, 0, BUFS, 4, T_DESC_F_WRITE, 0);
-	t_ring_post(&evq, 0);
+	t_ring_desc(evq, 0, BUFS, 4, T_DESC_F_WRITE, 0);
+	t_ring_post(evq, 0);
 	for (i = 1; i < 4; i++) {
-		t_ring_desc(&evq, i, BUFS + 16 * i, 8, T_DESC_F_WRITE, 0);
-		t_ring_post(&evq, i);
+		t_ring_desc(evq, i, BUFS + 16 * i, 8, T_DESC_F_WRITE, 0);
+		t_ring_post(evq, i);
 	}
-	if (kick(kick0))
+	if (kick(s->kick[0]))
 		return 1;
 	if (emit(src, EV_KEY, KEY_A, 1) || emit(src, EV_SYN, SYN_REPORT, 0))
 		return t_fail("uinput write: %s", strerror(errno));
-	if (wait_used(&evq, call0, 3, ids, lens, "eventq"))
+	if (wait_used(evq, s->call[0], 3, ids, lens, "eventq"))
 		return 1;
 	if (ids[0] != 0 || lens[0] != 0)
 		return t_fail("too-small buffer: used id %u len %u, want id 0 len 0", ids[0],
@@ -237,13 +228,13 @@ static int test_queues(struct t_fe *fe, uint8_t *mem, int src)
 	/* statusq: short, device-writable, EV_MSC, then a good EV_LED. */
 	memcpy(mem + BUFS + 0x100, &led, sizeof(led));
 	memcpy(mem + BUFS + 0x200, &msc, sizeof(msc));
-	t_ring_desc(&stq, 0, BUFS + 0x100, 4, 0, 0);
-	t_ring_desc(&stq, 1, BUFS + 0x100, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&stq, 2, BUFS + 0x200, 8, 0, 0);
-	t_ring_desc(&stq, 3, BUFS + 0x100, 8, 0, 0);
+	t_ring_desc(stq, 0, BUFS + 0x100, 4, 0, 0);
+	t_ring_desc(stq, 1, BUFS + 0x100, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(stq, 2, BUFS + 0x200, 8, 0, 0);
+	t_ring_desc(stq, 3, BUFS + 0x100, 8, 0, 0);
 	for (i = 0; i < 4; i++)
-		t_ring_post(&stq, i);
-	if (kick(kick1) || wait_used(&stq, call1, 4, ids, lens, "statusq"))
+		t_ring_post(stq, i);
+	if (kick(s->kick[1]) || wait_used(stq, s->call[1], 4, ids, lens, "statusq"))
 		return 1;
 	for (i = 0; i < 4; i++)
 		if (ids[i] != i || lens[i] != 0)
@@ -266,10 +257,10 @@ int main(int argc, char **argv)
 	const uint64_t pwant = (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
 			       (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |
 			       (1ULL << VHOST_USER_PROTOCOL_F_MQ);
-	struct t_fe fe = { .sock = -1 };
-	int src = -1, memfd, status, ret;
+	struct t_sess s;
+	struct t_fe *fe = &s.fe;
+	int src = -1, status, ret;
 	uint64_t v;
-	void *mem;
 	pid_t pid;
 
 	if (!path)
@@ -297,27 +288,27 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	ret = T_EXIT_FAIL;
-	if (pid < 0 || t_connect_unix(sock_path, &fe.sock)) {
+	if (t_sess_new(&s, NULL, 2, NULL, NULL, MEM_SIZE))
+		goto out;
+	if (pid < 0 || t_connect_unix(sock_path, &fe->sock)) {
 		t_fail("%s did not listen on %s", path, sock_path);
 		goto out;
 	}
-	if (t_fe_get_u64(&fe, VHOST_USER_GET_FEATURES, &v) ||
-	    t_fe_set_u64(&fe, VHOST_USER_SET_FEATURES, v) ||
-	    t_fe_get_u64(&fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v) || (v & pwant) != pwant ||
-	    t_fe_set_u64(&fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant)) {
+	if (t_fe_get_u64(fe, VHOST_USER_GET_FEATURES, &v) ||
+	    t_fe_set_u64(fe, VHOST_USER_SET_FEATURES, v) ||
+	    t_fe_get_u64(fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v) || (v & pwant) != pwant ||
+	    t_fe_set_u64(fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant)) {
 		t_fail("negotiation (protocol features 0x%llx)", (unsigned long long)v);
 		goto out;
 	}
-	fe.reply_ack = true;
-	if (t_fe_get_u64(&fe, VHOST_USER_GET_QUEUE_NUM, &v) || v != 2) {
+	fe->reply_ack = true;
+	if (t_fe_get_u64(fe, VHOST_USER_GET_QUEUE_NUM, &v) || v != 2) {
 		t_fail("GET_QUEUE_NUM %llu, want 2", (unsigned long long)v);
 		goto out;
 	}
-	if (t_memfd(MEM_SIZE, &memfd, &mem) || t_fe_set_mem(&fe, memfd, MEM_SIZE, QVA)) {
-		t_fail("memory table");
+	if (t_sess_set_mem(&s, QVA))
 		goto out;
-	}
-	if (test_config(&fe) || test_queues(&fe, mem, src))
+	if (test_config(fe) || test_queues(&s, src))
 		goto out;
 	ret = T_EXIT_PASS;
 out:
@@ -333,8 +324,7 @@ out:
 		t_fail("socket left after SIGTERM");
 		ret = T_EXIT_FAIL;
 	}
-	if (fe.sock >= 0)
-		close(fe.sock);
+	t_sess_close(&s, NULL);
 	rmdir(tmpdir);
 	ioctl(src, UI_DEV_DESTROY);
 	close(src);

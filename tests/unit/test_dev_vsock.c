@@ -26,7 +26,7 @@
 #include <sys/mman.h>
 
 #include "helpers.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define main vsock_main
 #include "../../devices/vsock/vhost-user-vsock.c"
@@ -36,24 +36,7 @@
 
 static int failures;
 
-/* Count and report a failed check; returns @ok. */
-static bool __printf(4, 5) t_check(bool ok, const char *fn, int line,
-				   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return true;
-	fprintf(stderr, "%s:%d: ", fn, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	failures++;
-	return false;
-}
-
-#define CHECK(cond, ...)	t_check((cond), __func__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...)	t_check((cond), &failures, __func__, __LINE__, __VA_ARGS__)
 
 static struct vsock_hdr good_hdr(uint16_t op, uint32_t len)
 {
@@ -268,30 +251,16 @@ static int test_credit(void)
 #define TX_SLOTS	32
 
 struct sess {
-	struct t_fe fe;
-	struct vlb_dev *dev;
-	uint8_t *mem;
-	int memfd;
-	struct t_ring rx;
-	struct t_ring tx;
-	int kick[2];
-	int call[2];
+	struct t_sess t;
 	unsigned int txd;
 	char dir[64];
 	char path[128];
 };
 
-static int sess_dispatch(void *dev)
-{
-	return vlb_dev_dispatch(dev);
-}
-
 static int sess_open(struct sess *s)
 {
 	uint64_t feat = (1ULL << VLB_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
-	int sp[2], ret, i;
-	uint64_t v;
-	void *mem;
+	int ret, i;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "/tmp/test_dev_vsock.XXXXXX");
@@ -300,71 +269,28 @@ static int sess_open(struct sess *s)
 	snprintf(s->path, sizeof(s->path), "%s/u", s->dir);
 	vsock.uds_path = s->path;
 	vsock.guest_cid = GUEST_CID;
-	ret = t_memfd(MEM_SIZE, &s->memfd, &mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	s->mem = mem;
-	for (i = 0; i < 2; i++) {
-		s->kick[i] = eventfd(0, EFD_CLOEXEC);
-		s->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	}
-	ret = vlb_dev_new(&vsock_iface, VSOCK_QUEUES, &vsock, "vsock-test", &s->dev);
-	if (ret)
-		return t_fail("vlb_dev_new: %s", strerror(-ret));
-	ret = vsock_setup(s->dev);
+	if (t_sess_new(&s->t, &vsock_iface, VSOCK_QUEUES, &vsock, "vsock-test", MEM_SIZE))
+		return 1;
+	ret = vsock_setup(s->t.dev);
 	if (ret)
 		return t_fail("vsock_setup: %s", strerror(-ret));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
-		return t_fail("socketpair: %s", strerror(errno));
-	ret = vlb_dev_attach(s->dev, sp[1]);
-	if (ret)
-		return t_fail("vlb_dev_attach: %s", strerror(-ret));
-	s->fe.sock = sp[0];
-	s->fe.dev = s->dev;
-	s->fe.dispatch = sess_dispatch;
-	ret = t_fe_call(&s->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
-	if (!ret)
-		ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
-	if (!ret)
-		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_PROTOCOL_FEATURES, 0);
-	if (!ret)
-		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_FEATURES, feat);
-	if (!ret)
-		ret = t_fe_set_mem(&s->fe, s->memfd, MEM_SIZE, QVA);
-	if (ret)
-		return t_fail("SET_OWNER/FEATURES/MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&s->rx, s->mem, NUM, RX_DESC, RX_AVAIL, RX_USED);
-	t_ring_init(&s->tx, s->mem, NUM, TX_DESC, TX_AVAIL, TX_USED);
+	if (t_sess_connect(&s->t, feat, QVA))
+		return 1;
+	t_sess_ring(&s->t, VSOCK_RXQ, NUM, RX_DESC, RX_AVAIL, RX_USED);
+	t_sess_ring(&s->t, VSOCK_TXQ, NUM, TX_DESC, TX_AVAIL, TX_USED);
 	for (i = 0; i < NUM; i++) {
-		t_ring_desc(&s->rx, i, RX_BUFS + (uint64_t)i * RX_BUF, RX_BUF, T_DESC_F_WRITE, 0);
-		t_ring_post(&s->rx, i);
+		t_ring_desc(&s->t.ring[VSOCK_RXQ], i, RX_BUFS + (uint64_t)i * RX_BUF, RX_BUF,
+			    T_DESC_F_WRITE, 0);
+		t_ring_post(&s->t.ring[VSOCK_RXQ], i);
 	}
-	for (i = 0; i < 2 && !ret; i++) {
-		ret = t_fe_start_ring(&s->fe, i, i ? &s->tx : &s->rx, QVA, s->kick[i], s->call[i]);
-		if (!ret)
-			ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, i, 1);
-	}
-	if (ret)
-		return t_fail("starting the rings: %s", strerror(-ret));
-	vlb_dev_pending_kicks(s->dev);
-	return 0;
+	return t_sess_start(&s->t, 2);
 }
 
 static void sess_close(struct sess *s)
 {
 	char p[160];
-	int i;
 
-	vlb_dev_detach(s->dev);
-	vsock_teardown(s->dev);
-	vlb_dev_free(s->dev);
-	close(s->fe.sock);
-	for (i = 0; i < 2; i++) {
-		close(s->kick[i]);
-		close(s->call[i]);
-	}
-	munmap(s->mem, MEM_SIZE);
-	close(s->memfd);
+	t_sess_close(&s->t, vsock_teardown);
 	snprintf(p, sizeof(p), "%s/u_6000", s->dir);
 	unlink(p);
 	rmdir(s->dir);
@@ -377,17 +303,17 @@ static void sess_send(struct sess *s, const struct vsock_hdr *h, const void *dat
 	unsigned int slot = s->txd % TX_SLOTS, d = (2 * s->txd) % NUM;
 	uint64_t a = TX_BUFS + (uint64_t)slot * TX_SLOT;
 
-	vsock_hdr_encode(h, s->mem + a);
+	vsock_hdr_encode(h, s->t.mem + a);
 	if (len) {
-		memcpy(s->mem + a + VSOCK_HDR_SIZE, data, len);
-		t_ring_desc(&s->tx, d, a, VSOCK_HDR_SIZE, T_DESC_F_NEXT, (d + 1) % NUM);
-		t_ring_desc(&s->tx, (d + 1) % NUM, a + VSOCK_HDR_SIZE, len, 0, 0);
+		memcpy(s->t.mem + a + VSOCK_HDR_SIZE, data, len);
+		t_ring_desc(&s->t.ring[VSOCK_TXQ], d, a, VSOCK_HDR_SIZE, T_DESC_F_NEXT, (d + 1) % NUM);
+		t_ring_desc(&s->t.ring[VSOCK_TXQ], (d + 1) % NUM, a + VSOCK_HDR_SIZE, len, 0, 0);
 	} else {
-		t_ring_desc(&s->tx, d, a, VSOCK_HDR_SIZE, 0, 0);
+		t_ring_desc(&s->t.ring[VSOCK_TXQ], d, a, VSOCK_HDR_SIZE, 0, 0);
 	}
-	t_ring_post(&s->tx, d);
+	t_ring_post(&s->t.ring[VSOCK_TXQ], d);
 	s->txd++;
-	vsock_queue_kick(s->dev, VSOCK_TXQ);
+	vsock_queue_kick(s->t.dev, VSOCK_TXQ);
 }
 
 /* A raw tx buffer of @len bytes (for packets shorter than a header). */
@@ -395,11 +321,11 @@ static void sess_send_raw(struct sess *s, uint32_t len)
 {
 	unsigned int d = (2 * s->txd) % NUM;
 
-	memset(s->mem + TX_BUFS, 0, len);
-	t_ring_desc(&s->tx, d, TX_BUFS, len, 0, 0);
-	t_ring_post(&s->tx, d);
+	memset(s->t.mem + TX_BUFS, 0, len);
+	t_ring_desc(&s->t.ring[VSOCK_TXQ], d, TX_BUFS, len, 0, 0);
+	t_ring_post(&s->t.ring[VSOCK_TXQ], d);
 	s->txd++;
-	vsock_queue_kick(s->dev, VSOCK_TXQ);
+	vsock_queue_kick(s->t.dev, VSOCK_TXQ);
 }
 
 /* Run what the unix sockets have for the device. */
@@ -408,7 +334,7 @@ static void sess_poll(struct sess *s)
 	int i;
 
 	for (i = 0; i < 10; i++) {
-		vsock_epoll_cb(s->dev, vsock.epfd, POLLIN, &vsock);
+		vsock_epoll_cb(s->t.dev, vsock.epfd, POLLIN, &vsock);
 		usleep(1000);
 	}
 }
@@ -419,9 +345,9 @@ static int sess_recv(struct sess *s, struct vsock_hdr *h, void *data, size_t cap
 	uint32_t id, len;
 	const uint8_t *b;
 
-	if (t_ring_get_used(&s->rx, &id, &len))
+	if (t_ring_get_used(&s->t.ring[VSOCK_RXQ], &id, &len))
 		return -EAGAIN;
-	b = s->mem + RX_BUFS + (uint64_t)id * RX_BUF;
+	b = s->t.mem + RX_BUFS + (uint64_t)id * RX_BUF;
 	vsock_hdr_decode(b, h);
 	if (len != VSOCK_HDR_SIZE + h->len) {
 		t_fail("%s: used length %u for a %u-byte payload", __func__, len, h->len);
@@ -429,8 +355,8 @@ static int sess_recv(struct sess *s, struct vsock_hdr *h, void *data, size_t cap
 	}
 	if (data && h->len <= cap)
 		memcpy(data, b + VSOCK_HDR_SIZE, h->len);
-	t_ring_desc(&s->rx, id, RX_BUFS + (uint64_t)id * RX_BUF, RX_BUF, T_DESC_F_WRITE, 0);
-	t_ring_post(&s->rx, id);
+	t_ring_desc(&s->t.ring[VSOCK_RXQ], id, RX_BUFS + (uint64_t)id * RX_BUF, RX_BUF, T_DESC_F_WRITE, 0);
+	t_ring_post(&s->t.ring[VSOCK_RXQ], id);
 	return 0;
 }
 

@@ -31,7 +31,7 @@
 #include <time.h>
 
 #include "vlb.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define MEM_SIZE	(1024 * 1024)
 #define QVA		0x10000000ULL
@@ -254,12 +254,7 @@ static bool all_zero(const uint8_t *p, size_t len)
 }
 
 struct session {
-	struct t_fe fe;
-	int memfd;
-	uint8_t *mem;
-	struct t_ring r;
-	int kick;
-	int call;
+	struct t_sess t;
 };
 
 static int negotiate(struct session *s)
@@ -273,26 +268,26 @@ static int negotiate(struct session *s)
 	uint64_t v;
 	int ret;
 
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_FEATURES, &v);
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_FEATURES, &v);
 	if (ret)
 		return t_fail("GET_FEATURES: %s", strerror(-ret));
 	if ((v & want) != want)
 		return t_fail("GET_FEATURES 0x%llx lacks 0x%llx", (unsigned long long)v,
 			      (unsigned long long)want);
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
 	if (ret || (v & pwant) != pwant)
 		return t_fail("GET_PROTOCOL_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant);
+	ret = t_fe_set_u64(&s->t.fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant);
 	if (ret)
 		return t_fail("SET_PROTOCOL_FEATURES: %s", strerror(-ret));
-	s->fe.reply_ack = true;
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_QUEUE_NUM, &v);
+	s->t.fe.reply_ack = true;
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_QUEUE_NUM, &v);
 	if (ret || v != 1)
 		return t_fail("GET_QUEUE_NUM: %d, %llu", ret, (unsigned long long)v);
-	ret = t_fe_call(&s->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	ret = t_fe_call(&s->t.fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
 	if (ret)
 		return t_fail("SET_OWNER: %s", strerror(-ret));
-	ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_FEATURES, want);
+	ret = t_fe_set_u64(&s->t.fe, VHOST_USER_SET_FEATURES, want);
 	if (ret)
 		return t_fail("SET_FEATURES: %s", strerror(-ret));
 	return 0;
@@ -302,19 +297,16 @@ static int start(struct session *s, uint16_t num)
 {
 	int ret;
 
-	ret = t_fe_set_mem(&s->fe, s->memfd, MEM_SIZE, QVA);
-	if (ret)
-		return t_fail("SET_MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&s->r, s->mem, num, DESC, AVAIL, USED);
+	if (t_sess_set_mem(&s->t, QVA))
+		return 1;
+	t_sess_ring(&s->t, 0, num, DESC, AVAIL, USED);
 	/* EVENT_IDX: interrupt as soon as the first entry is used. */
-	t_ring_set_used_event(&s->r, 0);
-	ret = t_fe_start_ring(&s->fe, 0, &s->r, QVA, s->kick, s->call);
-	if (!ret)
-		ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (!ret)
-		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_STATUS, 0xf);
+	t_ring_set_used_event(&s->t.ring[0], 0);
+	if (t_sess_start_ring(&s->t, 0))
+		return 1;
+	ret = t_fe_set_u64(&s->t.fe, VHOST_USER_SET_STATUS, 0xf);
 	if (ret)
-		return t_fail("starting the ring: %s", strerror(-ret));
+		return t_fail("SET_STATUS: %s", strerror(-ret));
 	return 0;
 }
 
@@ -332,26 +324,26 @@ static int round_trip(struct session *s, unsigned int round)
 	struct timespec t0, t1;
 	bool seen[NUM] = { false };
 
-	memset(s->mem + base, 0, 8 * BUF_SIZE);
+	memset(s->t.mem + base, 0, 8 * BUF_SIZE);
 	for (i = 0; i < 3; i++) {
-		t_ring_desc(&s->r, i, base + i * BUF_SIZE, lens[i], T_DESC_F_WRITE, 0);
-		t_ring_post(&s->r, i);
+		t_ring_desc(&s->t.ring[0], i, base + i * BUF_SIZE, lens[i], T_DESC_F_WRITE, 0);
+		t_ring_post(&s->t.ring[0], i);
 	}
-	t_desc_write(&s->r, TABLE, 0, base + 3 * BUF_SIZE, 100,
+	t_desc_write(&s->t.ring[0], TABLE, 0, base + 3 * BUF_SIZE, 100,
 		     T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
-	t_desc_write(&s->r, TABLE, 1, base + 4 * BUF_SIZE, 200, T_DESC_F_WRITE, 0);
-	t_ring_desc(&s->r, 3, TABLE, 32, T_DESC_F_INDIRECT, 0);
-	t_ring_post(&s->r, 3);
-	if (write(s->kick, &one, sizeof(one)) != sizeof(one))
+	t_desc_write(&s->t.ring[0], TABLE, 1, base + 4 * BUF_SIZE, 200, T_DESC_F_WRITE, 0);
+	t_ring_desc(&s->t.ring[0], 3, TABLE, 32, T_DESC_F_INDIRECT, 0);
+	t_ring_post(&s->t.ring[0], 3);
+	if (write(s->t.kick[0], &one, sizeof(one)) != sizeof(one))
 		return t_fail("kick: %s", strerror(errno));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (got < 4) {
-		int ret = t_wait_readable(s->call, 100);
+		int ret = t_wait_readable(s->t.call[0], 100);
 
-		if (!ret && read(s->call, &v, sizeof(v)) != sizeof(v))
+		if (!ret && read(s->t.call[0], &v, sizeof(v)) != sizeof(v))
 			return t_fail("reading the call eventfd: %s", strerror(errno));
-		while (t_ring_get_used(&s->r, &id, &len) == 0) {
+		while (t_ring_get_used(&s->t.ring[0], &id, &len) == 0) {
 			uint32_t want = id < 3 ? lens[id] : 300;
 
 			if (id > 3 || seen[id])
@@ -369,16 +361,16 @@ static int round_trip(struct session *s, unsigned int round)
 				      T_WAIT_MS);
 	}
 	/* 512 and 4096 random bytes are never all zero, nor equal. */
-	if (all_zero(s->mem + base + BUF_SIZE, 512) ||
-	    all_zero(s->mem + base + 2 * BUF_SIZE, BUF_SIZE) ||
-	    all_zero(s->mem + base + 3 * BUF_SIZE, 100) ||
-	    all_zero(s->mem + base + 4 * BUF_SIZE, 200))
+	if (all_zero(s->t.mem + base + BUF_SIZE, 512) ||
+	    all_zero(s->t.mem + base + 2 * BUF_SIZE, BUF_SIZE) ||
+	    all_zero(s->t.mem + base + 3 * BUF_SIZE, 100) ||
+	    all_zero(s->t.mem + base + 4 * BUF_SIZE, 200))
 		return t_fail("round %u: a buffer is all zero", round);
-	if (!memcmp(s->mem + base + BUF_SIZE, s->mem + base + 2 * BUF_SIZE, 512))
+	if (!memcmp(s->t.mem + base + BUF_SIZE, s->t.mem + base + 2 * BUF_SIZE, 512))
 		return t_fail("round %u: two buffers hold the same bytes", round);
 	/* Nothing written past the lengths posted. */
-	if (!all_zero(s->mem + base + BUF_SIZE + 512, BUF_SIZE - 512) ||
-	    !all_zero(s->mem + base + 3 * BUF_SIZE + 100, 16))
+	if (!all_zero(s->t.mem + base + BUF_SIZE + 512, BUF_SIZE - 512) ||
+	    !all_zero(s->t.mem + base + 3 * BUF_SIZE + 100, 16))
 		return t_fail("round %u: bytes written past a buffer", round);
 	return 0;
 }
@@ -395,18 +387,18 @@ static int big_round(struct session *s)
 	uint64_t one = 1, v;
 	uint32_t id, len;
 
-	memset(s->mem + BUFS, 0, n * 8);
+	memset(s->t.mem + BUFS, 0, n * 8);
 	for (i = 0; i < n; i++) {
-		t_ring_desc(&s->r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
-		t_ring_post(&s->r, i);
+		t_ring_desc(&s->t.ring[0], i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
+		t_ring_post(&s->t.ring[0], i);
 	}
-	if (write(s->kick, &one, sizeof(one)) != sizeof(one))
+	if (write(s->t.kick[0], &one, sizeof(one)) != sizeof(one))
 		return t_fail("kick: %s", strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (got < n) {
-		if (!t_wait_readable(s->call, 100) && read(s->call, &v, sizeof(v)) < 0)
+		if (!t_wait_readable(s->t.call[0], 100) && read(s->t.call[0], &v, sizeof(v)) < 0)
 			return t_fail("reading the call eventfd: %s", strerror(errno));
-		while (t_ring_get_used(&s->r, &id, &len) == 0) {
+		while (t_ring_get_used(&s->t.ring[0], &id, &len) == 0) {
 			if (id >= n || len != 8)
 				return t_fail("big ring: used id %u len %u", id, len);
 			got++;
@@ -417,43 +409,25 @@ static int big_round(struct session *s)
 			return t_fail("big ring: %u of %u buffers used after %d ms", got, n,
 				      T_WAIT_MS);
 	}
-	if (all_zero(s->mem + BUFS + 8 * (n - 1), 8) && all_zero(s->mem + BUFS + 8 * (n - 2), 8))
+	if (all_zero(s->t.mem + BUFS + 8 * (n - 1), 8) && all_zero(s->t.mem + BUFS + 8 * (n - 2), 8))
 		return t_fail("big ring: the last buffers are zero");
 	return 0;
 }
 
 static void session_close(struct session *s)
 {
-	if (s->fe.sock >= 0)
-		close(s->fe.sock);
-	if (s->memfd >= 0)
-		close(s->memfd);
-	if (s->kick >= 0)
-		close(s->kick);
-	if (s->call >= 0)
-		close(s->call);
-	if (s->mem)
-		munmap(s->mem, MEM_SIZE);
-	memset(s, 0, sizeof(*s));
-	s->fe.sock = s->memfd = s->kick = s->call = -1;
+	t_sess_close(&s->t, NULL);
 }
 
 static int session_open(struct session *s)
 {
 	int ret;
 
-	memset(s, 0, sizeof(*s));
-	s->fe.sock = s->memfd = s->kick = s->call = -1;
-	ret = t_connect_unix(sock_path, &s->fe.sock);
+	if (t_sess_new(&s->t, NULL, 1, NULL, NULL, MEM_SIZE))
+		return 1;
+	ret = t_connect_unix(sock_path, &s->t.fe.sock);
 	if (ret)
 		return t_fail("connecting to %s: %s", sock_path, strerror(-ret));
-	ret = t_memfd(MEM_SIZE, &s->memfd, (void **)&s->mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	s->kick = eventfd(0, EFD_CLOEXEC);
-	s->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->kick < 0 || s->call < 0)
-		return t_fail("eventfd: %s", strerror(errno));
 	return 0;
 }
 
@@ -486,14 +460,14 @@ static int test_end_to_end(void)
 	/* First front-end: two rounds of random bytes, then stop the ring. */
 	if (session_open(&s) || negotiate(&s) || start(&s, NUM) || round_trip(&s, 0))
 		goto fail;
-	memcpy(first, s.mem + BUFS + BUF_SIZE, sizeof(first));
+	memcpy(first, s.t.mem + BUFS + BUF_SIZE, sizeof(first));
 	if (round_trip(&s, 1))
 		goto fail;
-	if (!memcmp(first, s.mem + BUFS + 9 * BUF_SIZE, sizeof(first))) {
+	if (!memcmp(first, s.t.mem + BUFS + 9 * BUF_SIZE, sizeof(first))) {
 		t_fail("two rounds returned the same bytes");
 		goto fail;
 	}
-	ret = t_fe_call(&s.fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &r);
+	ret = t_fe_call(&s.t.fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &r);
 	if (ret || r.payload.state.num != 8) {
 		t_fail("GET_VRING_BASE: %d, base %u (want 8)", ret, r.payload.state.num);
 		goto fail;
@@ -514,16 +488,16 @@ static int test_end_to_end(void)
 		if (session_open(&s))
 			goto fail;
 		if (i == 0)
-			ret = vlb_msg_send(s.fe.sock, &bad);
+			ret = vlb_msg_send(s.t.fe.sock, &bad);
 		else	/* a payload far larger than any request */
-			ret = write(s.fe.sock, "\x01\0\0\0\x01\0\0\0\xff\xff\0\0", 12) == 12 ?
+			ret = write(s.t.fe.sock, "\x01\0\0\0\x01\0\0\0\xff\xff\0\0", 12) == 12 ?
 			      0 : -errno;
 		if (ret) {
 			t_fail("sending garbage: %s", strerror(-ret));
 			goto fail;
 		}
-		ret = t_wait_readable(s.fe.sock, T_WAIT_MS);
-		if (ret || vlb_msg_recv(s.fe.sock, &r) != -ECONNRESET) {
+		ret = t_wait_readable(s.t.fe.sock, T_WAIT_MS);
+		if (ret || vlb_msg_recv(s.t.fe.sock, &r) != -ECONNRESET) {
 			t_fail("garbage %d: the back-end did not hang up", i);
 			goto fail;
 		}
@@ -583,15 +557,11 @@ static int test_fd_mode(void)
 	}
 	close(sp[1]);
 
-	memset(&s, 0, sizeof(s));
-	s.fe.sock = sp[0];
-	s.memfd = s.kick = s.call = -1;
-	s.kick = eventfd(0, EFD_CLOEXEC);
-	s.call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (t_memfd(MEM_SIZE, &s.memfd, (void **)&s.mem) || s.kick < 0 || s.call < 0) {
-		t_fail("--fd: setup: %s", strerror(errno));
+	if (t_sess_new(&s.t, NULL, 1, NULL, NULL, MEM_SIZE)) {
+		close(sp[0]);
 		goto fail;
 	}
+	s.t.fe.sock = sp[0];
 	if (negotiate(&s) || start(&s, NUM) || round_trip(&s, 0))
 		goto fail;
 	session_close(&s);

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 #include "vlb.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define MEM_SIZE	(256 * 1024)
 #define QVA		0x7f0000000000ULL	/* front-end addresses != guest ones */
@@ -33,13 +33,7 @@
 #define F_BASE		((1ULL << VLB_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES))
 
 struct ctx {
-	struct vlb_dev *dev;
-	struct t_fe fe;
-	int memfd;
-	uint8_t *mem;
-	struct t_ring r;
-	int kick;
-	int call;
+	struct t_sess t;
 	uint64_t features;
 	unsigned int kicks;
 	int started;		/* last queue_set_started(0) value, -1 none */
@@ -74,86 +68,51 @@ static const struct vlb_dev_iface test_iface = {
 	.queue_kick		= dev_queue_kick,
 };
 
-static int dispatch(void *dev)
-{
-	return vlb_dev_dispatch(dev);
-}
-
 static void teardown(struct ctx *c)
 {
-	vlb_dev_free(c->dev);
-	if (c->fe.sock >= 0)
-		close(c->fe.sock);
-	if (c->memfd >= 0)
-		close(c->memfd);
-	if (c->kick >= 0)
-		close(c->kick);
-	if (c->call >= 0)
-		close(c->call);
-	if (c->mem)
-		munmap(c->mem, MEM_SIZE);
-	memset(c, 0, sizeof(*c));
+	t_sess_close(&c->t, NULL);
 }
 
 /* Connected, negotiated, memory set; the ring started when @start. */
 static int setup(struct ctx *c, uint64_t features, bool start)
 {
 	uint64_t v;
-	int sp[2], ret;
+	int ret;
 
 	memset(c, 0, sizeof(*c));
-	c->fe.sock = c->memfd = c->kick = c->call = -1;
 	c->features = F_BASE | features;
 	c->started = -1;
-	ret = t_memfd(MEM_SIZE, &c->memfd, (void **)&c->mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	c->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->kick < 0 || c->call < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return t_fail("creating fds: %s", strerror(errno));
-	ret = vlb_dev_new(&test_iface, NR_VQS, c, "test", &c->dev);
-	if (ret)
-		return t_fail("vlb_dev_new: %s", strerror(-ret));
-	ret = vlb_dev_attach(c->dev, sp[1]);
-	if (ret)
-		return t_fail("vlb_dev_attach: %s", strerror(-ret));
-	c->fe.sock = sp[0];
-	c->fe.dev = c->dev;
-	c->fe.dispatch = dispatch;
+	if (t_sess_new(&c->t, &test_iface, NR_VQS, c, "test", MEM_SIZE) ||
+	    t_sess_attach(&c->t))
+		return 1;
 
-	ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_FEATURES, &v);
+	ret = t_fe_get_u64(&c->t.fe, VHOST_USER_GET_FEATURES, &v);
 	if (ret || v != c->features)
 		return t_fail("GET_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
+	ret = t_fe_get_u64(&c->t.fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
 	if (ret || !(v & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)) ||
 	    (v & (1ULL << VHOST_USER_PROTOCOL_F_CONFIG)))
 		return t_fail("GET_PROTOCOL_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_set_u64(&c->fe, VHOST_USER_SET_PROTOCOL_FEATURES, v);
+	ret = t_fe_set_u64(&c->t.fe, VHOST_USER_SET_PROTOCOL_FEATURES, v);
 	if (ret)
 		return t_fail("SET_PROTOCOL_FEATURES: %s", strerror(-ret));
-	c->fe.reply_ack = true;
-	ret = t_fe_call(&c->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	c->t.fe.reply_ack = true;
+	ret = t_fe_call(&c->t.fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
 	if (!ret)
-		ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_QUEUE_NUM, &v);
+		ret = t_fe_get_u64(&c->t.fe, VHOST_USER_GET_QUEUE_NUM, &v);
 	if (ret || v != NR_VQS)
 		return t_fail("SET_OWNER/GET_QUEUE_NUM: %d, %llu", ret, (unsigned long long)v);
-	ret = t_fe_set_u64(&c->fe, VHOST_USER_SET_FEATURES, c->features);
+	ret = t_fe_set_u64(&c->t.fe, VHOST_USER_SET_FEATURES, c->features);
 	if (ret)
 		return t_fail("SET_FEATURES: %s", strerror(-ret));
-	ret = t_fe_set_mem(&c->fe, c->memfd, MEM_SIZE, QVA);
-	if (ret)
-		return t_fail("SET_MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&c->r, c->mem, NUM, DESC, AVAIL, USED);
+	if (t_sess_set_mem(&c->t, QVA))
+		return 1;
+	t_sess_ring(&c->t, 0, NUM, DESC, AVAIL, USED);
 	if (!start)
 		return 0;
-	ret = t_fe_start_ring(&c->fe, 0, &c->r, QVA, c->kick, c->call);
-	if (!ret)
-		ret = t_fe_set_state(&c->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (ret)
-		return t_fail("starting the ring: %s", strerror(-ret));
-	if (!vlb_vq_ready(vlb_dev_vq(c->dev, 0)) || c->started != 1)
+	if (t_sess_start_ring(&c->t, 0))
+		return 1;
+	if (!vlb_vq_ready(vlb_dev_vq(c->t.dev, 0)) || c->started != 1)
 		return t_fail("the ring is not ready after KICK and ENABLE");
 	return 0;
 }
@@ -162,7 +121,7 @@ static bool call_signalled(struct ctx *c)
 {
 	uint64_t v;
 
-	return read(c->call, &v, sizeof(v)) == sizeof(v);
+	return read(c->t.call[0], &v, sizeof(v)) == sizeof(v);
 }
 
 static int test_good_chain(void)
@@ -175,13 +134,13 @@ static int test_good_chain(void)
 
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	vq = vlb_dev_vq(c.dev, 0);
-	memset(c.mem + BUFS, 0xa5, 32);
-	t_ring_desc(&c.r, 0, BUFS, 16, T_DESC_F_NEXT, 1);
-	t_ring_desc(&c.r, 1, BUFS + 16, 16, T_DESC_F_NEXT, 2);
-	t_ring_desc(&c.r, 2, BUFS + 64, 32, T_DESC_F_WRITE | T_DESC_F_NEXT, 3);
-	t_ring_desc(&c.r, 3, BUFS + 96, 32, T_DESC_F_WRITE, 0);
-	t_ring_post(&c.r, 0);
+	vq = vlb_dev_vq(c.t.dev, 0);
+	memset(c.t.mem + BUFS, 0xa5, 32);
+	t_ring_desc(&c.t.ring[0], 0, BUFS, 16, T_DESC_F_NEXT, 1);
+	t_ring_desc(&c.t.ring[0], 1, BUFS + 16, 16, T_DESC_F_NEXT, 2);
+	t_ring_desc(&c.t.ring[0], 2, BUFS + 64, 32, T_DESC_F_WRITE | T_DESC_F_NEXT, 3);
+	t_ring_desc(&c.t.ring[0], 3, BUFS + 96, 32, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.t.ring[0], 0);
 
 	ret = vlb_vq_pop(vq, &e);
 	if (ret)
@@ -190,25 +149,25 @@ static int test_good_chain(void)
 	    e->out_sg[0].iov_len != 16 || e->in_sg[1].iov_len != 32)
 		return t_fail("good chain: head %u out %u in %u", e->index, e->out_num, e->in_num);
 	/* The iovecs are the library's mapping of the same memfd pages. */
-	if (memcmp(e->out_sg[0].iov_base, c.mem + BUFS, 16) ||
-	    memcmp(e->out_sg[1].iov_base, c.mem + BUFS + 16, 16))
+	if (memcmp(e->out_sg[0].iov_base, c.t.mem + BUFS, 16) ||
+	    memcmp(e->out_sg[1].iov_base, c.t.mem + BUFS + 16, 16))
 		return t_fail("good chain: readable buffers do not show the driver's bytes");
 	memset(e->in_sg[1].iov_base, 0x5a, 32);
-	if (c.mem[BUFS + 96] != 0x5a || c.mem[BUFS + 127] != 0x5a)
+	if (c.t.mem[BUFS + 96] != 0x5a || c.t.mem[BUFS + 127] != 0x5a)
 		return t_fail("good chain: writable buffer is not the driver's memory");
 	vlb_vq_push(vq, e, 64);
 	free(e);
-	if (t_ring_used_idx(&c.r) != 0)
+	if (t_ring_used_idx(&c.t.ring[0]) != 0)
 		return t_fail("good chain: used idx published before flush");
 	vlb_vq_flush(vq);
-	if (t_ring_get_used(&c.r, &id, &len) || id != 0 || len != 64)
+	if (t_ring_get_used(&c.t.ring[0], &id, &len) || id != 0 || len != 64)
 		return t_fail("good chain: used entry id %u len %u", id, len);
 	if (vlb_vq_notify(vq) || !call_signalled(&c))
 		return t_fail("good chain: no interrupt");
 
 	/* VRING_AVAIL_F_NO_INTERRUPT suppresses the next one. */
-	t_ring_set_avail_flags(&c.r, 1);
-	t_ring_post(&c.r, 3);
+	t_ring_set_avail_flags(&c.t.ring[0], 1);
+	t_ring_post(&c.t.ring[0], 3);
 	if (vlb_vq_pop(vq, &e) || e->index != 3 || e->out_num || e->in_num != 1)
 		return t_fail("second chain");
 	vlb_vq_push(vq, e, 1);
@@ -218,16 +177,16 @@ static int test_good_chain(void)
 		return t_fail("interrupt despite VRING_AVAIL_F_NO_INTERRUPT");
 
 	ret = vlb_vq_pop(vq, &e);
-	if (ret != -EAGAIN || !vlb_vq_empty(vq) || vlb_dev_broken(c.dev))
+	if (ret != -EAGAIN || !vlb_vq_empty(vq) || vlb_dev_broken(c.t.dev))
 		return t_fail("empty ring: pop gave %d", ret);
 
 	/* Kicks without EVENT_IDX: used->flags carries NO_NOTIFY. */
 	vlb_vq_set_notification(vq, false);
-	if (t_get16(c.mem + USED) != 1)
-		return t_fail("notifications off: used->flags %u", t_get16(c.mem + USED));
+	if (t_get16(c.t.mem + USED) != 1)
+		return t_fail("notifications off: used->flags %u", t_get16(c.t.mem + USED));
 	vlb_vq_set_notification(vq, true);
-	if (t_get16(c.mem + USED) != 0)
-		return t_fail("notifications on: used->flags %u", t_get16(c.mem + USED));
+	if (t_get16(c.t.mem + USED) != 0)
+		return t_fail("notifications on: used->flags %u", t_get16(c.t.mem + USED));
 	teardown(&c);
 	return 0;
 }
@@ -241,11 +200,11 @@ static int test_event_idx(void)
 
 	if (setup(&c, F_EVENT_IDX, true))
 		return T_EXIT_FAIL;
-	vq = vlb_dev_vq(c.dev, 0);
-	t_ring_set_used_event(&c.r, 0);
+	vq = vlb_dev_vq(c.t.dev, 0);
+	t_ring_set_used_event(&c.t.ring[0], 0);
 	for (i = 0; i < 3; i++) {
-		t_ring_desc(&c.r, i, BUFS + 64 * i, 64, T_DESC_F_WRITE, 0);
-		t_ring_post(&c.r, i);
+		t_ring_desc(&c.t.ring[0], i, BUFS + 64 * i, 64, T_DESC_F_WRITE, 0);
+		t_ring_post(&c.t.ring[0], i);
 		if (vlb_vq_pop(vq, &e))
 			return t_fail("event idx: pop %d", i);
 		vlb_vq_push(vq, e, 64);
@@ -257,13 +216,13 @@ static int test_event_idx(void)
 			return t_fail("event idx: step %d signalled %s", i, i ? "yes" : "no");
 	}
 	/* Without set_notification, avail_event follows the pops. */
-	if (t_get16(c.mem + USED + 4 + 8 * NUM) != 3)
+	if (t_get16(c.t.mem + USED + 4 + 8 * NUM) != 3)
 		return t_fail("event idx: avail_event %u after 3 pops",
-			      t_get16(c.mem + USED + 4 + 8 * NUM));
+			      t_get16(c.t.mem + USED + 4 + 8 * NUM));
 	/* used_event 3 is crossed by the step from 3 to 4. */
-	t_ring_set_used_event(&c.r, 3);
-	t_ring_desc(&c.r, 3, BUFS, 64, T_DESC_F_WRITE, 0);
-	t_ring_post(&c.r, 3);
+	t_ring_set_used_event(&c.t.ring[0], 3);
+	t_ring_desc(&c.t.ring[0], 3, BUFS, 64, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.t.ring[0], 3);
 	if (vlb_vq_pop(vq, &e))
 		return t_fail("event idx: pop 3");
 	vlb_vq_push(vq, e, 64);
@@ -275,9 +234,9 @@ static int test_event_idx(void)
 
 	/* Enabling notifications publishes avail_event = avail idx. */
 	vlb_vq_set_notification(vq, true);
-	if (t_get16(c.mem + USED + 4 + 8 * NUM) != 4)
+	if (t_get16(c.t.mem + USED + 4 + 8 * NUM) != 4)
 		return t_fail("event idx: avail_event %u, want 4",
-			      t_get16(c.mem + USED + 4 + 8 * NUM));
+			      t_get16(c.t.mem + USED + 4 + 8 * NUM));
 	teardown(&c);
 	return 0;
 }
@@ -289,16 +248,16 @@ static int test_indirect(void)
 
 	if (setup(&c, F_INDIRECT, true))
 		return T_EXIT_FAIL;
-	t_desc_write(&c.r, TABLE, 0, BUFS, 8, T_DESC_F_NEXT, 1);
-	t_desc_write(&c.r, TABLE, 1, BUFS + 8, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
-	t_desc_write(&c.r, TABLE, 2, BUFS + 16, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c.r, 5, TABLE, 48, T_DESC_F_INDIRECT, 0);
-	t_ring_post(&c.r, 5);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	t_desc_write(&c.t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_NEXT, 1);
+	t_desc_write(&c.t.ring[0], TABLE, 1, BUFS + 8, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
+	t_desc_write(&c.t.ring[0], TABLE, 2, BUFS + 16, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c.t.ring[0], 5, TABLE, 48, T_DESC_F_INDIRECT, 0);
+	t_ring_post(&c.t.ring[0], 5);
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("indirect: pop failed");
 	if (e->index != 5 || e->out_num != 1 || e->in_num != 2)
 		return t_fail("indirect: head %u out %u in %u", e->index, e->out_num, e->in_num);
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 16);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 16);
 	free(e);
 	teardown(&c);
 	return 0;
@@ -313,33 +272,33 @@ struct bad_chain {
 
 static void bad_out_of_region(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, MEM_SIZE - 8, 16, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, MEM_SIZE - 8, 16, T_DESC_F_WRITE, 0);
 }
 
 static void bad_beyond_region(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, MEM_SIZE, 1, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, MEM_SIZE, 1, T_DESC_F_WRITE, 0);
 }
 
 static void bad_overflow(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, UINT64_MAX - 4, 16, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, UINT64_MAX - 4, 16, T_DESC_F_WRITE, 0);
 }
 
 static void bad_next_index(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, NUM);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_NEXT, NUM);
 }
 
 static void bad_loop(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, 1);
-	t_ring_desc(&c->r, 1, BUFS, 8, T_DESC_F_NEXT, 0);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->t.ring[0], 1, BUFS, 8, T_DESC_F_NEXT, 0);
 }
 
 static void bad_self_loop(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, 0);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_NEXT, 0);
 }
 
 static void bad_long_chain(struct ctx *c)
@@ -348,74 +307,74 @@ static void bad_long_chain(struct ctx *c)
 
 	/* Every descriptor in the table, then round again. */
 	for (i = 0; i < NUM; i++)
-		t_ring_desc(&c->r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE | T_DESC_F_NEXT,
+		t_ring_desc(&c->t.ring[0], i, BUFS + 8 * i, 8, T_DESC_F_WRITE | T_DESC_F_NEXT,
 			    (i + 1) % NUM);
 }
 
 static void bad_read_after_write(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
-	t_ring_desc(&c->r, 1, BUFS + 8, 8, 0, 0);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->t.ring[0], 1, BUFS + 8, 8, 0, 0);
 }
 
 static void bad_indirect(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_len(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, TABLE, 20, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 20, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_zero(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, TABLE, 0, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 0, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_outside(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, MEM_SIZE - 16, 32, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, MEM_SIZE - 16, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_overflow(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, UINT64_MAX - 15, 32, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, UINT64_MAX - 15, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_next(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT | T_DESC_F_NEXT, 1);
-	t_ring_desc(&c->r, 1, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT | T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->t.ring[0], 1, BUFS, 8, T_DESC_F_WRITE, 0);
 }
 
 static void bad_indirect_nested(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, TABLE + 64, 16, T_DESC_F_INDIRECT, 0);
-	t_desc_write(&c->r, TABLE + 64, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, TABLE + 64, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE + 64, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_index(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
-	t_desc_write(&c->r, TABLE, 1, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
+	t_desc_write(&c->t.ring[0], TABLE, 1, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_loop(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
-	t_desc_write(&c->r, TABLE, 1, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 0);
-	t_ring_desc(&c->r, 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
+	t_desc_write(&c->t.ring[0], TABLE, 1, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_buffer(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, MEM_SIZE - 4, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, MEM_SIZE - 4, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
 }
 
 static const struct bad_chain bad_chains[] = {
@@ -444,13 +403,13 @@ static int expect_broken_pop(struct ctx *c, const char *what)
 	struct vlb_vq_elem *e;
 	int ret;
 
-	ret = vlb_vq_pop(vlb_dev_vq(c->dev, 0), &e);
+	ret = vlb_vq_pop(vlb_dev_vq(c->t.dev, 0), &e);
 	if (ret != -EIO || e)
 		return t_fail("%s: pop gave %d, want -EIO", what, ret);
-	if (!vlb_dev_broken(c->dev) || vlb_vq_ready(vlb_dev_vq(c->dev, 0)))
+	if (!vlb_dev_broken(c->t.dev) || vlb_vq_ready(vlb_dev_vq(c->t.dev, 0)))
 		return t_fail("%s: device not marked broken", what);
 	/* The event loop gives up on a broken device. */
-	if (vlb_dev_run(c->dev, -1) != -EPROTO)
+	if (vlb_dev_run(c->t.dev, -1) != -EPROTO)
 		return t_fail("%s: vlb_dev_run on a broken device", what);
 	return 0;
 }
@@ -466,7 +425,7 @@ static int test_bad_chains(void)
 		if (setup(&c, b->features, true))
 			return T_EXIT_FAIL;
 		b->build(&c);
-		t_ring_post(&c.r, 0);
+		t_ring_post(&c.t.ring[0], 0);
 		if (expect_broken_pop(&c, b->what))
 			return T_EXIT_FAIL;
 		teardown(&c);
@@ -475,7 +434,7 @@ static int test_bad_chains(void)
 	/* The avail ring names a descriptor beyond the table. */
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	t_ring_post(&c.r, NUM);
+	t_ring_post(&c.t.ring[0], NUM);
 	if (expect_broken_pop(&c, "head index >= num"))
 		return T_EXIT_FAIL;
 	teardown(&c);
@@ -483,7 +442,7 @@ static int test_bad_chains(void)
 	/* avail->idx more than num ahead of what we consumed. */
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	t_ring_set_avail_idx(&c.r, NUM + 1);
+	t_ring_set_avail_idx(&c.t.ring[0], NUM + 1);
 	if (expect_broken_pop(&c, "avail idx too far ahead"))
 		return T_EXIT_FAIL;
 	teardown(&c);
@@ -510,11 +469,11 @@ static int test_bad_rings(void)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (setup(&c, 0, false))
 			return T_EXIT_FAIL;
-		c.r.desc = cases[i].desc;
-		c.r.avail = cases[i].avail;
-		c.r.used = cases[i].used;
-		ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
-		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		c.t.ring[0].desc = cases[i].desc;
+		c.t.ring[0].avail = cases[i].avail;
+		c.t.ring[0].used = cases[i].used;
+		ret = t_fe_start_ring(&c.t.fe, 0, &c.t.ring[0], QVA, c.t.kick[0], c.t.call[0]);
+		if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 			return t_fail("%s: starting gave %d, want -EPROTO and broken",
 				      cases[i].what, ret);
 		teardown(&c);
@@ -565,9 +524,9 @@ static int test_bad_messages(void)
 		fds[0] = eventfd(0, EFD_CLOEXEC);
 		fds[1] = eventfd(0, EFD_CLOEXEC);
 		before = t_count_fds();
-		ret = t_fe_call(&c.fe, cases[i].req, cases[i].payload, cases[i].size,
+		ret = t_fe_call(&c.t.fe, cases[i].req, cases[i].payload, cases[i].size,
 				fds, cases[i].nfds, NULL);
-		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 			return t_fail("%s: got %d, want -EPROTO and broken", cases[i].what, ret);
 		close(fds[0]);
 		close(fds[1]);
@@ -581,10 +540,10 @@ static int test_bad_messages(void)
 	/* A REPLY_ACK failure that is not a protocol error. */
 	if (setup(&c, 0, false))
 		return T_EXIT_FAIL;
-	ret = t_fe_call(&c.fe, VHOST_USER_GET_CONFIG,
+	ret = t_fe_call(&c.t.fe, VHOST_USER_GET_CONFIG,
 			&(struct vhost_user_config){ .size = 4 }, VHOST_USER_CONFIG_HDR_SIZE + 4,
 			NULL, 0, &reply);
-	if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+	if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 		return t_fail("GET_CONFIG without the CONFIG feature: got %d", ret);
 	teardown(&c);
 	return 0;
@@ -601,61 +560,61 @@ static int test_stop_and_reset(void)
 
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	t_ring_desc(&c.r, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_post(&c.r, 0);
-	t_ring_post(&c.r, 0);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	t_ring_desc(&c.t.ring[0], 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.t.ring[0], 0);
+	t_ring_post(&c.t.ring[0], 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("stop: pop");
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 0);
 	free(e);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
 	/* Left off here; a restart must turn kicks back on. */
-	vlb_vq_set_notification(vlb_dev_vq(c.dev, 0), false);
-	ret = t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
+	vlb_vq_set_notification(vlb_dev_vq(c.t.dev, 0), false);
+	ret = t_fe_call(&c.t.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
 	if (ret || r.hdr.size != sizeof(s) || r.payload.state.num != 1)
 		return t_fail("GET_VRING_BASE: %d, base %u", ret, r.payload.state.num);
-	if (vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 0 ||
-	    vlb_vq_kick_fd(vlb_dev_vq(c.dev, 0)) >= 0)
+	if (vlb_vq_ready(vlb_dev_vq(c.t.dev, 0)) || c.started != 0 ||
+	    vlb_vq_kick_fd(vlb_dev_vq(c.t.dev, 0)) >= 0)
 		return t_fail("GET_VRING_BASE did not stop the ring");
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e) != -EAGAIN)
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e) != -EAGAIN)
 		return t_fail("pop from a stopped ring");
 
 	/* Start again from the base we were given. */
-	ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_BASE, 0, 1);
+	ret = t_fe_set_state(&c.t.fe, VHOST_USER_SET_VRING_BASE, 0, 1);
 	if (!ret)
-		ret = t_fe_set_vring_fd(&c.fe, VHOST_USER_SET_VRING_KICK, 0, c.kick);
-	if (ret || !vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 1)
+		ret = t_fe_set_vring_fd(&c.t.fe, VHOST_USER_SET_VRING_KICK, 0, c.t.kick[0]);
+	if (ret || !vlb_vq_ready(vlb_dev_vq(c.t.dev, 0)) || c.started != 1)
 		return t_fail("restart: %d", ret);
-	if (t_get16(c.mem + USED) != 0)
-		return t_fail("restart: used->flags still %u", t_get16(c.mem + USED));
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	if (t_get16(c.t.mem + USED) != 0)
+		return t_fail("restart: used->flags still %u", t_get16(c.t.mem + USED));
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("restart: the second chain is not there");
 
 	/* An element held across stop and start is dropped, not pushed. */
-	ret = t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
+	ret = t_fe_call(&c.t.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
 	if (ret || r.payload.state.num != 2)
 		return t_fail("second GET_VRING_BASE: %d, base %u", ret, r.payload.state.num);
-	ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_BASE, 0, 2);
+	ret = t_fe_set_state(&c.t.fe, VHOST_USER_SET_VRING_BASE, 0, 2);
 	if (!ret)
-		ret = t_fe_set_vring_fd(&c.fe, VHOST_USER_SET_VRING_KICK, 0, c.kick);
+		ret = t_fe_set_vring_fd(&c.t.fe, VHOST_USER_SET_VRING_KICK, 0, c.t.kick[0]);
 	if (ret)
 		return t_fail("second restart: %d", ret);
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 0);
 	free(e);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
-	if (t_ring_used_idx(&c.r) != 1)
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
+	if (t_ring_used_idx(&c.t.ring[0]) != 1)
 		return t_fail("a stale element reached the used ring (idx %u)",
-			      t_ring_used_idx(&c.r));
+			      t_ring_used_idx(&c.t.ring[0]));
 
 	/* STATUS round trip, then RESET_DEVICE stops everything. */
-	ret = t_fe_set_u64(&c.fe, VHOST_USER_SET_STATUS, 0xf);
-	if (ret || vlb_dev_status(c.dev) != 0xf)
+	ret = t_fe_set_u64(&c.t.fe, VHOST_USER_SET_STATUS, 0xf);
+	if (ret || vlb_dev_status(c.t.dev) != 0xf)
 		return t_fail("SET_STATUS: %d", ret);
-	ret = t_fe_call(&c.fe, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0, NULL);
-	if (ret || vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 0 ||
-	    vlb_dev_status(c.dev) != 0 || vlb_dev_features(c.dev) != 0)
+	ret = t_fe_call(&c.t.fe, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0, NULL);
+	if (ret || vlb_vq_ready(vlb_dev_vq(c.t.dev, 0)) || c.started != 0 ||
+	    vlb_dev_status(c.t.dev) != 0 || vlb_dev_features(c.t.dev) != 0)
 		return t_fail("RESET_DEVICE: %d", ret);
-	if (vlb_dev_broken(c.dev))
+	if (vlb_dev_broken(c.t.dev))
 		return t_fail("the device broke on a good sequence");
 	teardown(&c);
 	return 0;
@@ -672,7 +631,7 @@ static int mem_reg(struct ctx *c, uint32_t req, uint64_t gpa, uint64_t size)
 		},
 	};
 
-	return t_fe_call(&c->fe, req, &m, sizeof(m), &c->memfd,
+	return t_fe_call(&c->t.fe, req, &m, sizeof(m), &c->t.memfd,
 			 req == VHOST_USER_ADD_MEM_REG ? 1 : 0, NULL);
 }
 
@@ -687,7 +646,7 @@ static int test_mem_slots(void)
 
 	if (setup(&c, 0, false))
 		return T_EXIT_FAIL;
-	ret = t_fe_get_u64(&c.fe, VHOST_USER_GET_MAX_MEM_SLOTS, &v);
+	ret = t_fe_get_u64(&c.t.fe, VHOST_USER_GET_MAX_MEM_SLOTS, &v);
 	if (ret || v != VHOST_USER_MAX_MEM_REGIONS)
 		return t_fail("GET_MAX_MEM_SLOTS: %d, %llu", ret, (unsigned long long)v);
 	/* Replace the one region by two halves (mmap offsets 0 and half). */
@@ -698,33 +657,33 @@ static int test_mem_slots(void)
 		ret = mem_reg(&c, VHOST_USER_ADD_MEM_REG, half, half);
 	if (ret)
 		return t_fail("REM/ADD_MEM_REG: %s", strerror(-ret));
-	ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
+	ret = t_fe_start_ring(&c.t.fe, 0, &c.t.ring[0], QVA, c.t.kick[0], c.t.call[0]);
 	if (!ret)
-		ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+		ret = t_fe_set_state(&c.t.fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
 	if (ret)
 		return t_fail("starting the ring on two regions: %s", strerror(-ret));
 
 	/* One buffer across the boundary gives two iovecs, both right. */
-	c.mem[half - 1] = 0x11;
-	c.mem[half] = 0x22;
-	t_ring_desc(&c.r, 0, half - 8, 16, 0, 0);
-	t_ring_post(&c.r, 0);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	c.t.mem[half - 1] = 0x11;
+	c.t.mem[half] = 0x22;
+	t_ring_desc(&c.t.ring[0], 0, half - 8, 16, 0, 0);
+	t_ring_post(&c.t.ring[0], 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("pop across regions");
 	if (e->out_num != 2 || e->out_sg[0].iov_len != 8 || e->out_sg[1].iov_len != 8 ||
 	    ((uint8_t *)e->out_sg[0].iov_base)[7] != 0x11 ||
 	    ((uint8_t *)e->out_sg[1].iov_base)[0] != 0x22)
 		return t_fail("buffer across regions: %u iovecs", e->out_num);
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 0);
 	free(e);
 
 	/* Removing what is not there is refused, not fatal. */
 	ret = mem_reg(&c, VHOST_USER_REM_MEM_REG, 0x1000, half);
-	if (ret != -EIO || vlb_dev_broken(c.dev))
+	if (ret != -EIO || vlb_dev_broken(c.t.dev))
 		return t_fail("REM_MEM_REG of no region: %d, want a REPLY_ACK failure", ret);
 	/* Overlapping an existing region is a protocol error. */
 	ret = mem_reg(&c, VHOST_USER_ADD_MEM_REG, half, half);
-	if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+	if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 		return t_fail("overlapping ADD_MEM_REG: %d, want -EPROTO", ret);
 	teardown(&c);
 
@@ -732,7 +691,7 @@ static int test_mem_slots(void)
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
 	ret = mem_reg(&c, VHOST_USER_REM_MEM_REG, 0, MEM_SIZE);
-	if (ret != -EPROTO || !vlb_dev_broken(c.dev) || c.started != 0)
+	if (ret != -EPROTO || !vlb_dev_broken(c.t.dev) || c.started != 0)
 		return t_fail("REM_MEM_REG under a started ring: %d", ret);
 	teardown(&c);
 	return 0;

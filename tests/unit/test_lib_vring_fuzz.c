@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 #include "vlb.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define MEM_SIZE	(64 * 1024)
 #define QVA		0x500000000ULL
@@ -30,13 +30,7 @@
 #define PROBE		0x3000		/* a known buffer: finds the mapping */
 
 struct ctx {
-	struct vlb_dev *dev;
-	struct t_fe fe;
-	int memfd;
-	uint8_t *mem;
-	struct t_ring r;
-	int kick;
-	int call;
+	struct t_sess t;
 };
 
 static uint64_t rnd_state;
@@ -73,53 +67,18 @@ static const struct vlb_dev_iface fuzz_iface = {
 	.queue_kick	= dev_queue_kick,
 };
 
-static int dispatch(void *dev)
-{
-	return vlb_dev_dispatch(dev);
-}
-
 static void teardown(struct ctx *c)
 {
-	vlb_dev_free(c->dev);
-	close(c->fe.sock);
-	close(c->memfd);
-	close(c->kick);
-	close(c->call);
-	munmap(c->mem, MEM_SIZE);
+	t_sess_close(&c->t, NULL);
 }
 
 static int setup(struct ctx *c)
 {
-	int sp[2], ret;
-
-	memset(c, 0, sizeof(*c));
-	ret = t_memfd(MEM_SIZE, &c->memfd, (void **)&c->mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	c->kick = eventfd(0, EFD_CLOEXEC);
-	c->call = eventfd(0, EFD_CLOEXEC);
-	if (c->kick < 0 || c->call < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return t_fail("creating fds: %s", strerror(errno));
-	ret = vlb_dev_new(&fuzz_iface, 1, c, "fuzz", &c->dev);
-	if (!ret)
-		ret = vlb_dev_attach(c->dev, sp[1]);
-	if (ret)
-		return t_fail("creating the device: %s", strerror(-ret));
-	c->fe.sock = sp[0];
-	c->fe.dev = c->dev;
-	c->fe.dispatch = dispatch;
-	ret = t_fe_set_u64(&c->fe, VHOST_USER_SET_FEATURES, dev_get_features(c->dev));
-	if (!ret)
-		ret = t_fe_set_mem(&c->fe, c->memfd, MEM_SIZE, QVA);
-	t_ring_init(&c->r, c->mem, NUM, DESC, AVAIL, USED);
-	if (!ret)
-		ret = t_fe_start_ring(&c->fe, 0, &c->r, QVA, c->kick, c->call);
-	if (!ret)
-		ret = t_fe_set_state(&c->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (ret)
-		return t_fail("starting the ring: %s", strerror(-ret));
-	return 0;
+	if (t_sess_new(&c->t, &fuzz_iface, 1, c, "fuzz", MEM_SIZE) ||
+	    t_sess_connect(&c->t, dev_get_features(NULL), QVA))
+		return 1;
+	t_sess_ring(&c->t, 0, NUM, DESC, AVAIL, USED);
+	return t_sess_start(&c->t, 1);
 }
 
 /* An address that is often valid, often just past the end, rarely wild. */
@@ -159,20 +118,20 @@ static void rnd_desc(struct ctx *c, uint64_t table, unsigned int i, unsigned int
 
 	/* Make indirect descriptors point at the table now and then. */
 	if ((flags & T_DESC_F_INDIRECT) && rnd() % 2) {
-		t_desc_write(&c->r, table, i, TABLE, 16 * (1 + rnd() % TABLE_N), flags, next);
+		t_desc_write(&c->t.ring[0], table, i, TABLE, 16 * (1 + rnd() % TABLE_N), flags, next);
 		return;
 	}
-	t_desc_write(&c->r, table, i, rnd_addr(), len, flags, next);
+	t_desc_write(&c->t.ring[0], table, i, rnd_addr(), len, flags, next);
 }
 
 /* Learn where the library mapped the region from a known chain. */
 static int probe(struct ctx *c, uint8_t **base)
 {
-	struct vlb_vq *vq = vlb_dev_vq(c->dev, 0);
+	struct vlb_vq *vq = vlb_dev_vq(c->t.dev, 0);
 	struct vlb_vq_elem *e;
 
-	t_ring_desc(&c->r, 0, PROBE, 16, T_DESC_F_WRITE, 0);
-	t_ring_post(&c->r, 0);
+	t_ring_desc(&c->t.ring[0], 0, PROBE, 16, T_DESC_F_WRITE, 0);
+	t_ring_post(&c->t.ring[0], 0);
 	if (vlb_vq_pop(vq, &e) || e->in_num != 1)
 		return fail("the known-good chain was refused");
 	*base = (uint8_t *)e->in_sg[0].iov_base - PROBE;
@@ -215,15 +174,15 @@ static int fuzz_round(unsigned int round)
 
 	if (setup(&c) || probe(&c, &base))
 		return fail("round %u: setup failed", round);
-	vq = vlb_dev_vq(c.dev, 0);
+	vq = vlb_dev_vq(c.t.dev, 0);
 	for (i = 0; i < NUM; i++)
 		rnd_desc(&c, DESC, i, NUM);
 	for (i = 0; i < TABLE_N; i++)
 		rnd_desc(&c, TABLE, i, TABLE_N);
 	for (i = 0; i < 1 + rnd() % NUM; i++)
-		t_ring_post(&c.r, rnd() % 4 ? rnd() % NUM : rnd() % 0x10000);
+		t_ring_post(&c.t.ring[0], rnd() % 4 ? rnd() % NUM : rnd() % 0x10000);
 	if (rnd() % 16 == 0)
-		t_ring_set_avail_idx(&c.r, rnd());
+		t_ring_set_avail_idx(&c.t.ring[0], rnd());
 
 	for (i = 0; i < 2 * NUM; i++) {
 		ret = vlb_vq_pop(vq, &e);
@@ -231,7 +190,7 @@ static int fuzz_round(unsigned int round)
 			break;
 		if (ret == -EIO) {
 			nr_refused++;
-			if (!vlb_dev_broken(c.dev))
+			if (!vlb_dev_broken(c.t.dev))
 				return fail("round %u: refused chain without a broken device",
 					      round);
 			break;

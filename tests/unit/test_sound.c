@@ -25,7 +25,7 @@
 #include <time.h>
 
 #include "vlb.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define main vus_main
 #include "../../devices/sound/vhost-user-sound.c"
@@ -45,12 +45,7 @@ static char out_path[128];
 static char src_path[128];
 
 struct session {
-	struct t_fe fe;
-	int memfd;
-	uint8_t *mem;
-	struct t_ring r[VUS_QUEUES];
-	int kick[VUS_QUEUES];
-	int call[VUS_QUEUES];
+	struct t_sess t;
 	unsigned int next_buf;
 	pid_t pid;
 };
@@ -125,23 +120,23 @@ static int session_open(struct session *s, uint32_t want_chmaps)
 	uint64_t v;
 	int ret;
 
-	ret = t_connect_unix(sock_path, &s->fe.sock);
+	ret = t_connect_unix(sock_path, &s->t.fe.sock);
 	if (ret)
 		return t_fail("connect %s: %s", sock_path, strerror(-ret));
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_FEATURES, &v);
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_FEATURES, &v);
 	if (ret || (v & feats) != feats)
 		return t_fail("GET_FEATURES: %d 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
 	if (ret || (v & pwant) != pwant)
 		return t_fail("GET_PROTOCOL_FEATURES: %d 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant);
+	ret = t_fe_set_u64(&s->t.fe, VHOST_USER_SET_PROTOCOL_FEATURES, pwant);
 	if (ret)
 		return t_fail("SET_PROTOCOL_FEATURES: %s", strerror(-ret));
-	s->fe.reply_ack = true;
-	ret = t_fe_get_u64(&s->fe, VHOST_USER_GET_QUEUE_NUM, &v);
+	s->t.fe.reply_ack = true;
+	ret = t_fe_get_u64(&s->t.fe, VHOST_USER_GET_QUEUE_NUM, &v);
 	if (ret || v != VUS_QUEUES)
 		return t_fail("GET_QUEUE_NUM: %d, %llu", ret, (unsigned long long)v);
-	ret = t_fe_call(&s->fe, VHOST_USER_GET_CONFIG, &cfg,
+	ret = t_fe_call(&s->t.fe, VHOST_USER_GET_CONFIG, &cfg,
 			offsetof(struct vhost_user_config, region) + 12, NULL, 0, &r);
 	if (ret)
 		return t_fail("GET_CONFIG: %s", strerror(-ret));
@@ -151,22 +146,19 @@ static int session_open(struct session *s, uint32_t want_chmaps)
 		return t_fail("config: jacks %u streams %u chmaps %u, want 2 2 %u",
 			      t_get32(r.payload.config.region), t_get32(r.payload.config.region + 4),
 			      t_get32(r.payload.config.region + 8), want_chmaps);
-	ret = t_fe_call(&s->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	ret = t_fe_call(&s->t.fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
 	if (!ret)
-		ret = t_fe_set_u64(&s->fe, VHOST_USER_SET_FEATURES, feats);
-	if (!ret)
-		ret = t_fe_set_mem(&s->fe, s->memfd, MEM_SIZE, QVA);
+		ret = t_fe_set_u64(&s->t.fe, VHOST_USER_SET_FEATURES, feats);
 	if (ret)
-		return t_fail("SET_OWNER/FEATURES/MEM_TABLE: %s", strerror(-ret));
+		return t_fail("SET_OWNER/FEATURES: %s", strerror(-ret));
+	if (t_sess_set_mem(&s->t, QVA))
+		return 1;
 	for (q = 0; q < VUS_QUEUES; q++) {
 		if (q == VIRTIO_SND_VQ_EVENT)
 			continue;
-		t_ring_init(&s->r[q], s->mem, NUM, RING(q * 3), RING(q * 3 + 1), RING(q * 3 + 2));
-		ret = t_fe_start_ring(&s->fe, q, &s->r[q], QVA, s->kick[q], s->call[q]);
-		if (!ret)
-			ret = t_fe_set_state(&s->fe, VHOST_USER_SET_VRING_ENABLE, q, 1);
-		if (ret)
-			return t_fail("starting ring %u: %s", q, strerror(-ret));
+		t_sess_ring(&s->t, q, NUM, RING(q * 3), RING(q * 3 + 1), RING(q * 3 + 2));
+		if (t_sess_start_ring(&s->t, q))
+			return 1;
 	}
 	return 0;
 }
@@ -176,7 +168,7 @@ static uint64_t buf_area(struct session *s)
 {
 	uint64_t a = BUFS + (uint64_t)(s->next_buf++ % 64) * BUF_STRIDE;
 
-	memset(s->mem + a, 0, BUF_STRIDE);
+	memset(s->t.mem + a, 0, BUF_STRIDE);
 	return a;
 }
 
@@ -190,17 +182,17 @@ static void post(struct session *s, unsigned int q, uint16_t head, const uint64_
 	unsigned int i, n = nout + nin;
 
 	for (i = 0; i < n; i++)
-		t_ring_desc(&s->r[q], head + i, addrs[i], lens[i],
+		t_ring_desc(&s->t.ring[q], head + i, addrs[i], lens[i],
 			    (i >= nout ? T_DESC_F_WRITE : 0) | (i + 1 < n ? T_DESC_F_NEXT : 0),
 			    head + i + 1);
-	t_ring_post(&s->r[q], head);
+	t_ring_post(&s->t.ring[q], head);
 }
 
 static int kick(struct session *s, unsigned int q)
 {
 	uint64_t one = 1;
 
-	return write(s->kick[q], &one, 8) == 8 ? 0 : -errno;
+	return write(s->t.kick[q], &one, 8) == 8 ? 0 : -errno;
 }
 
 /* Wait for the next used entry of queue @q. */
@@ -208,10 +200,10 @@ static int wait_used(struct session *s, unsigned int q, uint32_t *id, uint32_t *
 {
 	uint64_t t0 = now_ms(), v;
 
-	while (t_ring_get_used(&s->r[q], id, len)) {
+	while (t_ring_get_used(&s->t.ring[q], id, len)) {
 		if (now_ms() - t0 > T_WAIT_MS)
 			return -ETIMEDOUT;
-		if (!t_wait_readable(s->call[q], 50) && read(s->call[q], &v, 8) != 8)
+		if (!t_wait_readable(s->t.call[q], 50) && read(s->t.call[q], &v, 8) != 8)
 			return -errno;
 	}
 	return 0;
@@ -230,8 +222,8 @@ static uint32_t control(struct session *s, const void *req, uint32_t req_len,
 	uint32_t lens[2] = { req_len, resp_len };
 	uint32_t id;
 
-	memcpy(s->mem + a, req, req_len);
-	memset(s->mem + a + 0x400, 0xee, resp_len);
+	memcpy(s->t.mem + a, req, req_len);
+	memset(s->t.mem + a + 0x400, 0xee, resp_len);
 	post(s, 0, 0, req_len ? addrs : addrs + 1, req_len ? lens : lens + 1,
 	     req_len ? 1 : 0, 1);
 	if (kick(s, 0) || wait_used(s, 0, &id, used)) {
@@ -239,8 +231,8 @@ static uint32_t control(struct session *s, const void *req, uint32_t req_len,
 		return 0xdead;
 	}
 	if (resp)
-		*resp = s->mem + a + 0x400;
-	return *used >= 4 ? t_get32(s->mem + a + 0x400) : 0;
+		*resp = s->t.mem + a + 0x400;
+	return *used >= 4 ? t_get32(s->t.mem + a + 0x400) : 0;
 }
 
 static uint32_t pcm_cmd(struct session *s, uint32_t code, uint32_t stream)
@@ -405,8 +397,8 @@ static void post_tx(struct session *s, uint16_t head, uint32_t stream, const uin
 	uint64_t addrs[3] = { a, a + 16, a + 16 + len };
 	uint32_t lens[3] = { 4, len, 8 };
 
-	put32(s->mem + a, stream);
-	memcpy(s->mem + a + 16, data, len);
+	put32(s->t.mem + a, stream);
+	memcpy(s->t.mem + a + 16, data, len);
 	post(s, VIRTIO_SND_VQ_TX, head, addrs, lens, 2, 1);
 }
 
@@ -444,7 +436,7 @@ static int test_playback(struct session *s)
 	post_tx(s, 12, 1, data[0], 8);
 	if (kick(s, VIRTIO_SND_VQ_TX) || wait_used(s, VIRTIO_SND_VQ_TX, &id, &len))
 		return t_fail("tx for the capture stream was not answered");
-	st = t_get32(s->mem + BUFS + (uint64_t)((s->next_buf - 1) % 64) * BUF_STRIDE + 16 + 8);
+	st = t_get32(s->t.mem + BUFS + (uint64_t)((s->next_buf - 1) % 64) * BUF_STRIDE + 16 + 8);
 	if (id != 12 || len != 8 || st != VIRTIO_SND_S_BAD_MSG)
 		return t_fail("tx for the capture stream: id %u len %u status 0x%x", id, len, st);
 	/* Four 10 ms periods queued before START, as ALSA does. */
@@ -452,7 +444,7 @@ static int test_playback(struct session *s)
 		post_tx(s, i * 3, 0, data[i], sizeof(data[i]));
 	kick(s, VIRTIO_SND_VQ_TX);
 	usleep(30000);
-	if (!t_ring_get_used(&s->r[VIRTIO_SND_VQ_TX], &id, &len))
+	if (!t_ring_get_used(&s->t.ring[VIRTIO_SND_VQ_TX], &id, &len))
 		return t_fail("a tx message completed before START");
 	t0 = now_ms();
 	EXPECT("START", pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
@@ -500,20 +492,20 @@ static int test_capture(struct session *s)
 		addrs[i][0] = a;
 		addrs[i][1] = a + 16;
 		addrs[i][2] = a + 16 + 160;
-		put32(s->mem + a, 1);
+		put32(s->t.mem + a, 1);
 		post(s, VIRTIO_SND_VQ_RX, i * 3, addrs[i], lens, 1, 2);
 	}
 	kick(s, VIRTIO_SND_VQ_RX);
 	for (i = 0; i < 6; i++) {
 		if (wait_used(s, VIRTIO_SND_VQ_RX, &id, &len))
 			return t_fail("rx message %u never completed", i);
-		if (id != i * 3 || len != 168 || t_get32(s->mem + addrs[i][2]) != VIRTIO_SND_S_OK)
+		if (id != i * 3 || len != 168 || t_get32(s->t.mem + addrs[i][2]) != VIRTIO_SND_S_OK)
 			return t_fail("rx message %u: id %u used length %u", i, id, len);
 		/* The source counts: sample k is 7k + 1. */
 		for (j = 0; j < 80; j++)
-			if (t_get16(s->mem + addrs[i][1] + 2 * j) != (uint16_t)((i * 80 + j) * 7 + 1))
+			if (t_get16(s->t.mem + addrs[i][1] + 2 * j) != (uint16_t)((i * 80 + j) * 7 + 1))
 				return t_fail("rx message %u sample %u is %u", i, j,
-					      t_get16(s->mem + addrs[i][1] + 2 * j));
+					      t_get16(s->t.mem + addrs[i][1] + 2 * j));
 	}
 	took = now_ms() - t0;
 	if (took < 55)
@@ -523,7 +515,7 @@ static int test_capture(struct session *s)
 	post(s, VIRTIO_SND_VQ_RX, 0, addrs[0], lens, 1, 2);
 	kick(s, VIRTIO_SND_VQ_RX);
 	usleep(40000);
-	if (!t_ring_get_used(&s->r[VIRTIO_SND_VQ_RX], &id, &len))
+	if (!t_ring_get_used(&s->t.ring[VIRTIO_SND_VQ_RX], &id, &len))
 		return t_fail("rx message completed while stopped");
 	EXPECT("RELEASE capture", pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 1), VIRTIO_SND_S_OK);
 	if (wait_used(s, VIRTIO_SND_VQ_RX, &id, &len) || len != 8)
@@ -549,33 +541,13 @@ static int test_leave_running(struct session *s)
 
 static int session_init(struct session *s)
 {
-	unsigned int q;
-	int ret;
-
 	memset(s, 0, sizeof(*s));
-	ret = t_memfd(MEM_SIZE, &s->memfd, (void **)&s->mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	for (q = 0; q < VUS_QUEUES; q++) {
-		s->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		s->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (s->kick[q] < 0 || s->call[q] < 0)
-			return t_fail("eventfd: %s", strerror(errno));
-	}
-	return 0;
+	return t_sess_new(&s->t, NULL, VUS_QUEUES, NULL, NULL, MEM_SIZE);
 }
 
 static void session_close(struct session *s)
 {
-	unsigned int q;
-
-	close(s->fe.sock);
-	for (q = 0; q < VUS_QUEUES; q++) {
-		close(s->kick[q]);
-		close(s->call[q]);
-	}
-	munmap(s->mem, MEM_SIZE);
-	close(s->memfd);
+	t_sess_close(&s->t, NULL);
 }
 
 static int stop_child(pid_t pid)
