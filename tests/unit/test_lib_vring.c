@@ -12,6 +12,7 @@
  * The region is the whole memfd, so a read outside it would fault.
  */
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -95,24 +96,15 @@ static void teardown(struct ctx *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Connected, negotiated, memory set; the ring started when @start. */
-static int setup(struct ctx *c, uint64_t features, bool start)
+/* A new device on a new connection: negotiated, memory set, no ring. */
+static int connect_dev(struct ctx *c)
 {
 	uint64_t v;
 	int sp[2], ret;
 
-	memset(c, 0, sizeof(*c));
-	c->fe.sock = c->memfd = c->kick = c->call = -1;
-	c->features = F_BASE | features;
-	c->started = -1;
-	ret = t_memfd(MEM_SIZE, &c->memfd, (void **)&c->mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	c->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->kick < 0 || c->call < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return t_fail("creating fds: %s", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return t_fail("socketpair: %s", strerror(errno));
+	c->fe.reply_ack = false;
 	ret = vlb_dev_new(&test_iface, NR_VQS, c, "test", &c->dev);
 	if (ret)
 		return t_fail("vlb_dev_new: %s", strerror(-ret));
@@ -145,9 +137,14 @@ static int setup(struct ctx *c, uint64_t features, bool start)
 	ret = t_fe_set_mem(&c->fe, c->memfd, MEM_SIZE, QVA);
 	if (ret)
 		return t_fail("SET_MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&c->r, c->mem, NUM, DESC, AVAIL, USED);
-	if (!start)
-		return 0;
+	return 0;
+}
+
+/* Queue 0 started and enabled. */
+static int start_ring(struct ctx *c)
+{
+	int ret;
+
 	ret = t_fe_start_ring(&c->fe, 0, &c->r, QVA, c->kick, c->call);
 	if (!ret)
 		ret = t_fe_set_state(&c->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
@@ -156,6 +153,28 @@ static int setup(struct ctx *c, uint64_t features, bool start)
 	if (!vlb_vq_ready(vlb_dev_vq(c->dev, 0)) || c->started != 1)
 		return t_fail("the ring is not ready after KICK and ENABLE");
 	return 0;
+}
+
+/* Connected, negotiated, memory set; the ring started when @start. */
+static int setup(struct ctx *c, uint64_t features, bool start)
+{
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->fe.sock = c->memfd = c->kick = c->call = -1;
+	c->features = F_BASE | features;
+	c->started = -1;
+	ret = t_memfd(MEM_SIZE, &c->memfd, (void **)&c->mem);
+	if (ret)
+		return t_fail("memfd: %s", strerror(-ret));
+	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->kick < 0 || c->call < 0)
+		return t_fail("creating eventfds: %s", strerror(errno));
+	if (connect_dev(c))
+		return T_EXIT_FAIL;
+	t_ring_init(&c->r, c->mem, NUM, DESC, AVAIL, USED);
+	return start ? start_ring(c) : 0;
 }
 
 static bool call_signalled(struct ctx *c)
@@ -738,6 +757,421 @@ static int test_mem_slots(void)
 	return 0;
 }
 
+
+/* Inflight records ---------------------------------------------------------- */
+
+/* The spec's per-queue record (split rings), as a front-end sees it. */
+struct inf_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+};
+
+struct inf_queue {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;
+	struct inf_desc desc[];
+};
+
+/* The inflight file of one test: fd and the front-end's mapping. */
+struct inf {
+	int fd;
+	uint8_t *map;
+	uint64_t size;
+	uint16_t queue_size;
+};
+
+static struct inf_queue *inf_queue(struct inf *f, unsigned int q)
+{
+	/* 16-byte header and 16 bytes per entry, each queue 64-byte aligned. */
+	size_t stride = (16 + 16 * (size_t)f->queue_size + 63) & ~(size_t)63;
+
+	return (struct inf_queue *)(f->map + q * stride);
+}
+
+static void inf_close(struct inf *f)
+{
+	if (f->map)
+		munmap(f->map, f->size);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->map = NULL;
+	f->fd = -1;
+}
+
+/* GET_INFLIGHT_FD for @nq queues of @qs entries; map what comes back. */
+static int inf_get(struct ctx *c, struct inf *f, uint16_t nq, uint16_t qs)
+{
+	struct vhost_user_inflight in = { .num_queues = nq, .queue_size = qs };
+	struct vhost_user_msg r;
+	int ret;
+
+	f->fd = -1;
+	f->map = NULL;
+	ret = t_fe_call(&c->fe, VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), NULL, 0, &r);
+	if (ret)
+		return t_fail("GET_INFLIGHT_FD: %s", strerror(-ret));
+	if (r.nfds != 1 || r.hdr.size != sizeof(in))
+		return t_fail("GET_INFLIGHT_FD: %u fds, %u bytes", r.nfds, r.hdr.size);
+	f->fd = r.fds[0];
+	f->size = r.payload.inflight.mmap_size;
+	f->queue_size = qs;
+	if (f->size != nq * ((16 + 16 * (uint64_t)qs + 63) & ~63ULL) ||
+	    r.payload.inflight.mmap_offset)
+		return t_fail("GET_INFLIGHT_FD: size %llu offset %llu for %u x %u",
+			      (unsigned long long)f->size,
+			      (unsigned long long)r.payload.inflight.mmap_offset, nq, qs);
+	f->map = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+	if (f->map == MAP_FAILED) {
+		f->map = NULL;
+		return t_fail("mmap of the inflight file: %s", strerror(errno));
+	}
+	if (inf_queue(f, nq - 1)->version != 1 || inf_queue(f, nq - 1)->desc_num != qs ||
+	    inf_queue(f, 0)->desc[0].inflight)
+		return t_fail("GET_INFLIGHT_FD: version %u desc_num %u",
+			      inf_queue(f, nq - 1)->version, inf_queue(f, nq - 1)->desc_num);
+	return 0;
+}
+
+static int inf_set(struct ctx *c, struct inf *f, uint64_t size, uint64_t offset,
+		   uint16_t nq, uint16_t qs)
+{
+	struct vhost_user_inflight in = {
+		.mmap_size = size, .mmap_offset = offset,
+		.num_queues = nq, .queue_size = qs,
+	};
+
+	return t_fe_call(&c->fe, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), &f->fd, 1, NULL);
+}
+
+/* The back-end dies (its state goes); a new one gets the same file and rings. */
+static int inf_restart(struct ctx *c, struct inf *f)
+{
+	int ret;
+
+	vlb_dev_free(c->dev);
+	close(c->fe.sock);
+	c->dev = NULL;
+	c->fe.sock = -1;
+	c->started = -1;
+	if (connect_dev(c))
+		return T_EXIT_FAIL;
+	ret = inf_set(c, f, f->size, 0, NR_VQS, f->queue_size);
+	if (ret)
+		return t_fail("SET_INFLIGHT_FD after the restart: %s", strerror(-ret));
+	/* start_ring sends base 0: the record, not the base, must count. */
+	return start_ring(c);
+}
+
+/* Pop @n and check the heads come in order @want. */
+static int pop_expect(struct ctx *c, const uint16_t *want, unsigned int n,
+		      struct vlb_vq_elem **elems, const char *what)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = vlb_vq_pop(vlb_dev_vq(c->dev, 0), &elems[i]);
+		if (ret)
+			return t_fail("%s: pop %u: %s", what, i, strerror(-ret));
+		if (elems[i]->index != want[i])
+			return t_fail("%s: pop %u gave head %u, want %u", what, i,
+				      elems[i]->index, want[i]);
+	}
+	return 0;
+}
+
+static void push_free(struct ctx *c, struct vlb_vq_elem *e)
+{
+	vlb_vq_push(vlb_dev_vq(c->dev, 0), e, 8);
+	free(e);
+}
+
+/*
+ * Pop six chains posted out of index order, complete two, die; the next
+ * back-end gets exactly the four unfinished ones, in the order the first
+ * took them, then the new ones.
+ */
+static int test_inflight_resubmit(void)
+{
+	static const uint16_t posted[] = { 5, 2, 0, 4, 1, 3 };
+	static const uint16_t owed[] = { 5, 0, 4, 6, 7 };
+	struct vlb_vq_elem *e[8];
+	struct inf_queue *q;
+	struct inf f;
+	struct ctx c;
+	unsigned int i;
+	uint32_t id, len;
+
+	if (setup(&c, 0, false) || inf_get(&c, &f, NR_VQS, NUM))
+		return T_EXIT_FAIL;
+	if (inf_set(&c, &f, f.size, 0, NR_VQS, NUM) || start_ring(&c))
+		return t_fail("SET_INFLIGHT_FD and start");
+	q = inf_queue(&f, 0);
+	for (i = 0; i < NUM; i++)
+		t_ring_desc(&c.r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
+	for (i = 0; i < 6; i++)
+		t_ring_post(&c.r, posted[i]);
+	if (pop_expect(&c, posted, 6, e, "first back-end"))
+		return T_EXIT_FAIL;
+	for (i = 0; i < 6; i++)
+		if (q->desc[posted[i]].inflight != 1 || q->desc[posted[i]].counter != i)
+			return t_fail("head %u: inflight %u counter %llu", posted[i],
+				      q->desc[posted[i]].inflight,
+				      (unsigned long long)q->desc[posted[i]].counter);
+	/* Heads 2 and 1 complete; the batch is cleared once published. */
+	push_free(&c, e[1]);
+	push_free(&c, e[4]);
+	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	if (q->desc[2].inflight || q->desc[1].inflight || q->used_idx != 2 ||
+	    q->last_batch_head != 1 || q->desc[1].next != 2)
+		return t_fail("after flush: inflight %u %u, used_idx %u, batch head %u",
+			      q->desc[2].inflight, q->desc[1].inflight, q->used_idx,
+			      q->last_batch_head);
+	/* Head 3 completes too; the driver posts two more meanwhile. */
+	push_free(&c, e[5]);
+	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	free(e[0]);
+	free(e[2]);
+	free(e[3]);
+	t_ring_post(&c.r, 6);
+	t_ring_post(&c.r, 7);
+
+	if (inf_restart(&c, &f))
+		return T_EXIT_FAIL;
+	if (pop_expect(&c, owed, 5, e, "after the restart"))
+		return T_EXIT_FAIL;
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e[6]) != -EAGAIN)
+		return t_fail("after the restart: more than the owed and the new chains");
+	for (i = 0; i < 5; i++)
+		push_free(&c, e[i]);
+	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	for (i = 0; i < 3; i++)
+		t_ring_get_used(&c.r, &id, &len);
+	for (i = 0; i < 5; i++)
+		if (t_ring_get_used(&c.r, &id, &len) || id != owed[i])
+			return t_fail("used entry %u: id %u, want %u", 3 + i, id, owed[i]);
+	for (i = 0; i < NUM; i++)
+		if (q->desc[i].inflight)
+			return t_fail("head %u still in flight after completion", i);
+	if (vlb_dev_broken(c.dev))
+		return t_fail("the device broke on a good restart");
+	inf_close(&f);
+	teardown(&c);
+	return 0;
+}
+
+/*
+ * The back-end dies after publishing used->idx for a batch of two and
+ * before clearing it: the next one repairs the batch and resubmits only
+ * the chain that was really owed.
+ */
+static int test_inflight_batch_crash(void)
+{
+	struct vlb_vq_elem *e[3];
+	struct inf_queue *q;
+	struct inf f;
+	struct ctx c;
+	unsigned int i;
+
+	if (setup(&c, 0, false) || inf_get(&c, &f, NR_VQS, NUM))
+		return T_EXIT_FAIL;
+	if (inf_set(&c, &f, f.size, 0, NR_VQS, NUM) || start_ring(&c))
+		return t_fail("SET_INFLIGHT_FD and start");
+	q = inf_queue(&f, 0);
+	for (i = 0; i < 3; i++) {
+		t_ring_desc(&c.r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
+		t_ring_post(&c.r, i);
+		if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e[i]))
+			return t_fail("batch: pop %u", i);
+	}
+	push_free(&c, e[0]);
+	push_free(&c, e[1]);
+	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	free(e[2]);
+	/* Undo the clear: the state between the used->idx store and it. */
+	q->desc[0].inflight = 1;
+	q->desc[1].inflight = 1;
+	q->used_idx = 0;
+	if (t_ring_used_idx(&c.r) != 2)
+		return t_fail("batch: used idx %u", t_ring_used_idx(&c.r));
+
+	if (inf_restart(&c, &f))
+		return T_EXIT_FAIL;
+	if (q->desc[0].inflight || q->desc[1].inflight || q->used_idx != 2)
+		return t_fail("batch not repaired: inflight %u %u used_idx %u",
+			      q->desc[0].inflight, q->desc[1].inflight, q->used_idx);
+	if (pop_expect(&c, (const uint16_t[]){ 2 }, 1, e, "batch"))
+		return T_EXIT_FAIL;
+	free(e[0]);
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e[0]) != -EAGAIN)
+		return t_fail("batch: a completed chain came back");
+	inf_close(&f);
+	teardown(&c);
+	return 0;
+}
+
+/* A first record for a ring that has run a while: empty, so accepted. */
+static int test_inflight_late(void)
+{
+	struct vhost_user_vring_state st = { .index = 0 };
+	struct vhost_user_msg r;
+	struct vlb_vq_elem *e;
+	struct inf f;
+	struct ctx c;
+	unsigned int i;
+
+	if (setup(&c, 0, true))
+		return T_EXIT_FAIL;
+	t_ring_desc(&c.r, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	for (i = 0; i < 3 * NUM; i++) {
+		t_ring_post(&c.r, 0);
+		if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+			return t_fail("late: pop %u", i);
+		push_free(&c, e);
+		vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	}
+	if (t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &r) ||
+	    inf_get(&c, &f, NR_VQS, NUM) || inf_set(&c, &f, f.size, 0, NR_VQS, NUM) ||
+	    start_ring(&c))
+		return t_fail("late: restart with a new record");
+	t_ring_post(&c.r, 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e) || vlb_dev_broken(c.dev))
+		return t_fail("late: no pop after the restart");
+	free(e);
+	if (inf_queue(&f, 0)->used_idx != 3 * NUM || inf_queue(&f, 0)->desc[0].inflight != 1)
+		return t_fail("late: record used_idx %u", inf_queue(&f, 0)->used_idx);
+	inf_close(&f);
+	teardown(&c);
+	return 0;
+}
+
+/* What a garbage inflight record looks like, applied before the start. */
+struct bad_record {
+	const char *what;
+	uint16_t queue_size;	/* GET/SET queue size (NUM if 0) */
+	void (*spoil)(struct inf_queue *q);
+};
+
+static void spoil_version(struct inf_queue *q) { q->version = 7; }
+static void spoil_desc_num_small(struct inf_queue *q) { q->desc_num = NUM / 2; }
+static void spoil_desc_num_big(struct inf_queue *q) { q->desc_num = 9000; }
+static void spoil_flag(struct inf_queue *q) { q->desc[3].inflight = 2; }
+static void spoil_head_past_ring(struct inf_queue *q) { q->desc[NUM + 3].inflight = 1; }
+static void spoil_used_far(struct inf_queue *q)
+{
+	q->used_idx = 100;	/* not a batch: fine for an empty record only */
+	q->desc[2].inflight = 1;
+}
+static void spoil_batch_head(struct inf_queue *q)
+{
+	q->used_idx = 0xffff;	/* a batch of one... */
+	q->last_batch_head = 200;	/* ...that starts outside the ring */
+}
+static void spoil_batch_link(struct inf_queue *q)
+{
+	q->used_idx = 0xfffe;	/* a batch of two... */
+	q->last_batch_head = 1;
+	q->desc[1].next = 4000;	/* ...whose second link leaves the ring */
+}
+
+static const struct bad_record bad_records[] = {
+	{ "version 7", 0, spoil_version },
+	{ "desc_num below the ring size", 0, spoil_desc_num_small },
+	{ "desc_num beyond the file", 0, spoil_desc_num_big },
+	{ "inflight flag 2", 0, spoil_flag },
+	{ "inflight head beyond the ring", 2 * NUM, spoil_head_past_ring },
+	{ "used_idx a ring ahead", 0, spoil_used_far },
+	{ "batch head beyond the ring", 0, spoil_batch_head },
+	{ "batch link beyond the ring", 0, spoil_batch_link },
+};
+
+/* A front-end sending garbage: refused with one line, never a crash. */
+static int test_inflight_bad(void)
+{
+	struct vhost_user_inflight in;
+	struct inf f;
+	struct ctx c;
+	unsigned int i;
+	int small, ret;
+	void *map;
+
+	for (i = 0; i < sizeof(bad_records) / sizeof(bad_records[0]); i++) {
+		const struct bad_record *b = &bad_records[i];
+		uint16_t qs = b->queue_size ? b->queue_size : NUM;
+
+		if (setup(&c, 0, false) || inf_get(&c, &f, NR_VQS, qs))
+			return T_EXIT_FAIL;
+		if (inf_set(&c, &f, f.size, 0, NR_VQS, qs))
+			return t_fail("%s: SET_INFLIGHT_FD", b->what);
+		b->spoil(inf_queue(&f, 0));
+		ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
+		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+			return t_fail("%s: start gave %d, want -EPROTO", b->what, ret);
+		inf_close(&f);
+		teardown(&c);
+	}
+
+	/* Bad GET_INFLIGHT_FD and SET_INFLIGHT_FD messages. */
+	for (i = 0; i < 11; i++) {
+		static const char *const what[] = {
+			"GET of 0 queues", "GET of more queues than the device has",
+			"GET of queue size 0", "GET of queue size 40000",
+			"GET of 16 bytes", "SET smaller than its queues",
+			"SET at an unaligned offset", "SET past the end of its file",
+			"SET of a huge size on a small file", "SET while started",
+			"SET of 0 queues",
+		};
+
+		if (setup(&c, 0, false) || inf_get(&c, &f, NR_VQS, NUM))
+			return T_EXIT_FAIL;
+		memset(&in, 0, sizeof(in));
+		in.num_queues = NR_VQS;
+		in.queue_size = NUM;
+		switch (i) {
+		case 0: in.num_queues = 0; break;
+		case 1: in.num_queues = NR_VQS + 1; break;
+		case 2: in.queue_size = 0; break;
+		case 3: in.queue_size = 40000; break;
+		}
+		if (i < 5) {
+			struct vhost_user_msg r;
+
+			ret = t_fe_call(&c.fe, VHOST_USER_GET_INFLIGHT_FD, &in,
+					i == 4 ? 16 : sizeof(in), NULL, 0, &r);
+		} else if (i == 5) {
+			ret = inf_set(&c, &f, f.size - 64, 0, NR_VQS, NUM);
+		} else if (i == 6) {
+			ret = inf_set(&c, &f, f.size, 64, NR_VQS, NUM);
+		} else if (i == 7) {
+			ret = inf_set(&c, &f, f.size, 4096, NR_VQS, NUM);
+		} else if (i == 8) {
+			/* The queue size asks for more than the file holds. */
+			if (t_memfd(4096, &small, &map))
+				return t_fail("small memfd");
+			munmap(map, 4096);
+			close(f.fd);
+			f.fd = small;
+			ret = inf_set(&c, &f, 1ULL << 40, 0, NR_VQS, 8192);
+		} else if (i == 9) {
+			if (start_ring(&c))
+				return T_EXIT_FAIL;
+			ret = inf_set(&c, &f, f.size, 0, NR_VQS, NUM);
+		} else {
+			ret = inf_set(&c, &f, f.size, 0, 0, NUM);
+		}
+		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+			return t_fail("%s: %d, want -EPROTO", what[i], ret);
+		inf_close(&f);
+		teardown(&c);
+	}
+	return 0;
+}
+
 int main(void)
 {
 	int fds = t_count_fds();
@@ -745,7 +1179,8 @@ int main(void)
 	vlb_log_init("test_lib_vring", 0);
 	if (test_good_chain() || test_event_idx() || test_indirect() ||
 	    test_bad_chains() || test_bad_rings() || test_bad_messages() ||
-	    test_stop_and_reset() || test_mem_slots())
+	    test_stop_and_reset() || test_mem_slots() || test_inflight_resubmit() ||
+	    test_inflight_batch_crash() || test_inflight_late() || test_inflight_bad())
 		return T_EXIT_FAIL;
 	if (t_count_fds() != fds)
 		return t_fail("fd leak: %d open before, %d after", fds, t_count_fds());
