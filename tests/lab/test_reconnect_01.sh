@@ -52,7 +52,7 @@ for i in 1 2 3 4 5; do
 	_log "restart $i: $(grep "back-end is back" "$ADAPTER_ERR" | tail -n 1)"
 done
 # The mechanism must have been used: requests were in flight at a kill.
-resub=$(sed -n 's/.*: \([0-9]*\) requests handed to it again/\1/p' "$ADAPTER_ERR" | awk "{ s += \$1 } END { print s + 0 }")
+resub=$(sed -n 's/.*: \([0-9]*\) requests handed to it again.*/\1/p' "$ADAPTER_ERR" | awk "{ s += \$1 } END { print s + 0 }")
 [ "${resub:-0}" -gt 0 ] || _fail "no request was in flight at any of the 5 kills"
 _wait_gone "$fio_pid" 300 || _fail "fio did not finish"
 wait "$fio_pid" || { tail -n 30 "$TEST_DIR/fio.out"; _fail "fio failed across 5 back-end restarts"; }
