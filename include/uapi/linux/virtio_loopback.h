@@ -418,6 +418,9 @@ struct virtio_loopback_mem_region {
  * not complete runs twice; block reads and writes of the same buffer are
  * idempotent). The driver never reads its avail ring back, so rewriting it
  * is invisible to it. A relayed queue re-posts the bytes not given back.
+ * With VIRTIO_LOOPBACK_REWIND_F_QUERY nothing is rewritten or re-posted
+ * and @base is the used index: the back-end resubmits from its own
+ * inflight record (vhost-user INFLIGHT_SHMFD).
  * -ENOENT if the driver has not set the queue up, -ESTALE if the in-flight
  * set is not known (the shadow lost track), -EINVAL for a bad index, flags
  * or reserved field, -EIO on a broken device.
