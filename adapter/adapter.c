@@ -887,7 +887,11 @@ err:
  * (net: which queue is the control queue, ours). With @rewind (a new
  * back-end takes over), each one starts where VIRTIO_LOOPBACK_REWIND_VQ
  * says, so that it sees again what its predecessor took and did not
- * complete; *@resubmitted counts those. *@ndata: queues for the back-end.
+ * complete; *@resubmitted counts those. A back-end with its own inflight
+ * record (vuf_inflight_active()) resubmits from it: the ring is left as it
+ * is (REWIND_F_QUERY) and starts at the used index, as the vhost-user spec
+ * has it; its record says how many it owes. *@ndata: queues for the
+ * back-end.
  */
 static int vla_collect_vrings(struct vla *a, uint64_t features, struct vuf_vring *vr,
 			      struct vlb_local_vring *ctrl_ring, unsigned int *ndata,
@@ -943,6 +947,8 @@ static int vla_collect_vrings(struct vla *a, uint64_t features, struct vuf_vring
 			continue;
 		memset(&rw, 0, sizeof(rw));
 		rw.index = i;
+		if (vuf_inflight_active(&a->fe))
+			rw.flags = VIRTIO_LOOPBACK_REWIND_F_QUERY;
 		if (ioctl(a->ctl, VIRTIO_LOOPBACK_REWIND_VQ, &rw)) {
 			ret = -errno;
 			vlb_err(VLA_CONTROL_NODE, "VIRTIO_LOOPBACK_REWIND_VQ queue %u: %s",
@@ -951,7 +957,7 @@ static int vla_collect_vrings(struct vla *a, uint64_t features, struct vuf_vring
 			return ret;
 		}
 		vr[i].base = rw.base;
-		*resubmitted += rw.outstanding;
+		*resubmitted += rw.flags ? vuf_inflight_owed(&a->fe, i) : rw.outstanding;
 	}
 	return 0;
 }
@@ -1058,7 +1064,8 @@ static int vla_attach(struct vla *a)
 			if (vr[i].num)
 				eventfd_write(a->kick[i], 1);
 	}
-	vlb_log(a->opts.attach, "attached (virtio%d, status 0x%x): %u requests handed to the back-end again",
+	/* A new adapter never has the old record: the kernel rewinds (above). */
+	vlb_log(a->opts.attach, "attached (virtio%d, status 0x%x): %u requests handed to the back-end again (kernel rewind)",
 		at.index == ~0U ? -1 : (int)at.index, at.status, resubmitted);
 	if (at.index != ~0U && (at.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		printf("ready virtio%u\n", at.index);
@@ -1393,6 +1400,7 @@ static int vla_reconnect(struct vla *a)
 	struct vuf_vring vr[VIRTIO_LOOPBACK_MAX_QUEUES];
 	int64_t deadline = vuf_now_ms() + a->opts.reconnect_ms;
 	unsigned int i, resubmitted = 0;
+	bool own_record;
 	int ret;
 
 	vuf_close(&a->fe);
@@ -1452,6 +1460,7 @@ static int vla_reconnect(struct vla *a)
 			a->fe.queue_num, a->nqueues - (a->net_ctrl ? 1 : 0));
 		return -EPROTO;
 	}
+	own_record = vuf_inflight_active(&a->fe);
 	if (a->running) {
 		struct vlb_local_vring ctrl_ring;
 		unsigned int ndata;
@@ -1470,8 +1479,9 @@ static int vla_reconnect(struct vla *a)
 				eventfd_write(a->kick[i], 1);
 	}
 	a->reconnects++;
-	vlb_log(a->opts.socket, "back-end is back (restart %u): %u requests handed to it again",
-		a->reconnects, resubmitted);
+	vlb_log(a->opts.socket, "back-end is back (restart %u): %u requests handed to it again (%s)",
+		a->reconnects, resubmitted,
+		own_record ? "its inflight record" : "kernel rewind");
 	if (a->have_pending) {
 		a->have_pending = false;
 		return vla_answer_driver_ok(a, &a->pending_driver_ok);

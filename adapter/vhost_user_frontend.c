@@ -21,7 +21,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,9 +180,9 @@ static int vuf_send(struct vuf *f, int fd, struct vhost_user_msg *m,
  *         negotiated it is sent with NEED_REPLY and the ack is checked.
  * @min_size, @max_size: accepted payload sizes of @reply.
  */
-static int vuf_call(struct vuf *f, struct vhost_user_msg *msg,
-		    struct vhost_user_msg *reply, uint32_t min_size,
-		    uint32_t max_size)
+static int vuf_call_fd(struct vuf *f, struct vhost_user_msg *msg,
+		       struct vhost_user_msg *reply, uint32_t min_size,
+		       uint32_t max_size, unsigned int max_fds)
 {
 	bool ack = !reply &&
 		   vuf_has_protocol_feature(f, VHOST_USER_PROTOCOL_F_REPLY_ACK);
@@ -212,20 +214,24 @@ static int vuf_call(struct vuf *f, struct vhost_user_msg *msg,
 		return vuf_fail(f, ret, msg, "waiting for the reply");
 	vlb_msg_dbg(f->name, "<-", r, false, f->device_id);
 
-	if (r->nfds) {
+	if (r->nfds > max_fds) {
 		unsigned int n = r->nfds;
 
 		vlb_msg_close_fds(r);
 		return vuf_fail(f, -EPROTO, msg, "reply carries %u fds", n);
 	}
-	if (r->hdr.request != msg->hdr.request)
+	if (r->hdr.request != msg->hdr.request) {
+		vlb_msg_close_fds(r);
 		return vuf_fail(f, -EPROTO, msg, "reply is for request %u (%s)",
 				r->hdr.request,
 				vlb_request_name(r->hdr.request));
+	}
 	if ((r->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
-	    !(r->hdr.flags & VHOST_USER_REPLY_MASK))
+	    !(r->hdr.flags & VHOST_USER_REPLY_MASK)) {
+		vlb_msg_close_fds(r);
 		return vuf_fail(f, -EPROTO, msg, "bad reply flags 0x%x",
 				r->hdr.flags);
+	}
 
 	if (ack) {
 		if (r->hdr.size != sizeof(r->payload.u64))
@@ -240,6 +246,7 @@ static int vuf_call(struct vuf *f, struct vhost_user_msg *msg,
 	}
 
 	if (r->hdr.size < min_size || r->hdr.size > max_size) {
+		vlb_msg_close_fds(r);
 		if (min_size == max_size)
 			return vuf_fail(f, -EPROTO, msg,
 					"reply of %u bytes, expected %u",
@@ -249,6 +256,13 @@ static int vuf_call(struct vuf *f, struct vhost_user_msg *msg,
 				r->hdr.size, min_size, max_size);
 	}
 	return 0;
+}
+
+static int vuf_call(struct vuf *f, struct vhost_user_msg *msg,
+		    struct vhost_user_msg *reply, uint32_t min_size,
+		    uint32_t max_size)
+{
+	return vuf_call_fd(f, msg, reply, min_size, max_size, 0);
 }
 
 static void vuf_msg_init(struct vhost_user_msg *m, uint32_t request,
@@ -321,6 +335,7 @@ void vuf_init(struct vuf *f, int timeout_ms)
 	f->backend_fd = -1;
 	f->timeout_ms = timeout_ms > 0 ? timeout_ms : VUF_DEFAULT_TIMEOUT_MS;
 	f->protocol_wanted = VUF_PROTOCOL_FEATURES;
+	f->inflight_fd = -1;
 	snprintf(f->name, sizeof(f->name), "back-end");
 }
 
@@ -640,6 +655,140 @@ static int vuf_start_vring(struct vuf *f, unsigned int i,
 	return vuf_set_vring_fd(f, VHOST_USER_SET_VRING_KICK, i, vr->kick_fd);
 }
 
+/* Inflight records ----------------------------------------------------------- */
+
+/* The spec's split-ring record: 16-byte header, 16 bytes per entry, 64-aligned. */
+#define VUF_INFLIGHT_HDR	16ULL
+#define VUF_INFLIGHT_DESC	16ULL
+
+static uint64_t vuf_inflight_stride(unsigned int qsize)
+{
+	return (VUF_INFLIGHT_HDR + VUF_INFLIGHT_DESC * qsize + 63) & ~63ULL;
+}
+
+void vuf_inflight_free(struct vuf *f)
+{
+	if (f->inflight_map)
+		munmap(f->inflight_map, f->inflight_size);
+	if (f->inflight_fd >= 0)
+		close(f->inflight_fd);
+	f->inflight_map = NULL;
+	f->inflight_fd = -1;
+	f->inflight_size = 0;
+	f->inflight_queues = 0;
+	f->inflight_qsize = 0;
+}
+
+bool vuf_inflight_active(const struct vuf *f)
+{
+	return f->inflight_fd >= 0 &&
+	       vuf_has_protocol_feature(f, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+}
+
+unsigned int vuf_inflight_owed(const struct vuf *f, unsigned int index)
+{
+	const uint8_t *q;
+	unsigned int i, n = 0;
+
+	if (!f->inflight_map || index >= f->inflight_queues)
+		return 0;
+	q = f->inflight_map + index * vuf_inflight_stride(f->inflight_qsize);
+	/* Entry i's inflight byte; at most the entries we mapped room for. */
+	for (i = 0; i < f->inflight_qsize; i++)
+		n += __atomic_load_n(q + VUF_INFLIGHT_HDR + i * VUF_INFLIGHT_DESC,
+				     __ATOMIC_RELAXED) == 1;
+	return n;
+}
+
+/*
+ * GET_INFLIGHT_FD: the back-end makes the record; we check and keep it.
+ * A back-end may answer mmap_size 0 (no record): then none is used.
+ */
+static int vuf_get_inflight(struct vuf *f, unsigned int nqueues, unsigned int qsize)
+{
+	struct vhost_user_msg msg, reply;
+	const struct vhost_user_inflight *in = &reply.payload.inflight;
+	uint64_t need = vuf_inflight_stride(qsize) * nqueues;
+	struct stat st;
+	void *p;
+	int ret, fd;
+
+	vuf_msg_init(&msg, VHOST_USER_GET_INFLIGHT_FD, sizeof(msg.payload.inflight));
+	msg.payload.inflight.num_queues = nqueues;
+	msg.payload.inflight.queue_size = qsize;
+	ret = vuf_call_fd(f, &msg, &reply, VHOST_USER_INFLIGHT_MIN_SIZE,
+			  sizeof(reply.payload.inflight), 1);
+	if (ret)
+		return ret;
+	if (!in->mmap_size && !reply.nfds)
+		return 0;
+	fd = reply.nfds ? reply.fds[0] : -1;
+	if (fd < 0) {
+		return vuf_fail(f, -EPROTO, &msg, "reply of %llu bytes without an fd",
+				(unsigned long long)in->mmap_size);
+	}
+	if (in->mmap_size < need || in->mmap_size > VUF_INFLIGHT_MAX_SIZE ||
+	    in->mmap_offset % (uint64_t)sysconf(_SC_PAGESIZE)) {
+		close(fd);
+		return vuf_fail(f, -EPROTO, &msg,
+				"record of %llu bytes at 0x%llx for %u queues of %u (need %llu, at most %llu, page aligned)",
+				(unsigned long long)in->mmap_size,
+				(unsigned long long)in->mmap_offset, nqueues, qsize,
+				(unsigned long long)need,
+				(unsigned long long)VUF_INFLIGHT_MAX_SIZE);
+	}
+	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
+	    in->mmap_offset > (uint64_t)st.st_size ||
+	    in->mmap_size > (uint64_t)st.st_size - in->mmap_offset) {
+		close(fd);
+		return vuf_fail(f, -EPROTO, &msg, "record of %llu bytes at 0x%llx past the end of its file",
+				(unsigned long long)in->mmap_size,
+				(unsigned long long)in->mmap_offset);
+	}
+	p = mmap(NULL, in->mmap_size, PROT_READ, MAP_SHARED, fd, (off_t)in->mmap_offset);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return vuf_fail(f, ret, &msg, "mmap of the record: %s", strerror(-ret));
+	}
+	vuf_inflight_free(f);
+	f->inflight_fd = fd;
+	f->inflight_map = p;
+	f->inflight_size = in->mmap_size;
+	f->inflight_offset = in->mmap_offset;
+	f->inflight_queues = nqueues;
+	f->inflight_qsize = qsize;
+	return 0;
+}
+
+/* Before the rings, at every start: the record (made at the first one). */
+static int vuf_setup_inflight(struct vuf *f, const struct vuf_vring *vrings,
+			      unsigned int nvrings)
+{
+	struct vhost_user_msg msg;
+	unsigned int i, qsize = 0;
+	int ret;
+
+	if (!vuf_has_protocol_feature(f, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+		return 0;
+	if (f->inflight_fd < 0 || f->inflight_queues < nvrings) {
+		for (i = 0; i < nvrings; i++)
+			if (vrings[i].num > qsize)
+				qsize = vrings[i].num;
+		ret = vuf_get_inflight(f, nvrings, qsize);
+		if (ret || f->inflight_fd < 0)
+			return ret;
+	}
+	vuf_msg_init(&msg, VHOST_USER_SET_INFLIGHT_FD, sizeof(msg.payload.inflight));
+	msg.payload.inflight.mmap_size = f->inflight_size;
+	msg.payload.inflight.mmap_offset = f->inflight_offset;
+	msg.payload.inflight.num_queues = f->inflight_queues;
+	msg.payload.inflight.queue_size = f->inflight_qsize;
+	msg.fds[0] = f->inflight_fd;
+	msg.nfds = 1;
+	return vuf_call(f, &msg, NULL, 0, 0);
+}
+
 int vuf_start(struct vuf *f, uint64_t features, uint8_t status,
 	      const struct vuf_mem *mem, const struct vuf_vring *vrings,
 	      unsigned int nvrings)
@@ -680,6 +829,10 @@ int vuf_start(struct vuf *f, uint64_t features, uint8_t status,
 		return ret;
 
 	ret = vuf_set_mem_table(f, mem);
+	if (ret)
+		return ret;
+
+	ret = vuf_setup_inflight(f, vrings, nvrings);
 	if (ret)
 		return ret;
 
@@ -747,6 +900,8 @@ int vuf_stop(struct vuf *f)
 		return 0;
 	f->running = false;
 	f->started = 0;
+	/* The driver resets: its next rings start from nothing. */
+	vuf_inflight_free(f);
 
 	for (i = 0; proto && i < VUF_MAX_QUEUES; i++) {
 		if (!(started & (1ULL << i)))

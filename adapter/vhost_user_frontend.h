@@ -63,7 +63,11 @@
 	 (1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ) | \
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) | \
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) | \
-	 (1ULL << VHOST_USER_PROTOCOL_F_STATUS))
+	 (1ULL << VHOST_USER_PROTOCOL_F_STATUS) | \
+	 (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+
+/* Largest inflight file we map (256 queues of 32768: 128 MiB). */
+#define VUF_INFLIGHT_MAX_SIZE	(256ULL << 20)
 
 /*
  * Feature bits that are vhost(-user) business, not the device's: protocol
@@ -135,6 +139,18 @@ struct vuf {
 	bool running;
 	bool config_changed;
 	char err[512];
+
+	/*
+	 * The back-end's inflight record (INFLIGHT_SHMFD): the device's, not
+	 * the connection's, so it outlives vuf_close() and goes with
+	 * vuf_stop() (a driver reset: new rings) or vuf_inflight_free().
+	 */
+	int inflight_fd;
+	uint8_t *inflight_map;
+	uint64_t inflight_size;
+	uint64_t inflight_offset;
+	uint16_t inflight_queues;
+	uint16_t inflight_qsize;
 };
 
 /**
@@ -164,6 +180,31 @@ int vuf_connect(struct vuf *f, const char *path);
  * Returns: 0 or -errno.
  */
 int vuf_attach(struct vuf *f, int sock, const char *name);
+
+/**
+ * vuf_inflight_active() - whether the back-end will resubmit from its own
+ * inflight record: INFLIGHT_SHMFD negotiated and a record kept from an
+ * earlier start (a back-end restart hands it to the new one)
+ * @f: the front-end, negotiated
+ */
+bool vuf_inflight_active(const struct vuf *f);
+
+/**
+ * vuf_inflight_owed() - chains the record marks in flight for a queue
+ * @f: the front-end
+ * @index: queue
+ *
+ * For the log; the back-end's own count may differ by a batch it had
+ * completed and not cleared. Read bounded by what we mapped.
+ * Returns: the count, 0 without a record.
+ */
+unsigned int vuf_inflight_owed(const struct vuf *f, unsigned int index);
+
+/**
+ * vuf_inflight_free() - forget the inflight record (unmap, close)
+ * @f: the front-end
+ */
+void vuf_inflight_free(struct vuf *f);
 
 /**
  * vuf_has_protocol_feature() - whether a protocol feature was negotiated

@@ -424,6 +424,7 @@ void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index);
 /**
  * vl_vq_rewind() - hand a queue to a new back-end
  * @q: queue
+ * @query: change nothing; @base is the used index
  * @base: (out) avail index the new back-end starts at
  * @outstanding: (out) chains it finds again before the avail index
  *
@@ -431,7 +432,7 @@ void vl_vq_init(struct vl_device *vl, struct vl_vq *q, u32 index);
  * Returns: 0, -ENOENT (queue not set up), -EIO (device failing or
  * garbage seen), -ESTALE (in-flight set unknown) or -ENOMEM.
  */
-int vl_vq_rewind(struct vl_vq *q, u16 *base, u32 *outstanding);
+int vl_vq_rewind(struct vl_vq *q, bool query, u16 *base, u32 *outstanding);
 
 /**
  * vl_driver_features() - the features the driver accepted, as reported to

@@ -1456,10 +1456,11 @@ static long vl_ioctl_rewind_vq(struct vl_device *vl,
 	if (copy_from_user(&rw, ur, sizeof(rw)))
 		return -EFAULT;
 	*why = "index, flags or reserved";
-	if (rw.index >= vl->num_queues || rw.flags || rw.reserved[0] || rw.reserved[1])
+	if (rw.index >= vl->num_queues || (rw.flags & ~VIRTIO_LOOPBACK_REWIND_F_QUERY) ||
+	    rw.reserved[0] || rw.reserved[1])
 		return -EINVAL;
 	q = &vl->vqs[array_index_nospec(rw.index, vl->num_queues)];
-	ret = vl_vq_rewind(q, &base, &outstanding);
+	ret = vl_vq_rewind(q, rw.flags & VIRTIO_LOOPBACK_REWIND_F_QUERY, &base, &outstanding);
 	trace_vl_queue_rewind(q, base, outstanding, ret);
 	*why = "queue not set up, failing or not tracked";
 	if (ret)

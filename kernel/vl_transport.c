@@ -1485,7 +1485,7 @@ static int vl_vq_rewrite_avail(struct vl_vq *q, unsigned long *seen, u16 *heads)
 	return 0;
 }
 
-int vl_vq_rewind(struct vl_vq *q, u16 *base, u32 *outstanding)
+int vl_vq_rewind(struct vl_vq *q, bool query, u16 *base, u32 *outstanding)
 {
 	unsigned long *seen, flags;
 	u16 *heads;
@@ -1503,17 +1503,24 @@ int vl_vq_rewind(struct vl_vq *q, u16 *base, u32 *outstanding)
 		ret = -ENOENT;
 	} else if (q->dead || q->garbage) {
 		ret = -EIO;
+	} else if (q->relay.mem && query) {
+		/* The relay ring as the old back-end left it: its record knows. */
+		vl_relay_reclaim(q);
+		ret = q->garbage ? -EIO : 0;
+		*base = q->relay.last_used;
+		*outstanding = (u16)(q->relay.next_avail - q->relay.last_used);
 	} else if (q->relay.mem) {
 		vl_relay_rewind(q, base, outstanding);
 	} else {
 		vl_shadow_scan(q);
 		if (q->shadow.lost || q->garbage)
 			ret = -ESTALE;
-		else
+		else if (!query)
 			ret = vl_vq_rewrite_avail(q, seen, heads);
 		if (!ret) {
 			*outstanding = q->shadow.outstanding;
-			*base = q->shadow.last_avail - *outstanding;
+			*base = query ? q->shadow.last_used :
+				q->shadow.last_avail - *outstanding;
 		}
 	}
 	spin_unlock_irqrestore(&q->lock, flags);

@@ -162,12 +162,20 @@ struct vhost_user_config {
 /* Size of the config message without its trailing data. */
 #define VHOST_USER_CONFIG_HDR_SIZE	offsetof(struct vhost_user_config, region)
 
+/*
+ * GET/SET_INFLIGHT_FD payload. QEMU and libvhost-user declare it unpacked,
+ * so 4 bytes of tail padding travel on the wire: 24 bytes, not 20.
+ */
 struct vhost_user_inflight {
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
 	uint16_t num_queues;
 	uint16_t queue_size;
+	uint32_t padding;
 } __attribute__((packed));
+
+/* The size without the padding, which some front-ends may send. */
+#define VHOST_USER_INFLIGHT_MIN_SIZE	offsetof(struct vhost_user_inflight, padding)
 
 /* SET_LOG_BASE payload (LOG_SHMFD): the log's size and offset in its fd. */
 struct vhost_user_log {

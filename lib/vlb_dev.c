@@ -35,16 +35,14 @@
 #include "vlb_msg_dump.h"
 #include "vlb_priv.h"
 
-/* Handler return value: msg holds a reply to send. */
-#define VLB_REPLY	1
-
 /* Protocol features we implement; CONFIG and BACKEND_REQ depend on the iface. */
 #define VLB_PROTOCOL_FEATURES						\
 	(VLB_BIT(VHOST_USER_PROTOCOL_F_MQ) |				\
 	 VLB_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |			\
 	 VLB_BIT(VHOST_USER_PROTOCOL_F_RESET_DEVICE) |			\
 	 VLB_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |		\
-	 VLB_BIT(VHOST_USER_PROTOCOL_F_STATUS))
+	 VLB_BIT(VHOST_USER_PROTOCOL_F_STATUS) |			\
+	 VLB_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 
 int vlb_panic(struct vlb_dev *dev, const char *fmt, ...)
 {
@@ -216,6 +214,8 @@ static void vlb_dev_reset_state(struct vlb_dev *dev)
 		vlb_vq_reset(&dev->vqs[i]);
 	dev->features = 0;
 	dev->status = 0;
+	/* A reset driver has new rings: the old record means nothing for them. */
+	vlb_inflight_unmap(dev);
 	if (dev->iface->reset)
 		dev->iface->reset(dev);
 }
@@ -675,6 +675,8 @@ static const struct vlb_req_rule vlb_req_rules[VHOST_USER_REQUEST_MAX] = {
 	VLB_RULE(REM_MEM_REG, sizeof(struct vhost_user_mem_reg), 1, 0, VLB_QIDX_NONE),
 	VLB_RULE(SET_STATUS, 8, 0, 0, VLB_QIDX_NONE),
 	VLB_RULE(GET_STATUS, 0, 0, 0, VLB_QIDX_NONE),
+	VLB_RULE(GET_INFLIGHT_FD, VLB_SIZE_VAR, 0, 0, VLB_QIDX_NONE),
+	VLB_RULE(SET_INFLIGHT_FD, VLB_SIZE_VAR, 1, 1, VLB_QIDX_NONE),
 };
 
 /* Requests that exist only with a protocol feature (bit + 1; 0: always). */
@@ -689,6 +691,8 @@ static const uint8_t vlb_req_needs_feature[VHOST_USER_REQUEST_MAX] = {
 	[VHOST_USER_GET_MAX_MEM_SLOTS] = VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS + 1,
 	[VHOST_USER_ADD_MEM_REG] = VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS + 1,
 	[VHOST_USER_REM_MEM_REG] = VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS + 1,
+	[VHOST_USER_GET_INFLIGHT_FD] = VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD + 1,
+	[VHOST_USER_SET_INFLIGHT_FD] = VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD + 1,
 };
 
 /* Everything that holds for a request whatever it means. */
@@ -796,10 +800,33 @@ static int vlb_process_msg(struct vlb_dev *dev, struct vhost_user_msg *msg)
 		return vlb_set_status_exec(dev, msg);
 	case VHOST_USER_GET_STATUS:
 		return vlb_get_status_exec(dev, msg);
+	case VHOST_USER_GET_INFLIGHT_FD:
+		return vlb_inflight_get(dev, msg);
+	case VHOST_USER_SET_INFLIGHT_FD:
+		return vlb_inflight_set(dev, msg);
 	default:
 		/* vlb_msg_check() let through only the requests above. */
 		return vlb_panic(dev, "unhandled request %u", msg->hdr.request);
 	}
+}
+
+/* Send @msg (payload and fds filled in) as the reply to its request. */
+static int vlb_dev_reply(struct vlb_dev *dev, struct vhost_user_msg *msg)
+{
+	int ret;
+
+	msg->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+	vlb_msg_dbg(dev->name, "->", msg, false, 0);
+	ret = vlb_msg_send(dev->sock, msg);
+	/* The front-end left before reading its answer: a hang-up. */
+	if (ret == -EPIPE)
+		return -ECONNRESET;
+	if (ret) {
+		vlb_panic(dev, "sending the %s reply: %s",
+			  vlb_request_name(msg->hdr.request), strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 int vlb_dev_dispatch(struct vlb_dev *dev)
@@ -830,29 +857,27 @@ int vlb_dev_dispatch(struct vlb_dev *dev)
 	ret = vlb_msg_check(dev, &msg);
 	if (!ret)
 		ret = vlb_process_msg(dev, &msg);
-	/* Whatever fds the handler did not keep. */
-	vlb_msg_close_fds(&msg);
+	/* Whatever fds the handler did not keep (or that go with its reply). */
+	if (ret != VLB_REPLY_FD)
+		vlb_msg_close_fds(&msg);
 
-	if (dev->broken)
+	if (dev->broken) {
+		vlb_msg_close_fds(&msg);
 		return -EPROTO;
+	}
+	if (ret == VLB_REPLY_FD) {
+		ret = vlb_dev_reply(dev, &msg);
+		vlb_msg_close_fds(&msg);
+		return ret;
+	}
 	if (ret == VLB_REPLY || need_reply) {
 		if (ret != VLB_REPLY) {
 			/* REPLY_ACK: 0 is success, anything else failure. */
 			msg.payload.u64 = ret ? 1 : 0;
 			msg.hdr.size = sizeof(msg.payload.u64);
 		}
-		msg.hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
 		msg.nfds = 0;
-		vlb_msg_dbg(dev->name, "->", &msg, false, 0);
-		ret = vlb_msg_send(dev->sock, &msg);
-		/* The front-end left before reading its answer: a hang-up. */
-		if (ret == -EPIPE)
-			return -ECONNRESET;
-		if (ret) {
-			vlb_panic(dev, "sending the %s reply: %s",
-				  vlb_request_name(msg.hdr.request), strerror(-ret));
-			return ret;
-		}
+		return vlb_dev_reply(dev, &msg);
 	}
 	return 0;
 }

@@ -119,7 +119,7 @@ static const uint8_t vlb_dump_size[] = {
 	[VLB_D_LOG] = sizeof(struct vhost_user_log),
 	[VLB_D_IOTLB] = sizeof(struct vhost_user_iotlb),
 	[VLB_D_CONFIG] = VHOST_USER_CONFIG_HDR_SIZE,
-	[VLB_D_INFLIGHT] = sizeof(struct vhost_user_inflight),
+	[VLB_D_INFLIGHT] = VHOST_USER_INFLIGHT_MIN_SIZE,
 	[VLB_D_AREA] = sizeof(struct vhost_user_vring_area),
 };
 
@@ -310,7 +310,8 @@ static void vlb_dump_fields(struct vlb_dump *d, enum vlb_dump_kind kind,
 		vlb_dump_config(d);
 		break;
 	case VLB_D_INFLIGHT:
-		vlb_dump_get(d, 0, &inf, sizeof(inf));
+		memset(&inf, 0, sizeof(inf));
+		vlb_dump_get(d, 0, &inf, VHOST_USER_INFLIGHT_MIN_SIZE);
 		vlb_put(d, ": mmap_size 0x%" PRIx64 " mmap_offset 0x%" PRIx64
 			" queues %u queue_size %u", inf.mmap_size, inf.mmap_offset,
 			inf.num_queues, inf.queue_size);

@@ -17,6 +17,10 @@
 
 #define VLB_BIT(nr)	(1ULL << (nr))
 
+/* Request handler results besides 0 and -errno: msg holds a reply (with fds). */
+#define VLB_REPLY	1
+#define VLB_REPLY_FD	2
+
 /* Split virtqueue layout (virtio spec 2.7), little-endian in memory. */
 #define VLB_DESC_F_NEXT		1
 #define VLB_DESC_F_WRITE	2
@@ -46,6 +50,32 @@ struct vlb_vring_used {
 	uint16_t flags;
 	uint16_t idx;
 	struct vlb_vring_used_elem ring[];	/* num entries, then avail_event */
+};
+
+/*
+ * Inflight I/O tracking (vhost-user spec, "Inflight I/O tracking", split
+ * rings): one record per queue in a shared memory file the front-end keeps
+ * across back-end restarts. Native endianness, shared with the front-end:
+ * nothing read from it is trusted.
+ */
+#define VLB_INFLIGHT_VERSION	1
+/* Each queue's record starts on this boundary (as libvhost-user lays it out). */
+#define VLB_INFLIGHT_ALIGN	64
+
+struct vlb_inflight_desc {
+	uint8_t inflight;	/* 1 while the back-end owes the chain */
+	uint8_t padding[5];
+	uint16_t next;		/* next head of the same completion batch */
+	uint64_t counter;	/* order the chains were taken in */
+};
+
+struct vlb_inflight_queue {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;	/* used->idx once the last batch was cleared */
+	struct vlb_inflight_desc desc[];
 };
 
 /*
@@ -87,6 +117,13 @@ struct vlb_vq {
 	uint16_t signalled_used;
 	bool signalled_used_valid;
 
+	/* SET_INFLIGHT_FD record while started, or NULL. */
+	struct vlb_inflight_queue *inflight;
+	uint64_t inflight_counter;	/* next counter value to record */
+	uint16_t *resubmit;		/* heads to pop again first, oldest first */
+	unsigned int resubmit_num;
+	unsigned int resubmit_next;
+
 	int kick_fd;
 	int call_fd;
 	int err_fd;
@@ -124,6 +161,13 @@ struct vlb_dev {
 
 	unsigned int nregions;
 	struct vlb_mem_region regions[VHOST_USER_MAX_MEM_REGIONS];
+
+	/* SET_INFLIGHT_FD mapping: @inflight_queues records of @inflight_stride bytes. */
+	void *inflight_addr;
+	size_t inflight_len;
+	size_t inflight_stride;
+	unsigned int inflight_queues;
+	unsigned int inflight_qsize;
 
 	unsigned int nwatches;
 	struct vlb_watch watches[VLB_MAX_WATCHES];
@@ -167,5 +211,16 @@ int vlb_vq_start(struct vlb_vq *vq);
 void vlb_vq_stop(struct vlb_vq *vq);
 void vlb_vq_reset(struct vlb_vq *vq);
 void vlb_vq_update_ready(struct vlb_vq *vq);
+
+/* Inflight records, in vlb_inflight.c. */
+size_t vlb_inflight_stride(unsigned int queue_size);
+int vlb_inflight_get(struct vlb_dev *dev, struct vhost_user_msg *msg);
+int vlb_inflight_set(struct vlb_dev *dev, struct vhost_user_msg *msg);
+void vlb_inflight_unmap(struct vlb_dev *dev);
+int vlb_inflight_start(struct vlb_vq *vq);
+void vlb_inflight_stop(struct vlb_vq *vq);
+void vlb_inflight_taken(struct vlb_vq *vq, unsigned int head);
+void vlb_inflight_done(struct vlb_vq *vq, unsigned int head);
+void vlb_inflight_flushed(struct vlb_vq *vq, unsigned int batch);
 
 #endif /* VLB_PRIV_H */

@@ -139,6 +139,10 @@ int vlb_vq_start(struct vlb_vq *vq)
 	if (ret)
 		return ret;
 	vq->used_idx = vlb_load16(&vq->used->idx);
+	/* An inflight record overrides SET_VRING_BASE's last_avail_idx. */
+	ret = vlb_inflight_start(vq);
+	if (ret)
+		return ret;
 	vq->shadow_avail_idx = vq->last_avail_idx;
 	/* Ask for kicks: an earlier session may have left them off. */
 	vq->notify = true;
@@ -160,6 +164,7 @@ void vlb_vq_stop(struct vlb_vq *vq)
 	vq->started = false;
 	vq->mapped = false;
 	vq->gen++;
+	vlb_inflight_stop(vq);
 	if (vq->kick_fd >= 0)
 		close(vq->kick_fd);
 	vq->kick_fd = -1;
@@ -230,6 +235,8 @@ bool vlb_vq_empty(struct vlb_vq *vq)
 {
 	if (!vlb_vq_ready(vq))
 		return true;
+	if (vq->resubmit_next < vq->resubmit_num)
+		return false;
 	if (vq->shadow_avail_idx != vq->last_avail_idx)
 		return false;
 	if (vlb_vq_read_avail_idx(vq))
@@ -374,13 +381,16 @@ int vlb_vq_pop(struct vlb_vq *vq, struct vlb_vq_elem **elemp)
 	struct vlb_dev *dev = vq->dev;
 	struct vlb_vq_elem_alloc *a;
 	struct vlb_sg sg = { 0 };
+	bool resubmit;
 	unsigned int head;
 	int ret;
 
 	*elemp = NULL;
 	if (!vlb_vq_ready(vq))
 		return -EAGAIN;
-	if (vq->shadow_avail_idx == vq->last_avail_idx) {
+	/* A dead back-end's chains (inflight record) before new ones. */
+	resubmit = vq->resubmit_next < vq->resubmit_num;
+	if (!resubmit && vq->shadow_avail_idx == vq->last_avail_idx) {
 		if (vlb_vq_read_avail_idx(vq))
 			return -EIO;
 		if (vq->shadow_avail_idx == vq->last_avail_idx)
@@ -390,7 +400,10 @@ int vlb_vq_pop(struct vlb_vq *vq, struct vlb_vq_elem **elemp)
 		return vlb_panic(dev, "vq %u: more than %u chains in flight",
 				 vq->index, vq->num);
 
-	head = vlb_load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
+	if (resubmit)
+		head = vq->resubmit[vq->resubmit_next];	/* checked < num at start */
+	else
+		head = vlb_load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
 	if (head >= vq->num)
 		return vlb_panic(dev, "vq %u: avail ring entry %u names descriptor %u >= %u",
 				 vq->index, vq->last_avail_idx, head, vq->num);
@@ -412,7 +425,12 @@ int vlb_vq_pop(struct vlb_vq *vq, struct vlb_vq_elem **elemp)
 	a->elem.out_sg = a->sg;
 	a->elem.in_sg = a->sg + sg.out;
 	a->gen = vq->gen;
-	vq->last_avail_idx++;
+	if (resubmit) {
+		vq->resubmit_next++;
+	} else {
+		vq->last_avail_idx++;
+		vlb_inflight_taken(vq, head);
+	}
 	vq->inuse++;
 	/*
 	 * With EVENT_IDX the driver kicks only when it passes avail_event:
@@ -448,13 +466,15 @@ void vlb_vq_push(struct vlb_vq *vq, const struct vlb_vq_elem *elem,
 	u = &vq->used->ring[(uint16_t)(vq->used_idx + vq->pending) & (vq->num - 1)];
 	__atomic_store_n(&u->id, htole32(elem->index), __ATOMIC_RELAXED);
 	__atomic_store_n(&u->len, htole32(len), __ATOMIC_RELAXED);
+	vlb_inflight_done(vq, elem->index);
 	vq->pending++;
 }
 
 void vlb_vq_flush(struct vlb_vq *vq)
 {
 	uint16_t old = vq->used_idx;
-	uint16_t new = old + vq->pending;
+	unsigned int batch = vq->pending;
+	uint16_t new = old + batch;
 
 	if (!vq->pending || !vq->mapped) {
 		vq->pending = 0;
@@ -464,6 +484,7 @@ void vlb_vq_flush(struct vlb_vq *vq)
 	vq->used_idx = new;
 	/* Entries before the index (2.7.8.2). */
 	__atomic_store_n(&vq->used->idx, htole16(new), __ATOMIC_RELEASE);
+	vlb_inflight_flushed(vq, batch);
 	/* The driver cannot have asked for an index we skipped over. */
 	if ((uint16_t)(new - vq->signalled_used) < (uint16_t)(new - old))
 		vq->signalled_used_valid = false;

@@ -211,7 +211,7 @@ static void fz_send_record(struct fz_dev *d, int sock, const uint8_t *buf, size_
 		close(fds[i]);
 }
 
-/* Throw away the back-end's replies (they carry no fds). */
+/* Throw away the back-end's replies (recv() drops an inflight fd unseen). */
 static void fz_drain(int sock)
 {
 	char buf[4096];

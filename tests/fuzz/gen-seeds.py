@@ -23,11 +23,13 @@ GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM = 15, 16, 17
 SET_VRING_ENABLE, SET_BACKEND_REQ_FD = 18, 21
 GET_CONFIG, SET_CONFIG, RESET_DEVICE = 24, 25, 34
 GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG, SET_STATUS, GET_STATUS = 36, 37, 38, 39, 40
+GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
 CONFIG_CHANGE_MSG = 2
 
 F_INDIRECT, F_EVENT_IDX, F_PROTOCOL, F_VERSION_1 = 28, 29, 30, 32
 P_MQ, P_REPLY_ACK, P_BACKEND_REQ, P_CONFIG = 0, 3, 5, 9
 P_RESET, P_MEM_SLOTS, P_STATUS = 13, 15, 16
+P_INFLIGHT = 12
 
 
 def bit(*bits):
@@ -69,7 +71,17 @@ def backend_msg_seeds():
     cfg = (rec(GET_CONFIG, struct.pack("<III", 0, 16, 0) + bytes(16)) +
            rec(SET_CONFIG, struct.pack("<III", 4, 8, 0) + bytes(range(8))))
     stop = rec(GET_VRING_BASE, state(0, 0)) + rec(RESET_DEVICE)
+    # The inflight record in the memory memfd: at 0x3000 (zeros: a fresh
+    # record) or at 0 (the ring's descriptors: garbage to refuse).
+    inflight = hello + rec(SET_PROTOCOL_FEATURES, u64(proto | bit(P_INFLIGHT))) + \
+        rec(GET_INFLIGHT_FD, struct.pack("<QQHHI", 0, 0, 2, 8, 0)) + \
+        rec(SET_FEATURES, u64(feats)) + mem
     return {
+        "inflight-fresh": inflight +
+        rec(SET_INFLIGHT_FD, struct.pack("<QQHHI", 384, 0x3000, 2, 8, 0), 1, 0) + ring + stop +
+        ring,
+        "inflight-garbage": inflight +
+        rec(SET_INFLIGHT_FD, struct.pack("<QQHHI", 384, 0, 2, 8, 0), 1, 0) + ring,
         "handshake": hello,
         "start-ring": hello + rec(SET_FEATURES, u64(feats)) + mem + ring + cfg + stop,
         "start-ring-ack": hello + rec(SET_FEATURES, u64(feats), flags=V | NEED_REPLY) + mem +

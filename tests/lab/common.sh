@@ -141,6 +141,19 @@ _start_qsd() {
 	_wait_for 30 _is_socket "$sock" || _fail "qemu-storage-daemon did not create $sock"
 }
 
+# _start_vublk SOCKET FILE [ARGS...]: our vhost-user-blk serving FILE;
+# sets QSD_PID (it stands in for qemu-storage-daemon) and QSD_LOG.
+_start_vublk() {
+	local sock=$1 img=$2
+	shift 2
+	QSD_LOG=$TEST_DIR/vublk.$(basename "$sock").log
+	rm -f "$sock"
+	vhost-user-blk --socket-path "$sock" --file "$img" "$@" >>"$QSD_LOG" 2>&1 &
+	QSD_PID=$!
+	_PIDS+=("$QSD_PID")
+	_wait_for 30 _is_socket "$sock" || _fail "vhost-user-blk did not create $sock"
+}
+
 # _start_qsd_null PREFIX N: one qemu-storage-daemon serving N writable
 # 16 MiB null-co disks (reads return zeroes) on PREFIX1.sock..PREFIXN.sock;
 # a vhost-user back-end serves one front-end at a time, hence one export

@@ -97,7 +97,7 @@ for i in 1 2 3; do
 	[ "$again" = "$vdev" ] || _fail "attached to $again, expected $vdev"
 	[ "$(cat "$sys/persist")" = attached ] || _fail "$name: $(cat "$sys/persist") after attach"
 	line=$(grep "attached (" "$ADAPTER_ERR" | tail -n 1)
-	n=$(sed -n 's/.*: \([0-9]*\) requests handed to the back-end again/\1/p' <<<"$line")
+	n=$(sed -n 's/.*: \([0-9]*\) requests handed to the back-end again.*/\1/p' <<<"$line")
 	resub=$((resub + ${n:-0}))
 	_log "restart $i: $line"
 done

@@ -4,7 +4,8 @@
 # restarted while in use: /dev/hwrng keeps delivering (1 MiB read across 3
 # restarts, no read error), hvc0 keeps working (writes never fail, a line
 # written after each restart comes out on the new back-end's side), and
-# both adapters report each reconnect.
+# both adapters report each reconnect, done through the back-end's own
+# inflight record (libvlb offers INFLIGHT_SHMFD), never the kernel rewind.
 # Memory modes: isolated zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/console_common.sh"
@@ -33,7 +34,7 @@ for i in 1 2 3; do
 	kill -KILL "$RNG_PID"
 	_wait_gone "$RNG_PID" 10 || _fail "vhost-user-rng survived kill -9"
 	start_rng
-	back() { [ "$(grep -c "back-end is back" "$rng_err")" -ge "$i" ]; }
+	back() { [ "$(grep -c "back-end is back.*(its inflight record)" "$rng_err")" -ge "$i" ]; }
 	_wait_for 30 back || _fail "the rng adapter did not reconnect after restart $i"
 done
 _wait_gone "$reader" 120 || _fail "the /dev/hwrng reader did not finish"
@@ -41,6 +42,8 @@ wait "$reader" || _fail "reading /dev/hwrng failed across restarts"
 [ "$(stat -c %s "$TEST_DIR/rnd")" = 1048576 ] || _fail "short read from /dev/hwrng"
 size=$(gzip -c "$TEST_DIR/rnd" | wc -c)
 [ "$size" -gt 1040000 ] || _fail "1 MiB read across restarts compresses to $size bytes"
+! grep "back-end is back" "$rng_err" | grep -v "(its inflight record)" ||
+	_fail "the rng adapter used another mechanism than the back-end's inflight record"
 _log "rng: 1 MiB across 3 restarts; $(grep "back-end is back" "$rng_err" | tail -n 1)"
 
 # console: after each restart a line written to hvc0 comes out on the
@@ -64,7 +67,7 @@ for i in 1 2 3; do
 	# shellcheck disable=SC2016 # $1 is for the inner shell
 	timeout 10 sh -c 'echo "while away $1" >&7' sh "$i" || _fail "a write to hvc0 with the back-end gone failed"
 	start_console
-	back() { [ "$(grep -c "back-end is back" "$con_err")" -ge "$i" ]; }
+	back() { [ "$(grep -c "back-end is back.*(its inflight record)" "$con_err")" -ge "$i" ]; }
 	_wait_for 30 back || _fail "the console adapter did not reconnect after restart $i"
 	timeout 20 socat -u UNIX-CONNECT:"$line" - >"$TEST_DIR/got.$i" 2>/dev/null &
 	client=$!
@@ -74,5 +77,7 @@ for i in 1 2 3; do
 	kill "$client" 2>/dev/null
 done
 exec 7>&-
+! grep "back-end is back" "$con_err" | grep -v "(its inflight record)" ||
+	_fail "the console adapter used another mechanism than the back-end's inflight record"
 _log "console: 3 restarts; $(grep "back-end is back" "$con_err" | tail -n 1)"
 _pass

@@ -1458,7 +1458,7 @@ static int test_rewind(void)
 	rw.index = 1;
 	check(ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw) < 0 && errno == EINVAL, "rewind: index 1 -> EINVAL");
 	rw.index = 0;
-	rw.flags = 1;
+	rw.flags = 2;
 	check(ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw) < 0 && errno == EINVAL, "rewind: flags -> EINVAL");
 	rw.flags = 0;
 	rw.reserved[1] = 1;
@@ -1467,6 +1467,15 @@ static int test_rewind(void)
 	/* The dead back-end had scribbled over the slots before avail->idx. */
 	for (uint16_t i = 1; i <= 4; i++)
 		avail->ring[(uint16_t)(avail->idx - i) % m.vi.num] = 0;
+	/* QUERY (inflight-keeping back-ends): the used index, nothing rewritten. */
+	rw.flags = VIRTIO_LOOPBACK_REWIND_F_QUERY;
+	ret = ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw);
+	distinct = !ret && rw.outstanding == 4 && (uint16_t)rw.base == used->idx;
+	for (uint16_t i = 1; distinct && i <= 4; i++)
+		distinct &= avail->ring[(uint16_t)(avail->idx - i) % m.vi.num] == 0;
+	check(distinct, "rewind: QUERY gives base %u = used idx %u, %u outstanding, slots untouched",
+	      rw.base, used->idx, rw.outstanding);
+	rw.flags = 0;
 	ret = ioctl(t.fd, VIRTIO_LOOPBACK_REWIND_VQ, &rw);
 	distinct = !ret && rw.outstanding == 4 && (uint16_t)rw.base == (uint16_t)(avail->idx - 4);
 	for (unsigned int i = 0; distinct && i < 4; i++)

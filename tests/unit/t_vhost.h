@@ -170,6 +170,7 @@ static inline bool t_req_has_reply(uint32_t req)
 	case VHOST_USER_GET_CONFIG:
 	case VHOST_USER_GET_STATUS:
 	case VHOST_USER_GET_MAX_MEM_SLOTS:
+	case VHOST_USER_GET_INFLIGHT_FD:
 		return true;
 	default:
 		return false;
@@ -224,7 +225,8 @@ static inline int t_fe_call(struct t_fe *fe, uint32_t req, const void *payload,
 	ret = vlb_msg_recv(fe->sock, &r);
 	if (ret)
 		return ret;
-	if (r.nfds || r.hdr.request != req ||
+	/* Only GET_INFLIGHT_FD answers with an fd (the caller's then). */
+	if ((r.nfds && req != VHOST_USER_GET_INFLIGHT_FD) || r.hdr.request != req ||
 	    r.hdr.flags != (VHOST_USER_VERSION | VHOST_USER_REPLY_MASK)) {
 		vlb_msg_close_fds(&r);
 		return -EPROTO;

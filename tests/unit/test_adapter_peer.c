@@ -57,6 +57,10 @@ enum bad {
 	BAD_VRING_INDEX,	/* GET_VRING_BASE answered for another queue */
 	BAD_UNSOLICITED,	/* after SET_OWNER: a message nobody asked for */
 	BAD_HANGUP_IDLE,	/* after SET_OWNER: hang up */
+	BAD_INFLIGHT_NOFD,	/* GET_INFLIGHT_FD: a size and no fd */
+	BAD_INFLIGHT_SMALL,	/* GET_INFLIGHT_FD: too small for the queue */
+	BAD_INFLIGHT_EOF,	/* GET_INFLIGHT_FD: a size past the end of the file */
+	BAD_INFLIGHT_NONE,	/* GET_INFLIGHT_FD: size 0, no fd (no record: fine) */
 };
 
 struct peer {
@@ -69,6 +73,8 @@ struct peer {
 	bool backend_script;	/* after SET_OWNER: talk on the channel */
 	bool change_in_reply;	/* a config change before acking SET_OWNER */
 	bool failed;		/* the peer saw something wrong */
+	bool inflight;		/* offer INFLIGHT_SHMFD */
+	bool inflight_set;	/* SET_INFLIGHT_FD came, with an fd, before a ring */
 	pthread_t thread;
 };
 
@@ -217,6 +223,30 @@ static bool peer_misbehave(struct peer *p, const struct vhost_user_msg *m)
 	}
 }
 
+/* GET_INFLIGHT_FD: a record as the spec lays it out, or one way to spoil it. */
+static void peer_inflight(struct peer *p, struct vhost_user_msg *m)
+{
+	uint32_t rflags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+	struct vhost_user_inflight *in = &m->payload.inflight;
+	uint64_t size = ((16 + 16ULL * in->queue_size + 63) & ~63ULL) * in->num_queues;
+	int fd = -1;
+
+	in->mmap_offset = 0;
+	in->mmap_size = size;
+	if (p->bad == BAD_INFLIGHT_NONE) {
+		in->mmap_size = 0;
+	} else if (p->bad != BAD_INFLIGHT_NOFD) {
+		fd = memfd_create("peer-inflight", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, p->bad == BAD_INFLIGHT_EOF ? 0 : (off_t)size))
+			p->failed = true;
+		if (p->bad == BAD_INFLIGHT_SMALL)
+			in->mmap_size = 64;
+	}
+	peer_send(p->fd, m->hdr.request, rflags, in, sizeof(*in), fd);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Answer @m as a well-behaved back-end would. */
 static void peer_answer(struct peer *p, struct vhost_user_msg *m)
 {
@@ -243,6 +273,19 @@ static void peer_answer(struct peer *p, struct vhost_user_msg *m)
 		peer_send(p->fd, m->hdr.request, rflags, &m->payload.state,
 			  sizeof(m->payload.state), -1);
 		return;
+	case VHOST_USER_GET_INFLIGHT_FD:
+		peer_inflight(p, m);
+		return;
+	case VHOST_USER_SET_INFLIGHT_FD:
+		p->inflight_set = m->nfds == 1 && m->payload.inflight.mmap_size &&
+				  m->payload.inflight.num_queues == 1;
+		break;
+	case VHOST_USER_SET_VRING_NUM:
+		if (p->inflight && p->bad == BAD_NONE && !p->inflight_set) {
+			fprintf(stderr, "peer: a ring before SET_INFLIGHT_FD\n");
+			p->failed = true;
+		}
+		break;
 	case VHOST_USER_SET_BACKEND_REQ_FD:
 		if (m->nfds == 1 && p->backend_fd < 0) {
 			p->backend_fd = m->fds[0];
@@ -460,6 +503,12 @@ struct tcase {
 	int expect;
 };
 
+/* The same with a back-end that keeps an inflight record. */
+static int front_inflight(struct vuf *f)
+{
+	return front_start_stop_at(f, 0x1000);
+}
+
 static const struct tcase cases[] = {
 	{ "happy handshake", front_negotiate, 0, BAD_NONE, 0 },
 	{ "happy start and stop", front_start_stop, 0, BAD_NONE, 0 },
@@ -512,6 +561,11 @@ static const struct tcase cases[] = {
 	{ "ring outside the region", front_ring_outside, 0, BAD_NONE, -EINVAL },
 	{ "unsolicited message", front_idle, 0, BAD_UNSOLICITED, -EPROTO },
 	{ "hang-up while idle", front_idle, 0, BAD_HANGUP_IDLE, -ECONNRESET },
+	{ "happy inflight record", front_inflight, 0, BAD_NONE, 0 },
+	{ "inflight record: no record offered", front_inflight, 0, BAD_INFLIGHT_NONE, 0 },
+	{ "inflight record without an fd", front_inflight, 0, BAD_INFLIGHT_NOFD, -EPROTO },
+	{ "inflight record too small", front_inflight, 0, BAD_INFLIGHT_SMALL, -EPROTO },
+	{ "inflight record past its file", front_inflight, 0, BAD_INFLIGHT_EOF, -EPROTO },
 };
 
 static int test_case(const struct tcase *c)
@@ -527,11 +581,14 @@ static int test_case(const struct tcase *c)
 		.bad_request = c->bad_request,
 		.bad = c->bad,
 		.backend_script = c->front == front_backend_channel,
+		.inflight = c->front == front_inflight,
 		.change_in_reply = c->front == front_change_in_reply,
 	};
 	int fds = t_count_fds(), sv[2], ret, after;
 	struct vuf f;
 
+	if (p.inflight)
+		p.protocol |= 1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		fprintf(stderr, "%s: socketpair: %s\n", c->name,
 			strerror(errno));
@@ -565,6 +622,11 @@ static int test_case(const struct tcase *c)
 	}
 	if (c->expect && !f.err[0]) {
 		fprintf(stderr, "%s: failed without an error line\n", c->name);
+		return T_EXIT_FAIL;
+	}
+	if (p.inflight && !c->expect && p.inflight_set != (c->bad == BAD_NONE)) {
+		fprintf(stderr, "%s: SET_INFLIGHT_FD %s\n", c->name,
+			p.inflight_set ? "sent without a record" : "missing");
 		return T_EXIT_FAIL;
 	}
 	if (p.failed) {

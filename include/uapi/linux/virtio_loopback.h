@@ -281,15 +281,23 @@ struct virtio_loopback_vq_info {
 /**
  * struct virtio_loopback_vq_rewind - argument of VIRTIO_LOOPBACK_REWIND_VQ
  * @index: queue index
- * @flags: must be zero
- * @base: (out) avail ring index a new back-end starts at (SET_VRING_BASE)
+ * @flags: 0 or VIRTIO_LOOPBACK_REWIND_F_QUERY
+ * @base: (out) avail ring index a new back-end starts at (SET_VRING_BASE);
+ *        with VIRTIO_LOOPBACK_REWIND_F_QUERY the used ring index
  * @outstanding: (out) chains between @base and avail->idx that the previous
- *               back-end took and never completed
+ *               back-end took and never completed (with QUERY: chains made
+ *               available and not completed)
  * @reserved: must be zero
  */
 struct virtio_loopback_vq_rewind {
 	__u32 index;
 	__u32 flags;
+/*
+ * Rewrite nothing: for a back-end that keeps its own inflight record
+ * (vhost-user INFLIGHT_SHMFD) and resubmits from it, starting at the used
+ * index as the vhost-user spec has it.
+ */
+#define VIRTIO_LOOPBACK_REWIND_F_QUERY	(1U << 0)
 	__u32 base;
 	__u32 outstanding;
 	__u64 reserved[2];
@@ -410,6 +418,9 @@ struct virtio_loopback_mem_region {
  * not complete runs twice; block reads and writes of the same buffer are
  * idempotent). The driver never reads its avail ring back, so rewriting it
  * is invisible to it. A relayed queue re-posts the bytes not given back.
+ * With VIRTIO_LOOPBACK_REWIND_F_QUERY nothing is rewritten or re-posted
+ * and @base is the used index: the back-end resubmits from its own
+ * inflight record (vhost-user INFLIGHT_SHMFD).
  * -ENOENT if the driver has not set the queue up, -ESTALE if the in-flight
  * set is not known (the shadow lost track), -EINVAL for a bad index, flags
  * or reserved field, -EIO on a broken device.
