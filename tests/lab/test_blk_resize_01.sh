@@ -11,7 +11,9 @@
 # until SIGHUP, then the capacity goes down and the old end reads as the
 # end of the disk while the rest still reads fine. Bad options (no
 # --file, a missing file, bad --queues) refused with one line.
-# Memory modes: isolated zero-copy
+# Memory modes: isolated
+# (the config change does not depend on the memory mode; zero-copy with
+# this back-end is test_reconnect_03's)
 # Lab timeout: 400
 . "$(dirname "$0")/common.sh"
 _prep_test
