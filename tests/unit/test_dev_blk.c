@@ -17,11 +17,9 @@
  * buffers no longer mapped is dropped; 5,000 random chains.
  * The lab test (tests/lab/test_blk_resize_01.sh) drives the real driver.
  */
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 
 #include "helpers.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define main blk_main
 #include "../../devices/blk/vhost-user-blk.c"
@@ -39,11 +37,10 @@
 #define SECTORS		64		/* the image: 32 KiB */
 
 static int failures;
+static struct t_sess sess;
 static struct vlb_dev *dev;
-static struct t_fe fe = { .sock = -1 };
-static struct t_ring rqr;
+static struct t_ring *rqr = &sess.ring[0];
 static uint8_t *mem;
-static int memfd, kickfd = -1, callfd = -1;
 static char img[64];
 
 #define CHECK(cond, ...) do {						\
@@ -73,13 +70,13 @@ static uint32_t chain(const struct seg *s, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		t_ring_desc(&rqr, i, s[i].addr, s[i].len,
+		t_ring_desc(rqr, i, s[i].addr, s[i].len,
 			    (s[i].write ? T_DESC_F_WRITE : 0) |
 			    (i + 1 < n ? T_DESC_F_NEXT : 0), i + 1);
-	t_ring_post(&rqr, 0);
+	t_ring_post(rqr, 0);
 	blk_queue_kick(dev, 0);
 	blk_drain(dev, -1);
-	if (t_ring_get_used(&rqr, &id, &len) || id != 0)
+	if (t_ring_get_used(rqr, &id, &len) || id != 0)
 		return UINT32_MAX;
 	return len;
 }
@@ -131,75 +128,40 @@ static int file_pread(void *buf, size_t len, off_t off)
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
-static int sess_dispatch(void *d)
-{
-	return vlb_dev_dispatch(d);
-}
-
 static int sess_open(void)
 {
 	uint64_t feat = (1ULL << VLB_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
-	int sp[2], ret, fd;
-	void *m;
+	int ret, fd;
 
 	snprintf(img, sizeof(img), "/tmp/test_dev_blk.%d.img", (int)getpid());
 	fd = open(img, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, SECTORS * 512) < 0)
 		return t_fail("%s: %s", img, strerror(errno));
 	close(fd);
-	ret = t_memfd(MEM_SIZE, &memfd, &m);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	mem = m;
-	kickfd = eventfd(0, EFD_CLOEXEC);
-	callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (blk_parse_option(&blk_dev, "file", img) ||
 	    blk_parse_option(&blk_dev, "serial", "unit-serial-0123456"))
 		return t_fail("options refused");
-	ret = vlb_dev_new(&blk_iface, 1, &blk_dev, "blk-test", &dev);
-	if (ret)
-		return t_fail("vlb_dev_new: %s", strerror(-ret));
+	if (t_sess_new(&sess, &blk_iface, 1, &blk_dev, "blk-test", MEM_SIZE))
+		return 1;
+	dev = sess.dev;
+	mem = sess.mem;
 	ret = blk_setup(dev);
 	if (ret)
 		return t_fail("blk_setup: %s", strerror(-ret));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
-		return t_fail("socketpair: %s", strerror(errno));
-	ret = vlb_dev_attach(dev, sp[1]);
+	if (t_sess_connect(&sess, feat, QVA))
+		return 1;
+	/* GET_CONFIG needs the config protocol feature. */
+	ret = t_fe_set_u64(&sess.fe, VHOST_USER_SET_PROTOCOL_FEATURES,
+			   1ULL << VHOST_USER_PROTOCOL_F_CONFIG);
 	if (ret)
-		return t_fail("vlb_dev_attach: %s", strerror(-ret));
-	fe.sock = sp[0];
-	fe.dev = dev;
-	fe.dispatch = sess_dispatch;
-	ret = t_fe_call(&fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
-	if (!ret)
-		ret = t_fe_set_u64(&fe, VHOST_USER_SET_PROTOCOL_FEATURES,
-				   1ULL << VHOST_USER_PROTOCOL_F_CONFIG);
-	if (!ret)
-		ret = t_fe_set_u64(&fe, VHOST_USER_SET_FEATURES, feat);
-	if (!ret)
-		ret = t_fe_set_mem(&fe, memfd, MEM_SIZE, QVA);
-	if (ret)
-		return t_fail("SET_OWNER/FEATURES/MEM_TABLE: %s", strerror(-ret));
-	t_ring_init(&rqr, mem, NUM, RQ_DESC, RQ_AVAIL, RQ_USED);
-	ret = t_fe_start_ring(&fe, 0, &rqr, QVA, kickfd, callfd);
-	if (!ret)
-		ret = t_fe_set_state(&fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (ret)
-		return t_fail("starting the ring: %s", strerror(-ret));
-	vlb_dev_pending_kicks(dev);
-	return 0;
+		return t_fail("SET_PROTOCOL_FEATURES: %s", strerror(-ret));
+	t_sess_ring(&sess, 0, NUM, RQ_DESC, RQ_AVAIL, RQ_USED);
+	return t_sess_start(&sess, 1);
 }
 
 static void sess_close(void)
 {
-	vlb_dev_detach(dev);
-	blk_teardown(dev);
-	vlb_dev_free(dev);
-	close(fe.sock);
-	close(kickfd);
-	close(callfd);
-	munmap(mem, MEM_SIZE);
-	close(memfd);
+	t_sess_close(&sess, blk_teardown);
 	unlink(img);
 }
 
@@ -225,7 +187,7 @@ static int get_config(struct virtio_blk_config *c)
 	struct vhost_user_config cfg = { .offset = 0, .size = sizeof(*c) };
 	int ret;
 
-	ret = t_fe_call(&fe, VHOST_USER_GET_CONFIG, &cfg,
+	ret = t_fe_call(&sess.fe, VHOST_USER_GET_CONFIG, &cfg,
 			offsetof(struct vhost_user_config, region) + sizeof(*c), NULL, 0, &r);
 	if (ret)
 		return ret;
@@ -443,7 +405,7 @@ static int test_unmapped(void)
 {
 	struct blk_req *r = calloc(1, sizeof(*r));
 	uint8_t outside = 0xee;
-	uint16_t used = t_ring_used_idx(&rqr);
+	uint16_t used = t_ring_used_idx(rqr);
 
 	CHECK(r, "calloc");
 	r->elem = calloc(1, sizeof(*r->elem));
@@ -452,7 +414,7 @@ static int test_unmapped(void)
 	r->status = &outside;
 	blk_complete(&blk_dev, r, VIRTIO_BLK_S_OK);
 	CHECK(outside == 0xee, "status written outside guest memory");
-	CHECK(t_ring_used_idx(&rqr) == used, "an unmapped request was pushed");
+	CHECK(t_ring_used_idx(rqr) == used, "an unmapped request was pushed");
 	blk_dev.to_flush[0] = false;
 	return 0;
 }
