@@ -45,6 +45,22 @@ int t_sess_new(struct t_sess *s, const struct vlb_dev_iface *iface,
 	return 0;
 }
 
+int t_sess_new_dev(struct t_sess *s, const struct vlb_dev_iface *iface,
+		   unsigned int nr_vqs, void *priv, const char *name)
+{
+	int ret;
+
+	vlb_dev_free(s->dev);
+	s->dev = NULL;
+	if (s->fe.sock >= 0)
+		close(s->fe.sock);
+	s->fe.sock = -1;
+	ret = vlb_dev_new(iface, nr_vqs, priv, name, &s->dev);
+	if (ret)
+		return t_fail("vlb_dev_new: %s", strerror(-ret));
+	return 0;
+}
+
 int t_sess_set_mem(struct t_sess *s, uint64_t qva)
 {
 	int ret = t_fe_set_mem(&s->fe, s->memfd, s->mem_size, qva);

@@ -68,6 +68,18 @@ int t_sess_new(struct t_sess *s, const struct vlb_dev_iface *iface,
 	       size_t mem_size);
 
 /**
+ * t_sess_new_dev() - the device dies (freed, its connection closed) and a
+ *	new one takes its place, with the same memory, eventfds and rings
+ * @s: session with a device in this process
+ * @iface, @nr_vqs, @priv, @name: as for t_sess_new()
+ *
+ * For back-end restart tests; attach the new device with t_sess_attach().
+ * Returns: 0, or 1 after printing a line.
+ */
+int t_sess_new_dev(struct t_sess *s, const struct vlb_dev_iface *iface,
+		   unsigned int nr_vqs, void *priv, const char *name);
+
+/**
  * t_sess_attach() - attach the device in this process to the front-end
  *	over a socketpair, nothing sent yet
  * @s: session from t_sess_new() with a device

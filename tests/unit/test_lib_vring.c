@@ -14,10 +14,9 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 
 #include "vlb.h"
-#include "unit/t_vhost.h"
+#include "unit/t_vring.h"
 
 #define MEM_SIZE	(256 * 1024)
 #define QVA		0x7f0000000000ULL	/* front-end addresses != guest ones */
@@ -34,13 +33,7 @@
 #define F_BASE		((1ULL << VLB_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES))
 
 struct ctx {
-	struct vlb_dev *dev;
-	struct t_fe fe;
-	int memfd;
-	uint8_t *mem;
-	struct t_ring r;
-	int kick;
-	int call;
+	struct t_sess t;
 	uint64_t features;
 	unsigned int kicks;
 	int started;		/* last queue_set_started(0) value, -1 none */
@@ -75,82 +68,48 @@ static const struct vlb_dev_iface test_iface = {
 	.queue_kick		= dev_queue_kick,
 };
 
-static int dispatch(void *dev)
-{
-	return vlb_dev_dispatch(dev);
-}
-
 static void teardown(struct ctx *c)
 {
-	vlb_dev_free(c->dev);
-	if (c->fe.sock >= 0)
-		close(c->fe.sock);
-	if (c->memfd >= 0)
-		close(c->memfd);
-	if (c->kick >= 0)
-		close(c->kick);
-	if (c->call >= 0)
-		close(c->call);
-	if (c->mem)
-		munmap(c->mem, MEM_SIZE);
-	memset(c, 0, sizeof(*c));
+	t_sess_close(&c->t, NULL);
 }
 
-/* A new device on a new connection: negotiated, memory set, no ring. */
+/* Attach the session's device and negotiate; memory set, no ring. */
 static int connect_dev(struct ctx *c)
 {
 	uint64_t v;
-	int sp[2], ret;
+	int ret;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return t_fail("socketpair: %s", strerror(errno));
-	c->fe.reply_ack = false;
-	ret = vlb_dev_new(&test_iface, NR_VQS, c, "test", &c->dev);
-	if (ret)
-		return t_fail("vlb_dev_new: %s", strerror(-ret));
-	ret = vlb_dev_attach(c->dev, sp[1]);
-	if (ret)
-		return t_fail("vlb_dev_attach: %s", strerror(-ret));
-	c->fe.sock = sp[0];
-	c->fe.dev = c->dev;
-	c->fe.dispatch = dispatch;
-
-	ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_FEATURES, &v);
+	if (t_sess_attach(&c->t))
+		return T_EXIT_FAIL;
+	c->t.fe.reply_ack = false;
+	ret = t_fe_get_u64(&c->t.fe, VHOST_USER_GET_FEATURES, &v);
 	if (ret || v != c->features)
 		return t_fail("GET_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
+	ret = t_fe_get_u64(&c->t.fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v);
 	if (ret || !(v & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)) ||
 	    (v & (1ULL << VHOST_USER_PROTOCOL_F_CONFIG)))
 		return t_fail("GET_PROTOCOL_FEATURES: %d, 0x%llx", ret, (unsigned long long)v);
-	ret = t_fe_set_u64(&c->fe, VHOST_USER_SET_PROTOCOL_FEATURES, v);
+	ret = t_fe_set_u64(&c->t.fe, VHOST_USER_SET_PROTOCOL_FEATURES, v);
 	if (ret)
 		return t_fail("SET_PROTOCOL_FEATURES: %s", strerror(-ret));
-	c->fe.reply_ack = true;
-	ret = t_fe_call(&c->fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
+	c->t.fe.reply_ack = true;
+	ret = t_fe_call(&c->t.fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL);
 	if (!ret)
-		ret = t_fe_get_u64(&c->fe, VHOST_USER_GET_QUEUE_NUM, &v);
+		ret = t_fe_get_u64(&c->t.fe, VHOST_USER_GET_QUEUE_NUM, &v);
 	if (ret || v != NR_VQS)
 		return t_fail("SET_OWNER/GET_QUEUE_NUM: %d, %llu", ret, (unsigned long long)v);
-	ret = t_fe_set_u64(&c->fe, VHOST_USER_SET_FEATURES, c->features);
+	ret = t_fe_set_u64(&c->t.fe, VHOST_USER_SET_FEATURES, c->features);
 	if (ret)
 		return t_fail("SET_FEATURES: %s", strerror(-ret));
-	ret = t_fe_set_mem(&c->fe, c->memfd, MEM_SIZE, QVA);
-	if (ret)
-		return t_fail("SET_MEM_TABLE: %s", strerror(-ret));
-	return 0;
+	return t_sess_set_mem(&c->t, QVA);
 }
 
 /* Queue 0 started and enabled. */
 static int start_ring(struct ctx *c)
 {
-	int ret;
-
-	ret = t_fe_start_ring(&c->fe, 0, &c->r, QVA, c->kick, c->call);
-	if (!ret)
-		ret = t_fe_set_state(&c->fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-	if (ret)
-		return t_fail("starting the ring: %s", strerror(-ret));
-	if (!vlb_vq_ready(vlb_dev_vq(c->dev, 0)) || c->started != 1)
+	if (t_sess_start_ring(&c->t, 0))
+		return T_EXIT_FAIL;
+	if (!vlb_vq_ready(vlb_dev_vq(c->t.dev, 0)) || c->started != 1)
 		return t_fail("the ring is not ready after KICK and ENABLE");
 	return 0;
 }
@@ -158,22 +117,13 @@ static int start_ring(struct ctx *c)
 /* Connected, negotiated, memory set; the ring started when @start. */
 static int setup(struct ctx *c, uint64_t features, bool start)
 {
-	int ret;
-
 	memset(c, 0, sizeof(*c));
-	c->fe.sock = c->memfd = c->kick = c->call = -1;
 	c->features = F_BASE | features;
 	c->started = -1;
-	ret = t_memfd(MEM_SIZE, &c->memfd, (void **)&c->mem);
-	if (ret)
-		return t_fail("memfd: %s", strerror(-ret));
-	c->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	c->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->kick < 0 || c->call < 0)
-		return t_fail("creating eventfds: %s", strerror(errno));
-	if (connect_dev(c))
+	if (t_sess_new(&c->t, &test_iface, NR_VQS, c, "test", MEM_SIZE) ||
+	    connect_dev(c))
 		return T_EXIT_FAIL;
-	t_ring_init(&c->r, c->mem, NUM, DESC, AVAIL, USED);
+	t_sess_ring(&c->t, 0, NUM, DESC, AVAIL, USED);
 	return start ? start_ring(c) : 0;
 }
 
@@ -181,7 +131,7 @@ static bool call_signalled(struct ctx *c)
 {
 	uint64_t v;
 
-	return read(c->call, &v, sizeof(v)) == sizeof(v);
+	return read(c->t.call[0], &v, sizeof(v)) == sizeof(v);
 }
 
 static int test_good_chain(void)
@@ -194,13 +144,13 @@ static int test_good_chain(void)
 
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	vq = vlb_dev_vq(c.dev, 0);
-	memset(c.mem + BUFS, 0xa5, 32);
-	t_ring_desc(&c.r, 0, BUFS, 16, T_DESC_F_NEXT, 1);
-	t_ring_desc(&c.r, 1, BUFS + 16, 16, T_DESC_F_NEXT, 2);
-	t_ring_desc(&c.r, 2, BUFS + 64, 32, T_DESC_F_WRITE | T_DESC_F_NEXT, 3);
-	t_ring_desc(&c.r, 3, BUFS + 96, 32, T_DESC_F_WRITE, 0);
-	t_ring_post(&c.r, 0);
+	vq = vlb_dev_vq(c.t.dev, 0);
+	memset(c.t.mem + BUFS, 0xa5, 32);
+	t_ring_desc(&c.t.ring[0], 0, BUFS, 16, T_DESC_F_NEXT, 1);
+	t_ring_desc(&c.t.ring[0], 1, BUFS + 16, 16, T_DESC_F_NEXT, 2);
+	t_ring_desc(&c.t.ring[0], 2, BUFS + 64, 32, T_DESC_F_WRITE | T_DESC_F_NEXT, 3);
+	t_ring_desc(&c.t.ring[0], 3, BUFS + 96, 32, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.t.ring[0], 0);
 
 	ret = vlb_vq_pop(vq, &e);
 	if (ret)
@@ -209,25 +159,25 @@ static int test_good_chain(void)
 	    e->out_sg[0].iov_len != 16 || e->in_sg[1].iov_len != 32)
 		return t_fail("good chain: head %u out %u in %u", e->index, e->out_num, e->in_num);
 	/* The iovecs are the library's mapping of the same memfd pages. */
-	if (memcmp(e->out_sg[0].iov_base, c.mem + BUFS, 16) ||
-	    memcmp(e->out_sg[1].iov_base, c.mem + BUFS + 16, 16))
+	if (memcmp(e->out_sg[0].iov_base, c.t.mem + BUFS, 16) ||
+	    memcmp(e->out_sg[1].iov_base, c.t.mem + BUFS + 16, 16))
 		return t_fail("good chain: readable buffers do not show the driver's bytes");
 	memset(e->in_sg[1].iov_base, 0x5a, 32);
-	if (c.mem[BUFS + 96] != 0x5a || c.mem[BUFS + 127] != 0x5a)
+	if (c.t.mem[BUFS + 96] != 0x5a || c.t.mem[BUFS + 127] != 0x5a)
 		return t_fail("good chain: writable buffer is not the driver's memory");
 	vlb_vq_push(vq, e, 64);
 	free(e);
-	if (t_ring_used_idx(&c.r) != 0)
+	if (t_ring_used_idx(&c.t.ring[0]) != 0)
 		return t_fail("good chain: used idx published before flush");
 	vlb_vq_flush(vq);
-	if (t_ring_get_used(&c.r, &id, &len) || id != 0 || len != 64)
+	if (t_ring_get_used(&c.t.ring[0], &id, &len) || id != 0 || len != 64)
 		return t_fail("good chain: used entry id %u len %u", id, len);
 	if (vlb_vq_notify(vq) || !call_signalled(&c))
 		return t_fail("good chain: no interrupt");
 
 	/* VRING_AVAIL_F_NO_INTERRUPT suppresses the next one. */
-	t_ring_set_avail_flags(&c.r, 1);
-	t_ring_post(&c.r, 3);
+	t_ring_set_avail_flags(&c.t.ring[0], 1);
+	t_ring_post(&c.t.ring[0], 3);
 	if (vlb_vq_pop(vq, &e) || e->index != 3 || e->out_num || e->in_num != 1)
 		return t_fail("second chain");
 	vlb_vq_push(vq, e, 1);
@@ -237,16 +187,16 @@ static int test_good_chain(void)
 		return t_fail("interrupt despite VRING_AVAIL_F_NO_INTERRUPT");
 
 	ret = vlb_vq_pop(vq, &e);
-	if (ret != -EAGAIN || !vlb_vq_empty(vq) || vlb_dev_broken(c.dev))
+	if (ret != -EAGAIN || !vlb_vq_empty(vq) || vlb_dev_broken(c.t.dev))
 		return t_fail("empty ring: pop gave %d", ret);
 
 	/* Kicks without EVENT_IDX: used->flags carries NO_NOTIFY. */
 	vlb_vq_set_notification(vq, false);
-	if (t_get16(c.mem + USED) != 1)
-		return t_fail("notifications off: used->flags %u", t_get16(c.mem + USED));
+	if (t_get16(c.t.mem + USED) != 1)
+		return t_fail("notifications off: used->flags %u", t_get16(c.t.mem + USED));
 	vlb_vq_set_notification(vq, true);
-	if (t_get16(c.mem + USED) != 0)
-		return t_fail("notifications on: used->flags %u", t_get16(c.mem + USED));
+	if (t_get16(c.t.mem + USED) != 0)
+		return t_fail("notifications on: used->flags %u", t_get16(c.t.mem + USED));
 	teardown(&c);
 	return 0;
 }
@@ -260,11 +210,11 @@ static int test_event_idx(void)
 
 	if (setup(&c, F_EVENT_IDX, true))
 		return T_EXIT_FAIL;
-	vq = vlb_dev_vq(c.dev, 0);
-	t_ring_set_used_event(&c.r, 0);
+	vq = vlb_dev_vq(c.t.dev, 0);
+	t_ring_set_used_event(&c.t.ring[0], 0);
 	for (i = 0; i < 3; i++) {
-		t_ring_desc(&c.r, i, BUFS + 64 * i, 64, T_DESC_F_WRITE, 0);
-		t_ring_post(&c.r, i);
+		t_ring_desc(&c.t.ring[0], i, BUFS + 64 * i, 64, T_DESC_F_WRITE, 0);
+		t_ring_post(&c.t.ring[0], i);
 		if (vlb_vq_pop(vq, &e))
 			return t_fail("event idx: pop %d", i);
 		vlb_vq_push(vq, e, 64);
@@ -276,13 +226,13 @@ static int test_event_idx(void)
 			return t_fail("event idx: step %d signalled %s", i, i ? "yes" : "no");
 	}
 	/* Without set_notification, avail_event follows the pops. */
-	if (t_get16(c.mem + USED + 4 + 8 * NUM) != 3)
+	if (t_get16(c.t.mem + USED + 4 + 8 * NUM) != 3)
 		return t_fail("event idx: avail_event %u after 3 pops",
-			      t_get16(c.mem + USED + 4 + 8 * NUM));
+			      t_get16(c.t.mem + USED + 4 + 8 * NUM));
 	/* used_event 3 is crossed by the step from 3 to 4. */
-	t_ring_set_used_event(&c.r, 3);
-	t_ring_desc(&c.r, 3, BUFS, 64, T_DESC_F_WRITE, 0);
-	t_ring_post(&c.r, 3);
+	t_ring_set_used_event(&c.t.ring[0], 3);
+	t_ring_desc(&c.t.ring[0], 3, BUFS, 64, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.t.ring[0], 3);
 	if (vlb_vq_pop(vq, &e))
 		return t_fail("event idx: pop 3");
 	vlb_vq_push(vq, e, 64);
@@ -294,9 +244,9 @@ static int test_event_idx(void)
 
 	/* Enabling notifications publishes avail_event = avail idx. */
 	vlb_vq_set_notification(vq, true);
-	if (t_get16(c.mem + USED + 4 + 8 * NUM) != 4)
+	if (t_get16(c.t.mem + USED + 4 + 8 * NUM) != 4)
 		return t_fail("event idx: avail_event %u, want 4",
-			      t_get16(c.mem + USED + 4 + 8 * NUM));
+			      t_get16(c.t.mem + USED + 4 + 8 * NUM));
 	teardown(&c);
 	return 0;
 }
@@ -308,16 +258,16 @@ static int test_indirect(void)
 
 	if (setup(&c, F_INDIRECT, true))
 		return T_EXIT_FAIL;
-	t_desc_write(&c.r, TABLE, 0, BUFS, 8, T_DESC_F_NEXT, 1);
-	t_desc_write(&c.r, TABLE, 1, BUFS + 8, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
-	t_desc_write(&c.r, TABLE, 2, BUFS + 16, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c.r, 5, TABLE, 48, T_DESC_F_INDIRECT, 0);
-	t_ring_post(&c.r, 5);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	t_desc_write(&c.t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_NEXT, 1);
+	t_desc_write(&c.t.ring[0], TABLE, 1, BUFS + 8, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
+	t_desc_write(&c.t.ring[0], TABLE, 2, BUFS + 16, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c.t.ring[0], 5, TABLE, 48, T_DESC_F_INDIRECT, 0);
+	t_ring_post(&c.t.ring[0], 5);
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("indirect: pop failed");
 	if (e->index != 5 || e->out_num != 1 || e->in_num != 2)
 		return t_fail("indirect: head %u out %u in %u", e->index, e->out_num, e->in_num);
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 16);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 16);
 	free(e);
 	teardown(&c);
 	return 0;
@@ -332,33 +282,33 @@ struct bad_chain {
 
 static void bad_out_of_region(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, MEM_SIZE - 8, 16, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, MEM_SIZE - 8, 16, T_DESC_F_WRITE, 0);
 }
 
 static void bad_beyond_region(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, MEM_SIZE, 1, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, MEM_SIZE, 1, T_DESC_F_WRITE, 0);
 }
 
 static void bad_overflow(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, UINT64_MAX - 4, 16, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, UINT64_MAX - 4, 16, T_DESC_F_WRITE, 0);
 }
 
 static void bad_next_index(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, NUM);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_NEXT, NUM);
 }
 
 static void bad_loop(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, 1);
-	t_ring_desc(&c->r, 1, BUFS, 8, T_DESC_F_NEXT, 0);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->t.ring[0], 1, BUFS, 8, T_DESC_F_NEXT, 0);
 }
 
 static void bad_self_loop(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_NEXT, 0);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_NEXT, 0);
 }
 
 static void bad_long_chain(struct ctx *c)
@@ -367,74 +317,74 @@ static void bad_long_chain(struct ctx *c)
 
 	/* Every descriptor in the table, then round again. */
 	for (i = 0; i < NUM; i++)
-		t_ring_desc(&c->r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE | T_DESC_F_NEXT,
+		t_ring_desc(&c->t.ring[0], i, BUFS + 8 * i, 8, T_DESC_F_WRITE | T_DESC_F_NEXT,
 			    (i + 1) % NUM);
 }
 
 static void bad_read_after_write(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
-	t_ring_desc(&c->r, 1, BUFS + 8, 8, 0, 0);
+	t_ring_desc(&c->t.ring[0], 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->t.ring[0], 1, BUFS + 8, 8, 0, 0);
 }
 
 static void bad_indirect(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_len(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, TABLE, 20, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 20, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_zero(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, TABLE, 0, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 0, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_outside(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, MEM_SIZE - 16, 32, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, MEM_SIZE - 16, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_overflow(struct ctx *c)
 {
-	t_ring_desc(&c->r, 0, UINT64_MAX - 15, 32, T_DESC_F_INDIRECT, 0);
+	t_ring_desc(&c->t.ring[0], 0, UINT64_MAX - 15, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_next(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT | T_DESC_F_NEXT, 1);
-	t_ring_desc(&c->r, 1, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT | T_DESC_F_NEXT, 1);
+	t_ring_desc(&c->t.ring[0], 1, BUFS, 8, T_DESC_F_WRITE, 0);
 }
 
 static void bad_indirect_nested(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, TABLE + 64, 16, T_DESC_F_INDIRECT, 0);
-	t_desc_write(&c->r, TABLE + 64, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, TABLE + 64, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE + 64, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_index(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
-	t_desc_write(&c->r, TABLE, 1, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 2);
+	t_desc_write(&c->t.ring[0], TABLE, 1, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_loop(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
-	t_desc_write(&c->r, TABLE, 1, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 0);
-	t_ring_desc(&c->r, 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 1);
+	t_desc_write(&c->t.ring[0], TABLE, 1, BUFS, 8, T_DESC_F_WRITE | T_DESC_F_NEXT, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 32, T_DESC_F_INDIRECT, 0);
 }
 
 static void bad_indirect_buffer(struct ctx *c)
 {
-	t_desc_write(&c->r, TABLE, 0, MEM_SIZE - 4, 8, T_DESC_F_WRITE, 0);
-	t_ring_desc(&c->r, 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
+	t_desc_write(&c->t.ring[0], TABLE, 0, MEM_SIZE - 4, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c->t.ring[0], 0, TABLE, 16, T_DESC_F_INDIRECT, 0);
 }
 
 static const struct bad_chain bad_chains[] = {
@@ -463,13 +413,13 @@ static int expect_broken_pop(struct ctx *c, const char *what)
 	struct vlb_vq_elem *e;
 	int ret;
 
-	ret = vlb_vq_pop(vlb_dev_vq(c->dev, 0), &e);
+	ret = vlb_vq_pop(vlb_dev_vq(c->t.dev, 0), &e);
 	if (ret != -EIO || e)
 		return t_fail("%s: pop gave %d, want -EIO", what, ret);
-	if (!vlb_dev_broken(c->dev) || vlb_vq_ready(vlb_dev_vq(c->dev, 0)))
+	if (!vlb_dev_broken(c->t.dev) || vlb_vq_ready(vlb_dev_vq(c->t.dev, 0)))
 		return t_fail("%s: device not marked broken", what);
 	/* The event loop gives up on a broken device. */
-	if (vlb_dev_run(c->dev, -1) != -EPROTO)
+	if (vlb_dev_run(c->t.dev, -1) != -EPROTO)
 		return t_fail("%s: vlb_dev_run on a broken device", what);
 	return 0;
 }
@@ -485,7 +435,7 @@ static int test_bad_chains(void)
 		if (setup(&c, b->features, true))
 			return T_EXIT_FAIL;
 		b->build(&c);
-		t_ring_post(&c.r, 0);
+		t_ring_post(&c.t.ring[0], 0);
 		if (expect_broken_pop(&c, b->what))
 			return T_EXIT_FAIL;
 		teardown(&c);
@@ -494,7 +444,7 @@ static int test_bad_chains(void)
 	/* The avail ring names a descriptor beyond the table. */
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	t_ring_post(&c.r, NUM);
+	t_ring_post(&c.t.ring[0], NUM);
 	if (expect_broken_pop(&c, "head index >= num"))
 		return T_EXIT_FAIL;
 	teardown(&c);
@@ -502,7 +452,7 @@ static int test_bad_chains(void)
 	/* avail->idx more than num ahead of what we consumed. */
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	t_ring_set_avail_idx(&c.r, NUM + 1);
+	t_ring_set_avail_idx(&c.t.ring[0], NUM + 1);
 	if (expect_broken_pop(&c, "avail idx too far ahead"))
 		return T_EXIT_FAIL;
 	teardown(&c);
@@ -529,11 +479,11 @@ static int test_bad_rings(void)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (setup(&c, 0, false))
 			return T_EXIT_FAIL;
-		c.r.desc = cases[i].desc;
-		c.r.avail = cases[i].avail;
-		c.r.used = cases[i].used;
-		ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
-		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		c.t.ring[0].desc = cases[i].desc;
+		c.t.ring[0].avail = cases[i].avail;
+		c.t.ring[0].used = cases[i].used;
+		ret = t_fe_start_ring(&c.t.fe, 0, &c.t.ring[0], QVA, c.t.kick[0], c.t.call[0]);
+		if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 			return t_fail("%s: starting gave %d, want -EPROTO and broken",
 				      cases[i].what, ret);
 		teardown(&c);
@@ -584,9 +534,9 @@ static int test_bad_messages(void)
 		fds[0] = eventfd(0, EFD_CLOEXEC);
 		fds[1] = eventfd(0, EFD_CLOEXEC);
 		before = t_count_fds();
-		ret = t_fe_call(&c.fe, cases[i].req, cases[i].payload, cases[i].size,
+		ret = t_fe_call(&c.t.fe, cases[i].req, cases[i].payload, cases[i].size,
 				fds, cases[i].nfds, NULL);
-		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 			return t_fail("%s: got %d, want -EPROTO and broken", cases[i].what, ret);
 		close(fds[0]);
 		close(fds[1]);
@@ -600,10 +550,10 @@ static int test_bad_messages(void)
 	/* A REPLY_ACK failure that is not a protocol error. */
 	if (setup(&c, 0, false))
 		return T_EXIT_FAIL;
-	ret = t_fe_call(&c.fe, VHOST_USER_GET_CONFIG,
+	ret = t_fe_call(&c.t.fe, VHOST_USER_GET_CONFIG,
 			&(struct vhost_user_config){ .size = 4 }, VHOST_USER_CONFIG_HDR_SIZE + 4,
 			NULL, 0, &reply);
-	if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+	if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 		return t_fail("GET_CONFIG without the CONFIG feature: got %d", ret);
 	teardown(&c);
 	return 0;
@@ -620,61 +570,61 @@ static int test_stop_and_reset(void)
 
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	t_ring_desc(&c.r, 0, BUFS, 8, T_DESC_F_WRITE, 0);
-	t_ring_post(&c.r, 0);
-	t_ring_post(&c.r, 0);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	t_ring_desc(&c.t.ring[0], 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_post(&c.t.ring[0], 0);
+	t_ring_post(&c.t.ring[0], 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("stop: pop");
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 0);
 	free(e);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
 	/* Left off here; a restart must turn kicks back on. */
-	vlb_vq_set_notification(vlb_dev_vq(c.dev, 0), false);
-	ret = t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
+	vlb_vq_set_notification(vlb_dev_vq(c.t.dev, 0), false);
+	ret = t_fe_call(&c.t.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
 	if (ret || r.hdr.size != sizeof(s) || r.payload.state.num != 1)
 		return t_fail("GET_VRING_BASE: %d, base %u", ret, r.payload.state.num);
-	if (vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 0 ||
-	    vlb_vq_kick_fd(vlb_dev_vq(c.dev, 0)) >= 0)
+	if (vlb_vq_ready(vlb_dev_vq(c.t.dev, 0)) || c.started != 0 ||
+	    vlb_vq_kick_fd(vlb_dev_vq(c.t.dev, 0)) >= 0)
 		return t_fail("GET_VRING_BASE did not stop the ring");
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e) != -EAGAIN)
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e) != -EAGAIN)
 		return t_fail("pop from a stopped ring");
 
 	/* Start again from the base we were given. */
-	ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_BASE, 0, 1);
+	ret = t_fe_set_state(&c.t.fe, VHOST_USER_SET_VRING_BASE, 0, 1);
 	if (!ret)
-		ret = t_fe_set_vring_fd(&c.fe, VHOST_USER_SET_VRING_KICK, 0, c.kick);
-	if (ret || !vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 1)
+		ret = t_fe_set_vring_fd(&c.t.fe, VHOST_USER_SET_VRING_KICK, 0, c.t.kick[0]);
+	if (ret || !vlb_vq_ready(vlb_dev_vq(c.t.dev, 0)) || c.started != 1)
 		return t_fail("restart: %d", ret);
-	if (t_get16(c.mem + USED) != 0)
-		return t_fail("restart: used->flags still %u", t_get16(c.mem + USED));
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	if (t_get16(c.t.mem + USED) != 0)
+		return t_fail("restart: used->flags still %u", t_get16(c.t.mem + USED));
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("restart: the second chain is not there");
 
 	/* An element held across stop and start is dropped, not pushed. */
-	ret = t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
+	ret = t_fe_call(&c.t.fe, VHOST_USER_GET_VRING_BASE, &s, sizeof(s), NULL, 0, &r);
 	if (ret || r.payload.state.num != 2)
 		return t_fail("second GET_VRING_BASE: %d, base %u", ret, r.payload.state.num);
-	ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_BASE, 0, 2);
+	ret = t_fe_set_state(&c.t.fe, VHOST_USER_SET_VRING_BASE, 0, 2);
 	if (!ret)
-		ret = t_fe_set_vring_fd(&c.fe, VHOST_USER_SET_VRING_KICK, 0, c.kick);
+		ret = t_fe_set_vring_fd(&c.t.fe, VHOST_USER_SET_VRING_KICK, 0, c.t.kick[0]);
 	if (ret)
 		return t_fail("second restart: %d", ret);
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 0);
 	free(e);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
-	if (t_ring_used_idx(&c.r) != 1)
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
+	if (t_ring_used_idx(&c.t.ring[0]) != 1)
 		return t_fail("a stale element reached the used ring (idx %u)",
-			      t_ring_used_idx(&c.r));
+			      t_ring_used_idx(&c.t.ring[0]));
 
 	/* STATUS round trip, then RESET_DEVICE stops everything. */
-	ret = t_fe_set_u64(&c.fe, VHOST_USER_SET_STATUS, 0xf);
-	if (ret || vlb_dev_status(c.dev) != 0xf)
+	ret = t_fe_set_u64(&c.t.fe, VHOST_USER_SET_STATUS, 0xf);
+	if (ret || vlb_dev_status(c.t.dev) != 0xf)
 		return t_fail("SET_STATUS: %d", ret);
-	ret = t_fe_call(&c.fe, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0, NULL);
-	if (ret || vlb_vq_ready(vlb_dev_vq(c.dev, 0)) || c.started != 0 ||
-	    vlb_dev_status(c.dev) != 0 || vlb_dev_features(c.dev) != 0)
+	ret = t_fe_call(&c.t.fe, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0, NULL);
+	if (ret || vlb_vq_ready(vlb_dev_vq(c.t.dev, 0)) || c.started != 0 ||
+	    vlb_dev_status(c.t.dev) != 0 || vlb_dev_features(c.t.dev) != 0)
 		return t_fail("RESET_DEVICE: %d", ret);
-	if (vlb_dev_broken(c.dev))
+	if (vlb_dev_broken(c.t.dev))
 		return t_fail("the device broke on a good sequence");
 	teardown(&c);
 	return 0;
@@ -691,7 +641,7 @@ static int mem_reg(struct ctx *c, uint32_t req, uint64_t gpa, uint64_t size)
 		},
 	};
 
-	return t_fe_call(&c->fe, req, &m, sizeof(m), &c->memfd,
+	return t_fe_call(&c->t.fe, req, &m, sizeof(m), &c->t.memfd,
 			 req == VHOST_USER_ADD_MEM_REG ? 1 : 0, NULL);
 }
 
@@ -706,7 +656,7 @@ static int test_mem_slots(void)
 
 	if (setup(&c, 0, false))
 		return T_EXIT_FAIL;
-	ret = t_fe_get_u64(&c.fe, VHOST_USER_GET_MAX_MEM_SLOTS, &v);
+	ret = t_fe_get_u64(&c.t.fe, VHOST_USER_GET_MAX_MEM_SLOTS, &v);
 	if (ret || v != VHOST_USER_MAX_MEM_REGIONS)
 		return t_fail("GET_MAX_MEM_SLOTS: %d, %llu", ret, (unsigned long long)v);
 	/* Replace the one region by two halves (mmap offsets 0 and half). */
@@ -717,33 +667,33 @@ static int test_mem_slots(void)
 		ret = mem_reg(&c, VHOST_USER_ADD_MEM_REG, half, half);
 	if (ret)
 		return t_fail("REM/ADD_MEM_REG: %s", strerror(-ret));
-	ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
+	ret = t_fe_start_ring(&c.t.fe, 0, &c.t.ring[0], QVA, c.t.kick[0], c.t.call[0]);
 	if (!ret)
-		ret = t_fe_set_state(&c.fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+		ret = t_fe_set_state(&c.t.fe, VHOST_USER_SET_VRING_ENABLE, 0, 1);
 	if (ret)
 		return t_fail("starting the ring on two regions: %s", strerror(-ret));
 
 	/* One buffer across the boundary gives two iovecs, both right. */
-	c.mem[half - 1] = 0x11;
-	c.mem[half] = 0x22;
-	t_ring_desc(&c.r, 0, half - 8, 16, 0, 0);
-	t_ring_post(&c.r, 0);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+	c.t.mem[half - 1] = 0x11;
+	c.t.mem[half] = 0x22;
+	t_ring_desc(&c.t.ring[0], 0, half - 8, 16, 0, 0);
+	t_ring_post(&c.t.ring[0], 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 		return t_fail("pop across regions");
 	if (e->out_num != 2 || e->out_sg[0].iov_len != 8 || e->out_sg[1].iov_len != 8 ||
 	    ((uint8_t *)e->out_sg[0].iov_base)[7] != 0x11 ||
 	    ((uint8_t *)e->out_sg[1].iov_base)[0] != 0x22)
 		return t_fail("buffer across regions: %u iovecs", e->out_num);
-	vlb_vq_push(vlb_dev_vq(c.dev, 0), e, 0);
+	vlb_vq_push(vlb_dev_vq(c.t.dev, 0), e, 0);
 	free(e);
 
 	/* Removing what is not there is refused, not fatal. */
 	ret = mem_reg(&c, VHOST_USER_REM_MEM_REG, 0x1000, half);
-	if (ret != -EIO || vlb_dev_broken(c.dev))
+	if (ret != -EIO || vlb_dev_broken(c.t.dev))
 		return t_fail("REM_MEM_REG of no region: %d, want a REPLY_ACK failure", ret);
 	/* Overlapping an existing region is a protocol error. */
 	ret = mem_reg(&c, VHOST_USER_ADD_MEM_REG, half, half);
-	if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+	if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 		return t_fail("overlapping ADD_MEM_REG: %d, want -EPROTO", ret);
 	teardown(&c);
 
@@ -751,7 +701,7 @@ static int test_mem_slots(void)
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
 	ret = mem_reg(&c, VHOST_USER_REM_MEM_REG, 0, MEM_SIZE);
-	if (ret != -EPROTO || !vlb_dev_broken(c.dev) || c.started != 0)
+	if (ret != -EPROTO || !vlb_dev_broken(c.t.dev) || c.started != 0)
 		return t_fail("REM_MEM_REG under a started ring: %d", ret);
 	teardown(&c);
 	return 0;
@@ -812,7 +762,7 @@ static int inf_get(struct ctx *c, struct inf *f, uint16_t nq, uint16_t qs)
 
 	f->fd = -1;
 	f->map = NULL;
-	ret = t_fe_call(&c->fe, VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), NULL, 0, &r);
+	ret = t_fe_call(&c->t.fe, VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), NULL, 0, &r);
 	if (ret)
 		return t_fail("GET_INFLIGHT_FD: %s", strerror(-ret));
 	if (r.nfds != 1 || r.hdr.size != sizeof(in))
@@ -845,7 +795,7 @@ static int inf_set(struct ctx *c, struct inf *f, uint64_t size, uint64_t offset,
 		.num_queues = nq, .queue_size = qs,
 	};
 
-	return t_fe_call(&c->fe, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), &f->fd, 1, NULL);
+	return t_fe_call(&c->t.fe, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), &f->fd, 1, NULL);
 }
 
 /* The back-end dies (its state goes); a new one gets the same file and rings. */
@@ -853,12 +803,8 @@ static int inf_restart(struct ctx *c, struct inf *f)
 {
 	int ret;
 
-	vlb_dev_free(c->dev);
-	close(c->fe.sock);
-	c->dev = NULL;
-	c->fe.sock = -1;
 	c->started = -1;
-	if (connect_dev(c))
+	if (t_sess_new_dev(&c->t, &test_iface, NR_VQS, c, "test") || connect_dev(c))
 		return T_EXIT_FAIL;
 	ret = inf_set(c, f, f->size, 0, NR_VQS, f->queue_size);
 	if (ret)
@@ -875,7 +821,7 @@ static int pop_expect(struct ctx *c, const uint16_t *want, unsigned int n,
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		ret = vlb_vq_pop(vlb_dev_vq(c->dev, 0), &elems[i]);
+		ret = vlb_vq_pop(vlb_dev_vq(c->t.dev, 0), &elems[i]);
 		if (ret)
 			return t_fail("%s: pop %u: %s", what, i, strerror(-ret));
 		if (elems[i]->index != want[i])
@@ -887,7 +833,7 @@ static int pop_expect(struct ctx *c, const uint16_t *want, unsigned int n,
 
 static void push_free(struct ctx *c, struct vlb_vq_elem *e)
 {
-	vlb_vq_push(vlb_dev_vq(c->dev, 0), e, 8);
+	vlb_vq_push(vlb_dev_vq(c->t.dev, 0), e, 8);
 	free(e);
 }
 
@@ -913,9 +859,9 @@ static int test_inflight_resubmit(void)
 		return t_fail("SET_INFLIGHT_FD and start");
 	q = inf_queue(&f, 0);
 	for (i = 0; i < NUM; i++)
-		t_ring_desc(&c.r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
+		t_ring_desc(&c.t.ring[0], i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
 	for (i = 0; i < 6; i++)
-		t_ring_post(&c.r, posted[i]);
+		t_ring_post(&c.t.ring[0], posted[i]);
 	if (pop_expect(&c, posted, 6, e, "first back-end"))
 		return T_EXIT_FAIL;
 	for (i = 0; i < 6; i++)
@@ -926,7 +872,7 @@ static int test_inflight_resubmit(void)
 	/* Heads 2 and 1 complete; the batch is cleared once published. */
 	push_free(&c, e[1]);
 	push_free(&c, e[4]);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
 	if (q->desc[2].inflight || q->desc[1].inflight || q->used_idx != 2 ||
 	    q->last_batch_head != 1 || q->desc[1].next != 2)
 		return t_fail("after flush: inflight %u %u, used_idx %u, batch head %u",
@@ -934,31 +880,31 @@ static int test_inflight_resubmit(void)
 			      q->last_batch_head);
 	/* Head 3 completes too; the driver posts two more meanwhile. */
 	push_free(&c, e[5]);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
 	free(e[0]);
 	free(e[2]);
 	free(e[3]);
-	t_ring_post(&c.r, 6);
-	t_ring_post(&c.r, 7);
+	t_ring_post(&c.t.ring[0], 6);
+	t_ring_post(&c.t.ring[0], 7);
 
 	if (inf_restart(&c, &f))
 		return T_EXIT_FAIL;
 	if (pop_expect(&c, owed, 5, e, "after the restart"))
 		return T_EXIT_FAIL;
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e[6]) != -EAGAIN)
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e[6]) != -EAGAIN)
 		return t_fail("after the restart: more than the owed and the new chains");
 	for (i = 0; i < 5; i++)
 		push_free(&c, e[i]);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
 	for (i = 0; i < 3; i++)
-		t_ring_get_used(&c.r, &id, &len);
+		t_ring_get_used(&c.t.ring[0], &id, &len);
 	for (i = 0; i < 5; i++)
-		if (t_ring_get_used(&c.r, &id, &len) || id != owed[i])
+		if (t_ring_get_used(&c.t.ring[0], &id, &len) || id != owed[i])
 			return t_fail("used entry %u: id %u, want %u", 3 + i, id, owed[i]);
 	for (i = 0; i < NUM; i++)
 		if (q->desc[i].inflight)
 			return t_fail("head %u still in flight after completion", i);
-	if (vlb_dev_broken(c.dev))
+	if (vlb_dev_broken(c.t.dev))
 		return t_fail("the device broke on a good restart");
 	inf_close(&f);
 	teardown(&c);
@@ -984,21 +930,21 @@ static int test_inflight_batch_crash(void)
 		return t_fail("SET_INFLIGHT_FD and start");
 	q = inf_queue(&f, 0);
 	for (i = 0; i < 3; i++) {
-		t_ring_desc(&c.r, i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
-		t_ring_post(&c.r, i);
-		if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e[i]))
+		t_ring_desc(&c.t.ring[0], i, BUFS + 8 * i, 8, T_DESC_F_WRITE, 0);
+		t_ring_post(&c.t.ring[0], i);
+		if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e[i]))
 			return t_fail("batch: pop %u", i);
 	}
 	push_free(&c, e[0]);
 	push_free(&c, e[1]);
-	vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+	vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
 	free(e[2]);
 	/* Undo the clear: the state between the used->idx store and it. */
 	q->desc[0].inflight = 1;
 	q->desc[1].inflight = 1;
 	q->used_idx = 0;
-	if (t_ring_used_idx(&c.r) != 2)
-		return t_fail("batch: used idx %u", t_ring_used_idx(&c.r));
+	if (t_ring_used_idx(&c.t.ring[0]) != 2)
+		return t_fail("batch: used idx %u", t_ring_used_idx(&c.t.ring[0]));
 
 	if (inf_restart(&c, &f))
 		return T_EXIT_FAIL;
@@ -1008,7 +954,7 @@ static int test_inflight_batch_crash(void)
 	if (pop_expect(&c, (const uint16_t[]){ 2 }, 1, e, "batch"))
 		return T_EXIT_FAIL;
 	free(e[0]);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e[0]) != -EAGAIN)
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e[0]) != -EAGAIN)
 		return t_fail("batch: a completed chain came back");
 	inf_close(&f);
 	teardown(&c);
@@ -1027,20 +973,20 @@ static int test_inflight_late(void)
 
 	if (setup(&c, 0, true))
 		return T_EXIT_FAIL;
-	t_ring_desc(&c.r, 0, BUFS, 8, T_DESC_F_WRITE, 0);
+	t_ring_desc(&c.t.ring[0], 0, BUFS, 8, T_DESC_F_WRITE, 0);
 	for (i = 0; i < 3 * NUM; i++) {
-		t_ring_post(&c.r, 0);
-		if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e))
+		t_ring_post(&c.t.ring[0], 0);
+		if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e))
 			return t_fail("late: pop %u", i);
 		push_free(&c, e);
-		vlb_vq_flush(vlb_dev_vq(c.dev, 0));
+		vlb_vq_flush(vlb_dev_vq(c.t.dev, 0));
 	}
-	if (t_fe_call(&c.fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &r) ||
+	if (t_fe_call(&c.t.fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &r) ||
 	    inf_get(&c, &f, NR_VQS, NUM) || inf_set(&c, &f, f.size, 0, NR_VQS, NUM) ||
 	    start_ring(&c))
 		return t_fail("late: restart with a new record");
-	t_ring_post(&c.r, 0);
-	if (vlb_vq_pop(vlb_dev_vq(c.dev, 0), &e) || vlb_dev_broken(c.dev))
+	t_ring_post(&c.t.ring[0], 0);
+	if (vlb_vq_pop(vlb_dev_vq(c.t.dev, 0), &e) || vlb_dev_broken(c.t.dev))
 		return t_fail("late: no pop after the restart");
 	free(e);
 	if (inf_queue(&f, 0)->used_idx != 3 * NUM || inf_queue(&f, 0)->desc[0].inflight != 1)
@@ -1100,7 +1046,7 @@ static int test_inflight_bad(void)
 	int small, ret;
 	void *map;
 
-	for (i = 0; i < sizeof(bad_records) / sizeof(bad_records[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_records); i++) {
 		const struct bad_record *b = &bad_records[i];
 		uint16_t qs = b->queue_size ? b->queue_size : NUM;
 
@@ -1109,8 +1055,8 @@ static int test_inflight_bad(void)
 		if (inf_set(&c, &f, f.size, 0, NR_VQS, qs))
 			return t_fail("%s: SET_INFLIGHT_FD", b->what);
 		b->spoil(inf_queue(&f, 0));
-		ret = t_fe_start_ring(&c.fe, 0, &c.r, QVA, c.kick, c.call);
-		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		ret = t_fe_start_ring(&c.t.fe, 0, &c.t.ring[0], QVA, c.t.kick[0], c.t.call[0]);
+		if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 			return t_fail("%s: start gave %d, want -EPROTO", b->what, ret);
 		inf_close(&f);
 		teardown(&c);
@@ -1133,15 +1079,23 @@ static int test_inflight_bad(void)
 		in.num_queues = NR_VQS;
 		in.queue_size = NUM;
 		switch (i) {
-		case 0: in.num_queues = 0; break;
-		case 1: in.num_queues = NR_VQS + 1; break;
-		case 2: in.queue_size = 0; break;
-		case 3: in.queue_size = 40000; break;
+		case 0:
+			in.num_queues = 0;
+			break;
+		case 1:
+			in.num_queues = NR_VQS + 1;
+			break;
+		case 2:
+			in.queue_size = 0;
+			break;
+		case 3:
+			in.queue_size = 40000;
+			break;
 		}
 		if (i < 5) {
 			struct vhost_user_msg r;
 
-			ret = t_fe_call(&c.fe, VHOST_USER_GET_INFLIGHT_FD, &in,
+			ret = t_fe_call(&c.t.fe, VHOST_USER_GET_INFLIGHT_FD, &in,
 					i == 4 ? 16 : sizeof(in), NULL, 0, &r);
 		} else if (i == 5) {
 			ret = inf_set(&c, &f, f.size - 64, 0, NR_VQS, NUM);
@@ -1164,7 +1118,7 @@ static int test_inflight_bad(void)
 		} else {
 			ret = inf_set(&c, &f, f.size, 0, 0, NUM);
 		}
-		if (ret != -EPROTO || !vlb_dev_broken(c.dev))
+		if (ret != -EPROTO || !vlb_dev_broken(c.t.dev))
 			return t_fail("%s: %d, want -EPROTO", what[i], ret);
 		inf_close(&f);
 		teardown(&c);
