@@ -526,7 +526,10 @@ static void vl_bounce(struct vl_mem *mem, u64 iova, phys_addr_t orig,
  *  - page cache pages of files the device reads are shared only while
  *    under writeback: truncation waits for writeback, so the page cannot
  *    leave the page cache while the back-end may map it;
- *  - swap cache and movable (non-LRU) pages are bounced.
+ *  - swap cache and movable (non-LRU) pages are bounced;
+ *  - so are hugetlb pages: a PTE mapping of one of their pages would
+ *    break hugetlb's own mapcount (6.1's vm_insert_page() does not refuse
+ *    them; 6.12 types them).
  * Any context; the answer may go stale only for pages the driver does not
  * own exclusively, which is the driver's business.
  */
@@ -542,6 +545,7 @@ static bool vl_page_shareable(unsigned long pfn, enum dma_data_direction dir)
 	folio = page_folio(page);
 	if (!folio_ref_count(folio) || PageReserved(page) ||
 	    is_zone_device_page(page) || page_has_type(page) ||
+	    folio_test_hugetlb(folio) ||
 	    folio_test_anon(folio) || folio_test_slab(folio) ||
 	    folio_test_swapcache(folio) || __folio_test_movable(folio) ||
 	    PageHWPoison(page))
