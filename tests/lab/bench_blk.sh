@@ -16,6 +16,11 @@
 #     driver (touches no data). nullb-raw: qsd on a memory-backed null_blk
 #     (cache.direct=on, aio=native: the back-end moves every byte).
 #   BENCH_WORKLOADS, BENCH_PATHS: subsets of the names below.
+#   BENCH_THP (1): fio's shared-memory buffers on transparent huge pages
+#     (shmem_enabled=always), so every path and round gets the same,
+#     contiguous, buffer layout; 0 leaves it to chance (single pages
+#     scattered or not, which changes how many requests a 1 MiB read
+#     becomes on every path, and what zero-copy shares: docs/memory.md).
 #   BENCH_PIN (0): 1 puts the back-ends on vCPU 1 and a single fio job on
 #     vCPU 0 (by default the guest's scheduler places them, as it would in
 #     use; pinning did not make the runs steadier on a loaded host).
@@ -35,6 +40,7 @@ BENCH_WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 ALL_PATHS="vl-isolated vl-zero-copy vduse nbd null_blk loop"
 BENCH_PATHS=${BENCH_PATHS:-$ALL_PATHS}
 BENCH_PIN=${BENCH_PIN:-0}
+BENCH_THP=${BENCH_THP:-1}
 OUT=${1:-}
 . "$(dirname "$0")/bench_common.sh"
 
@@ -165,6 +171,11 @@ _bench_round() {
 }
 
 _bench_modules
+THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+if [ "$BENCH_THP" = 1 ]; then
+	echo always >"$THP" || _fail "cannot set $THP"
+fi
+_log "shared-memory huge pages: $(cat "$THP")"
 for wl in $BENCH_WORKLOADS; do
 	_wl_job "$wl" || _fail "unknown workload $wl (one of: $ALL_WORKLOADS)"
 done
