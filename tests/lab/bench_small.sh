@@ -10,6 +10,7 @@
 #    between two ports): TCP throughput between two namespaces, against
 #    the same transfer over a veth pair (the kernel's own path).
 # ROUNDS (3) rounds, interleaved; the log ends with "small-bench:" lines.
+# Written 2026-11-26; its first run is still to come (no figures yet).
 #
 #   scripts/vm-run --kernel 6.12 --cpus 2 --mem 3G --timeout 1200 -- tests/lab/bench_small.sh
 . "$(dirname "$0")/common.sh"
