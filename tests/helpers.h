@@ -93,6 +93,25 @@ bool t_check(bool ok, int *failures, const char *fn, int line, const char *fmt, 
 	return false;
 }
 
+/*
+ * The checks of a test file with a `static int failures;` counter:
+ * T_CHECK(cond, fmt, ...) reports and counts a failure and goes on (its
+ * value is @cond); T_CHECK_RET(cond, fmt, ...) also returns 1 from the
+ * calling function. The message's arguments are evaluated only after
+ * @cond, and only when it fails: they may read what @cond computed.
+ */
+#define T_CHECK(cond, ...) ({						\
+	bool t_ok_ = (cond);						\
+									\
+	if (!t_ok_)							\
+		t_check(false, &failures, __func__, __LINE__, __VA_ARGS__); \
+	t_ok_;								\
+})
+#define T_CHECK_RET(cond, ...) do {				\
+	if (!T_CHECK((cond), __VA_ARGS__))			\
+		return 1;					\
+} while (0)
+
 /**
  * t_fail() - report a failed check on stderr, prefixed with the program name
  * @fmt: printf format, no trailing newline

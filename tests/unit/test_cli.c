@@ -23,14 +23,7 @@ static char root[64];
 static char out_buf_path[PATH_MAX];
 static int failures;
 
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		failures++;						\
-	}								\
-} while (0)
+#define CHECK(cond, ...)	T_CHECK(cond, __VA_ARGS__)
 
 static void test_decoders(void)
 {

@@ -43,15 +43,7 @@ static struct t_ring *rqr = &sess.ring[0];
 static uint8_t *mem;
 static char img[64];
 
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s: line %d: ", __func__, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		failures++;						\
-		return 1;						\
-	}								\
-} while (0)
+#define CHECK(cond, ...)	T_CHECK_RET(cond, __VA_ARGS__)
 
 /* One descriptor of a test chain. */
 struct seg {

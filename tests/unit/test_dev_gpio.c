@@ -235,15 +235,7 @@ static struct t_ring *rqr = &sess.ring[GPIO_REQUESTQ], *eqr = &sess.ring[GPIO_EV
 static uint8_t *mem;
 static bool eq_busy[NUM / 2];	/* slot posted, not yet used */
 
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s: line %d: ", __func__, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		failures++;						\
-		return 1;						\
-	}								\
-} while (0)
+#define CHECK(cond, ...)	T_CHECK_RET(cond, __VA_ARGS__)
 
 static int sess_open(void)
 {

@@ -43,7 +43,7 @@
 
 static int failures;
 
-#define CHECK(cond, ...)	t_check((cond), &failures, __func__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...)	T_CHECK(cond, __VA_ARGS__)
 
 /* The fake host adapter: 128 chips of 256 registers, SMBus or I2C_RDWR. */
 static struct {

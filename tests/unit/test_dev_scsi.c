@@ -32,15 +32,7 @@ static struct vscsi_target tgt;
 static const char *cur_test;
 static int failures;
 
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s: line %d: ", cur_test, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		failures++;						\
-		return 1;						\
-	}								\
-} while (0)
+#define CHECK(cond, ...)	T_CHECK_RET(cond, __VA_ARGS__)
 
 /* Run @cdb on @lun; returns the status, sets *@n to the data-in bytes. */
 static int run(uint32_t lun, const uint8_t *cdb, size_t cdb_len,

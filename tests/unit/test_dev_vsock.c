@@ -36,7 +36,7 @@
 
 static int failures;
 
-#define CHECK(cond, ...)	t_check((cond), &failures, __func__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...)	T_CHECK(cond, __VA_ARGS__)
 
 static struct vsock_hdr good_hdr(uint16_t op, uint32_t len)
 {

@@ -22,16 +22,7 @@
 
 static int failures;
 
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "test_lib_msg_dump: %s:%d: ",	\
-				__func__, __LINE__);			\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			failures++;					\
-		}							\
-	} while (0)
+#define CHECK(cond, ...)	T_CHECK(cond, __VA_ARGS__)
 
 static char line[2048];
 
