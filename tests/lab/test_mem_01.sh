@@ -84,9 +84,12 @@ _mem_01() {
 	hb=$!
 	_PIDS+=("$hb")
 	_wait_for 30 _is_socket "$sock" || _fail "vl-hostile-blk did not create $sock"
-	# _start_adapter adds --memory $VL_MEM_MODE.
+	# _start_adapter adds --memory $VL_MEM_MODE. A 16 MiB region: each
+	# scan reads all of it and takes a refused fault on every page of the
+	# zero-copy window not in flight, which at 64 MiB (the default) kept
+	# a TCG guest's back-end scanning more than serving.
 	VL_MEM_MODE=$mode
-	_start_adapter vdev --socket "$sock" --device blk
+	_start_adapter vdev --socket "$sock" --device blk --mem-size 16M
 	dev=$(_blkdev "$vdev")
 	_log "[$mode] $vdev is $dev"
 

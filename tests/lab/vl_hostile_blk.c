@@ -9,8 +9,10 @@
  * space. On top of that, two attacks, alone or together:
  *
  * --scan HEX[,HEX...] --report FILE: "read every byte it can map". Every
- *	--scan-interval ms, every --scan-every requests (while those requests
- *	are still in flight) and on SIGUSR1, read every page of every region
+ *	--scan-interval ms after the end of the last scan (so a scan slower
+ *	than the interval still leaves the back-end time to serve), every
+ *	--scan-every requests (while those requests are still in flight)
+ *	and on SIGUSR1, read every page of every region
  *	of the memory table and count the occurrences of each pattern. Pages
  *	are read by write()ing them into a pipe, so a page whose fault the
  *	front-end refuses costs an EFAULT (counted in pages_refused), never a
@@ -303,6 +305,18 @@ static int hblk_scan_range(struct hblk *hb, const uint8_t *host, uint64_t size)
 	return 0;
 }
 
+/* The next timed scan comes --scan-interval ms from now. */
+static void hblk_timer_arm(struct hblk *hb)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = hb->interval_ms / 1000,
+			      .tv_nsec = (hb->interval_ms % 1000) * 1000000L },
+	};
+
+	if (hb->timer_fd >= 0 && timerfd_settime(hb->timer_fd, 0, &its, NULL) < 0)
+		vlb_err(NULL, "timerfd_settime: %s", strerror(errno));
+}
+
 static void hblk_scan(struct vlb_dev *dev, struct hblk *hb, const char *why)
 {
 	uint64_t read0 = hb->pages_read, refused0 = hb->pages_refused;
@@ -317,6 +331,7 @@ static void hblk_scan(struct vlb_dev *dev, struct hblk *hb, const char *why)
 	}
 	hb->scans++;
 	hb->since_scan = 0;
+	hblk_timer_arm(hb);
 	vlb_dbg(VLB_DBG_DEV, vlb_dev_name(dev), "scan %llu (%s): %llu pages read, %llu refused",
 		(unsigned long long)hb->scans, why,
 		(unsigned long long)(hb->pages_read - read0),
@@ -818,17 +833,12 @@ static int hblk_setup(struct hblk *hb, int *stop_fd)
 		return -1;
 	}
 	if (hb->interval_ms) {
-		struct itimerspec its = {
-			.it_interval = { .tv_sec = hb->interval_ms / 1000,
-					 .tv_nsec = (hb->interval_ms % 1000) * 1000000L },
-		};
-
-		its.it_value = its.it_interval;
 		hb->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (hb->timer_fd < 0 || timerfd_settime(hb->timer_fd, 0, &its, NULL) < 0) {
-			vlb_err(NULL, "timerfd: %s", strerror(errno));
+		if (hb->timer_fd < 0) {
+			vlb_err(NULL, "timerfd_create: %s", strerror(errno));
 			return -1;
 		}
+		hblk_timer_arm(hb);
 	}
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_NODEFER;
