@@ -32,7 +32,9 @@
  * device may write, one for buffers it may only read (its PTEs are never
  * writable: writes SIGBUS). A streaming mapping whose pages may be inserted
  * into a user page table as ordinary pages (vl_page_shareable()) and that
- * is large enough gets IOVA pages in a window that resolve to the buffer's
+ * belongs to a large enough run of such mappings (struct vl_run: in
+ * practice, a large request, even one of scattered single pages) gets
+ * IOVA pages in a window that resolve to the buffer's
  * own pages; anything else is bounced as in isolated mode. A window page is
  * reachable only while its mapping is live: the fault handler checks, and
  * it maps the whole buffer and the live buffers adjacent to it in one go
@@ -92,6 +94,7 @@
 #include <linux/mount.h>
 #include <linux/mutex.h>
 #include <linux/pagemap.h>
+#include <linux/percpu.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
 #include <linux/scatterlist.h>
@@ -145,15 +148,18 @@
 			 __GFP_RETRY_MAYFAIL)
 
 /*
- * Smallest segment shared in place in zero-copy mode; smaller ones are
- * bounced. Sharing costs a back-end fault, a deferred interrupt and a PTE
- * zap per request: in the lab a single 4 KiB page shared runs at half the
- * speed of a copied one (docs/memory.md), so single pages are bounced.
+ * Smallest run of whole-page segments shared in place in zero-copy mode
+ * (see struct vl_run); the first segments of a run, until it reaches this
+ * size, are bounced. Sharing costs a back-end fault, a deferred interrupt
+ * and a PTE zap per run (one fault and one zap cover a whole request), not
+ * per segment: in the lab a single 4 KiB page shared runs at half the
+ * speed of a copied one, and a 1 MiB read of scattered pages, 256 one-page
+ * segments, shared runs faster than copied (docs/memory.md).
  */
 static unsigned int vl_zc_min_bytes = SZ_16K;
 module_param_named(zero_copy_min_bytes, vl_zc_min_bytes, uint, 0644);
 MODULE_PARM_DESC(zero_copy_min_bytes,
-		 "smallest DMA segment shared in place by zero-copy devices; smaller ones are bounced (default 16384)");
+		 "zero-copy devices share whole-page DMA segments in place once those mapped in a row reach this many bytes; the first ones are bounced (default 16384)");
 
 /* Runs revocations and the transport's sweeps; used on the I/O path. */
 struct workqueue_struct *vl_mem_wq;
@@ -186,6 +192,25 @@ struct vl_slot {
 	phys_addr_t orig;
 	u32 len;
 	u32 head;
+};
+
+/**
+ * struct vl_run - whole-page segments one CPU mapped in a row (zero-copy)
+ * @bytes: their size, the last one included
+ * @dir: their direction
+ *
+ * A driver maps a request's segments one after the other on one CPU, with
+ * the queue's lock held (virtio_ring maps each one with dma_map_page()),
+ * and the segments that are not whole pages (virtio-blk's header and
+ * status byte) end a run. So a run is, in practice, the data of one
+ * request, and a request of scattered pages (one-page segments) is shared
+ * like one of a single large segment: the fault that maps one of its pages
+ * maps them all (fault-around), and one zap takes them back. Only a hint
+ * for the policy: a wrong guess costs time, never safety.
+ */
+struct vl_run {
+	size_t bytes;
+	enum dma_data_direction dir;
 };
 
 /**
@@ -235,6 +260,7 @@ struct vl_view {
  * @pending: pages of the mappings in @revoking
  * @max_pending: bound on @pending beyond which buffers are bounced
  * @revoke_work: zaps and releases the mappings in @revoking
+ * @runs: per CPU, the segments it just mapped (zero-copy only)
  * @sweep_lock: serialises sweeps (owner of @sweeping)
  * @bytes_bounced: bytes copied either way
  * @bytes_shared: bytes mapped in place
@@ -279,6 +305,7 @@ struct vl_mem {
 	unsigned long pending;
 	unsigned long max_pending;
 	struct work_struct revoke_work;
+	struct vl_run __percpu *runs;
 	struct mutex sweep_lock;
 
 	atomic64_t bytes_bounced;
@@ -532,20 +559,46 @@ static bool vl_page_shareable(unsigned long pfn, enum dma_data_direction dir)
 	       !folio_test_locked(folio) && !folio_test_writeback(folio);
 }
 
-static bool vl_shareable(struct vl_mem *mem, phys_addr_t phys, size_t size,
-			 enum dma_data_direction dir)
+static bool vl_pages_shareable(phys_addr_t phys, size_t size,
+			       enum dma_data_direction dir)
 {
 	unsigned long pfn, i;
 
-	if (mem->mode != VIRTIO_LOOPBACK_MEM_ZERO_COPY ||
-	    size < READ_ONCE(vl_zc_min_bytes) ||
-	    !PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
+	if (!PAGE_ALIGNED(phys) || !PAGE_ALIGNED(size))
 		return false;
 	pfn = PHYS_PFN(phys);
 	for (i = 0; i < size >> PAGE_SHIFT; i++)
 		if (!vl_page_shareable(pfn + i, dir))
 			return false;
 	return true;
+}
+
+/*
+ * Whether to share a segment in place: its pages may be shared, and the
+ * run of such segments this CPU mapped in a row, this one included, has
+ * reached zero_copy_min_bytes (struct vl_run). Any context.
+ */
+static bool vl_shareable(struct vl_mem *mem, phys_addr_t phys, size_t size,
+			 enum dma_data_direction dir)
+{
+	struct vl_run *run;
+	size_t bytes = 0;
+
+	if (mem->mode != VIRTIO_LOOPBACK_MEM_ZERO_COPY)
+		return false;
+	run = get_cpu_ptr(mem->runs);
+	if (vl_pages_shareable(phys, size, dir)) {
+		if (run->dir != dir)
+			run->bytes = 0;
+		/* Saturates: a long run only needs to stay long. */
+		run->bytes = min_t(size_t, run->bytes + size, SZ_1G);
+		run->dir = dir;
+		bytes = run->bytes;
+	} else {
+		run->bytes = 0;
+	}
+	put_cpu_ptr(mem->runs);
+	return bytes && bytes >= READ_ONCE(vl_zc_min_bytes);
 }
 
 static void vl_put_pages(unsigned long pfn, unsigned long nr)
@@ -1252,8 +1305,9 @@ struct vl_mem *vl_mem_create(u64 size, u32 mode)
 					 sizeof(long), GFP_KERNEL_ACCOUNT);
 		mem->reaping = kvcalloc(BITS_TO_LONGS(mem->npages),
 					sizeof(long), GFP_KERNEL_ACCOUNT);
+		mem->runs = alloc_percpu_gfp(struct vl_run, GFP_KERNEL_ACCOUNT);
 		if (!mem->faulted || !mem->revoking || !mem->sweeping ||
-		    !mem->reaping)
+		    !mem->reaping || !mem->runs)
 			goto err;
 	}
 	bitmap_set(mem->bitmap, 0, VL_RESERVED_PAGES);
@@ -1274,6 +1328,7 @@ err:
 	for (i = 0; i < mem->nviews; i++)
 		if (mem->views[i].inode)
 			iput(mem->views[i].inode);
+	free_percpu(mem->runs);
 	kvfree(mem->reaping);
 	kvfree(mem->sweeping);
 	kvfree(mem->revoking);
@@ -1315,6 +1370,7 @@ static void vl_mem_release_kref(struct kref *kref)
 			mem->name, leaked);
 	for (i = 0; i < mem->nviews; i++)
 		iput(mem->views[i].inode);
+	free_percpu(mem->runs);
 	kvfree(mem->reaping);
 	kvfree(mem->sweeping);
 	kvfree(mem->revoking);
