@@ -171,11 +171,7 @@ _bench_round() {
 }
 
 _bench_modules
-THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
-if [ "$BENCH_THP" = 1 ]; then
-	echo always >"$THP" || _fail "cannot set $THP"
-fi
-_log "shared-memory huge pages: $(cat "$THP")"
+_shm_huge_pages "$BENCH_THP"
 for wl in $BENCH_WORKLOADS; do
 	_wl_job "$wl" || _fail "unknown workload $wl (one of: $ALL_WORKLOADS)"
 done

@@ -14,12 +14,16 @@
 # slower, in either mode (the freed segment's pages come back in reverse
 # physical order, so every second run gets no contiguous segments): ABBA
 # gives each mode as many of each.
-#   ROUNDS (4)  RUNTIME (5 seconds per O_DIRECT run)
+# BENCH_THP (1): shared memory on transparent huge pages, so the shm
+# buffers are contiguous in every run (0: the kernel's default, where they
+# are the scattered pages described above).
+#   ROUNDS (4)  RUNTIME (5 seconds per O_DIRECT run)  BENCH_THP (1)
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio
 ROUNDS=${ROUNDS:-4}
 RUNTIME=${RUNTIME:-5}
+_shm_huge_pages "${BENCH_THP:-1}"
 
 # _order ROUND: the two modes in this round's order (ABBA...).
 _order() {

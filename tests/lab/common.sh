@@ -251,6 +251,17 @@ _zc_shared() {
 	return 0
 }
 
+# _shm_huge_pages ON: when ON is 1, shared memory (SysV shm, memfd, tmpfs)
+# on transparent huge pages, so a benchmark's buffers are contiguous and
+# alike for every path and round; logs the setting either way.
+_shm_huge_pages() {
+	local f=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+	if [ "$1" = 1 ]; then
+		echo always >"$f" || _fail "cannot set $f"
+	fi
+	_log "shared-memory huge pages: $(cat "$f")"
+}
+
 _slab_kb() { awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo; }
 # _slab_settle: caches dropped, and every SLUB cache's per-CPU slabs
 # flushed and empty slabs freed, so that /proc/slabinfo's active objects
