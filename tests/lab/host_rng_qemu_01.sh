@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.12
 # Description (runs on the host, not in a guest): our vhost-user-rng serves
 # a real VM front-end, QEMU's vhost-user-rng-pci, with the guest's own
 # virtio-pci transport: the guest's /dev/hwrng delivers its bytes.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.12
 # Description: every adapter failure named in the issue gives one clear
 # line on stderr, a non-zero exit and no kernel device left behind: no
 # module, socket missing, not a socket, nobody listening, back-end hanging

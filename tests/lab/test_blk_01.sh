@@ -4,6 +4,7 @@
 # (vhost-user-blk): mkfs, write, sync, fsck clean, and the files read back
 # bit-exact from the image without virtio-loopback in the path.
 # Memory modes: isolated zero-copy
+# Check runs: 6.1/isolated 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/blk_fs_common.sh"
 _prep_test

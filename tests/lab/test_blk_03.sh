@@ -3,6 +3,7 @@
 # Description: fio --verify=crc32c, 4k random and 1M sequential, QD1 and
 # QD32, on a virtio-loopback disk backed by a raw image.
 # Memory modes: isolated zero-copy
+# Check runs: 6.1/zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/fio_common.sh"
 _prep_test

@@ -4,6 +4,7 @@
 # memory-backed null_blk: the back-end does O_DIRECT I/O straight from the
 # bounce pages (get_user_pages on them must work); fio verify passes.
 # Memory modes: isolated zero-copy
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/fio_common.sh"
 _prep_test

@@ -6,6 +6,7 @@
 # layer) and round-trip, instead of being retried forever; fio QD32 1 MiB
 # (far more than the region holds) completes and verifies, only slower.
 # Memory modes: isolated zero-copy
+# Check runs: 6.1/isolated
 . "$(dirname "$0")/common.sh"
 _prep_test
 img=$TEST_DIR/disk.raw

@@ -12,6 +12,7 @@
 # end of the disk while the rest still reads fine. Bad options (no
 # --file, a missing file, bad --queues) refused with one line.
 # Memory modes: isolated
+# Check runs: 6.12/isolated
 # (the config change does not depend on the memory mode; zero-copy with
 # this back-end is test_reconnect_03's)
 # Lab timeout: 400

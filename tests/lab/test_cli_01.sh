@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.12
 # Description: the virtio-loopback CLI on real devices: an rng (our
 # back-end) and a qemu-storage-daemon disk. list (table and --json, parsed
 # by python3) and show (by vl<N>, virtio<N> and /dev/vdX) agree with sysfs

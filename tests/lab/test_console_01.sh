@@ -9,7 +9,7 @@
 # both sockets. A stopped back-end blocks the writer, not the machine, and
 # loses nothing.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.1/isolated
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/console_common.sh"
 _prep_test

@@ -5,7 +5,7 @@
 # reaches it: agetty echoes it and hands it to its login program (echo
 # here), whose answer comes back on the pty.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/zero-copy 6.12/isolated
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/console_common.sh"
 _prep_test

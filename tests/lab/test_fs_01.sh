@@ -7,7 +7,7 @@
 # directory; unmount and remount keep everything; bad options and a wrong
 # tag fail clearly.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 virtiofsd=/usr/lib/qemu/virtiofsd

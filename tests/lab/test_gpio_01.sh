@@ -15,7 +15,7 @@
 # two lines in that order; a front-end that goes away while the driver
 # holds a line leaves the host line released (6.12: see the end).
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/zero-copy 6.12/isolated
+# Check runs: 6.1/zero-copy
 # Lab timeout: 400
 . "$(dirname "$0")/common.sh"
 _prep_test

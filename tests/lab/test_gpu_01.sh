@@ -8,7 +8,7 @@
 # On 6.1 the pixels come as UPDATE messages, on 6.12 (with /dev/udmabuf)
 # through a shared dmabuf.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 VUG=/usr/lib/qemu/vhost-user-gpu

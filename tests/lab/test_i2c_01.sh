@@ -14,7 +14,7 @@
 # two virtio-i2c hops. A missing adapter and bad --address values give
 # one error line and a non-zero status.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/zero-copy 6.12/isolated
+# Check runs: 6.12/isolated
 # Lab timeout: 400
 . "$(dirname "$0")/common.sh"
 _prep_test

@@ -8,7 +8,7 @@
 # back-end exits 1 with one clear line and the device is unplugged.
 # Malformed status and event buffers and config reads: test_dev_input.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.1/isolated
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/input_common.sh"
 _prep_test

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.1
 # Description: make install (install-files) into a DESTDIR inside the guest puts every
 # file where the packaging expects it (programs, man pages, udev rule,
 # systemd template unit, modules-load.d, sysusers.d, bash completion, the

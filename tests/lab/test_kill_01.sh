@@ -4,7 +4,7 @@
 # (it does not hang), the device disappears within a bounded time, the
 # module unloads, and the kernel reports nothing (vm-run checks dmesg).
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/zero-copy 6.12/isolated
+# Check runs: 6.1/zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.12
 # Description: 64 devices at once (32 blk, 32 rng), each created by its own
 # adapter process, all started concurrently; every one works; all are
 # removed when their adapters exit; a second round leaves slab and vmalloc

@@ -14,6 +14,7 @@
 # Runs in VL_MEM_MODE when set (run-all, one boot per mode), else in every
 # mode of VL_MEM_MODES (default "isolated zero-copy").
 # Memory modes: isolated zero-copy
+# Check runs: 6.1/zero-copy 6.12/isolated 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio

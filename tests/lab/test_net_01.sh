@@ -7,7 +7,7 @@
 # transfer arrives with the same sha256, its throughput logged; bad
 # --mac/--mtu values fail clearly.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.1/isolated
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/net_common.sh"
 _prep_test

@@ -15,7 +15,7 @@
 # gets both pairs again; --queues the back-end cannot serve is refused
 # in one line.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/zero-copy 6.12/isolated
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/net_common.sh"
 _prep_test

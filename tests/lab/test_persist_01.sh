@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.1
 # Description: adapter restart (--persist). A qemu-storage-daemon disk made
 # by an adapter with --persist; fio writes (random, 4k-128k, QD32) with
 # crc32c verification while the adapter is killed with kill -9 and a new

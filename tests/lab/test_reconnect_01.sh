@@ -11,7 +11,7 @@
 # RECONNECT_BACKEND=vhost-user-blk ours (test_reconnect_03: its own
 # inflight record); every reconnect must name the expected mechanism.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/zero-copy 6.12/isolated
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio

@@ -7,7 +7,7 @@
 # both adapters report each reconnect, done through the back-end's own
 # inflight record (libvlb offers INFLIGHT_SHMFD), never the kernel rewind.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.1/isolated
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/console_common.sh"
 _prep_test

@@ -12,7 +12,7 @@
 # checked on both kernels by vl-uapi-test rewind (test_uapi_01), and both
 # memory modes reconnect in test_reconnect_01/02.
 # Memory modes: isolated zero-copy
-# Check runs: 6.12/zero-copy
+# Check runs: none
 RECONNECT_BACKEND=vhost-user-blk
 RECONNECT_FIO_SIZE=128M
 . "$(dirname "$0")/test_reconnect_01.sh"

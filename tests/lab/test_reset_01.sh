@@ -4,7 +4,7 @@
 # unloaded and loaded again): the adapter stops and restarts the back-end,
 # data written before is still there.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 img=$TEST_DIR/disk.raw

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.12
 # Description: virtio-rng served by our vhost-user-rng: the kernel's hwrng
 # picks it and /dev/hwrng delivers 1 MiB of non-repeating bytes; rmmod
 # while the device exists is refused and the device keeps working; once

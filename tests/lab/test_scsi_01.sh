@@ -10,7 +10,7 @@
 # CHECK CONDITION with the right sense; a LUN reset (TMF) completes;
 # bad options are refused.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/zero-copy 6.12/isolated
+# Check runs: 6.1/zero-copy
 # Lab timeout: 300
 . "$(dirname "$0")/common.sh"
 _prep_test

@@ -9,6 +9,7 @@
 # the back-end with one line; SIGTERM leaves a valid file and no socket.
 # Skips on kernels without the virtio_snd module (Debian's 6.1).
 # Memory modes: isolated zero-copy
+# Check runs: 6.12/zero-copy
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program aplay

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.12
 # Description: the virtio_loopback tracepoints (docs/tracing.md). Through
 # tracefs: a virtio-blk device served by qemu-storage-daemon shows vl_add,
 # its queues set up, the status going up to DRIVER_OK, kicks and

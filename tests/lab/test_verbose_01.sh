@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# Check runs: 6.1
 # Description: --verbose decodes the vhost-user conversation. The adapter
 # in front of qemu-storage-daemon (vhost-user-blk) and of our
 # vhost-user-rng logs every message on stderr, in order: GET_FEATURES,

@@ -12,7 +12,7 @@
 # connections open ends every socat on both sides, and the back-end
 # serves the next front-end.
 # Memory modes: isolated zero-copy
-# Check runs: 6.1/isolated 6.12/zero-copy
+# Check runs: 6.12/zero-copy
 # Lab timeout: 400
 . "$(dirname "$0")/common.sh"
 _prep_test
