@@ -306,15 +306,18 @@ static int hblk_scan_range(struct hblk *hb, const uint8_t *host, uint64_t size)
 }
 
 /* The next timed scan comes --scan-interval ms from now. */
-static void hblk_timer_arm(struct hblk *hb)
+static int hblk_timer_arm(struct hblk *hb)
 {
 	struct itimerspec its = {
 		.it_value = { .tv_sec = hb->interval_ms / 1000,
 			      .tv_nsec = (hb->interval_ms % 1000) * 1000000L },
 	};
 
-	if (hb->timer_fd >= 0 && timerfd_settime(hb->timer_fd, 0, &its, NULL) < 0)
+	if (hb->timer_fd >= 0 && timerfd_settime(hb->timer_fd, 0, &its, NULL) < 0) {
 		vlb_err(NULL, "timerfd_settime: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void hblk_scan(struct vlb_dev *dev, struct hblk *hb, const char *why)
@@ -838,7 +841,8 @@ static int hblk_setup(struct hblk *hb, int *stop_fd)
 			vlb_err(NULL, "timerfd_create: %s", strerror(errno));
 			return -1;
 		}
-		hblk_timer_arm(hb);
+		if (hblk_timer_arm(hb))
+			return -1;
 	}
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_NODEFER;
