@@ -18,11 +18,15 @@
 # buffers are contiguous in every run (0: the kernel's default, where they
 # are the scattered pages described above).
 #   ROUNDS (4)  RUNTIME (5 seconds per O_DIRECT run)  BENCH_THP (1)
+#   BENCH_BS ("4k 64k 1M": O_DIRECT block sizes)  BENCH_MEM ("malloc shm")
+#   BENCH_EXT4 (1; 0 skips the buffered ext4 part, e.g. for a threshold sweep)
 . "$(dirname "$0")/common.sh"
 _prep_test
 _have_program fio
 ROUNDS=${ROUNDS:-4}
 RUNTIME=${RUNTIME:-5}
+BENCH_BS=${BENCH_BS:-4k 64k 1M}
+BENCH_MEM=${BENCH_MEM:-malloc shm}
 _shm_huge_pages "${BENCH_THP:-1}"
 
 # _order ROUND: the two modes in this round's order (ABBA...).
@@ -48,9 +52,9 @@ _fio_mbps() {
 }
 
 for round in $(seq "$ROUNDS"); do
-	for bs in 4k 64k 1M; do
+	for bs in $BENCH_BS; do
 		for rw in read write; do
-			for mem in malloc shm; do
+			for mem in $BENCH_MEM; do
 				for mode in $(_order "$round"); do
 					mbps=$(_fio_mbps --name=b --filename="${dev[$mode]}" \
 						--ioengine=libaio --direct=1 --rw="$rw" --bs="$bs" \
@@ -65,25 +69,31 @@ done
 
 # Buffered: ext4 on each disk, a 128 MiB file written (fsync at the end)
 # and read back cold.
-for mode in isolated zero-copy; do
-	_run mkfs.ext4 -q -F "${dev[$mode]}"
-	_run mount "${dev[$mode]}" "$TEST_DIR/$mode"
-done
-for round in $(seq "$ROUNDS"); do
-	for bs in 4k 64k 1M; do
-		for rw in write read; do
-			for mode in $(_order "$round"); do
-				mbps=$(_fio_mbps --name=b --filename="$TEST_DIR/$mode/file" \
-					--ioengine=psync --direct=0 --rw="$rw" --bs="$bs" \
-					--size=128M --end_fsync=1 --invalidate=1)
-				echo "$round,ext4-buffered,$bs,$rw,$mode,$mbps" | tee -a "$csv"
+_bench_ext4() {
+	local round bs rw mode mbps
+	for mode in isolated zero-copy; do
+		_run mkfs.ext4 -q -F "${dev[$mode]}"
+		_run mount "${dev[$mode]}" "$TEST_DIR/$mode"
+	done
+	for round in $(seq "$ROUNDS"); do
+		for bs in 4k 64k 1M; do
+			for rw in write read; do
+				for mode in $(_order "$round"); do
+					mbps=$(_fio_mbps --name=b --filename="$TEST_DIR/$mode/file" \
+						--ioengine=psync --direct=0 --rw="$rw" --bs="$bs" \
+						--size=128M --end_fsync=1 --invalidate=1)
+					echo "$round,ext4-buffered,$bs,$rw,$mode,$mbps" | tee -a "$csv"
+				done
 			done
 		done
 	done
-done
+	for mode in isolated zero-copy; do
+		_run umount "$TEST_DIR/$mode"
+	done
+}
+[ "${BENCH_EXT4:-1}" = 0 ] || _bench_ext4
 for mode in isolated zero-copy; do
 	_zc_shared "${vdev[$mode]}" "the benchmark"
-	umount "$TEST_DIR/$mode"
 done
 
 echo "BENCH_CSV_BEGIN"
