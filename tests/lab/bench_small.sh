@@ -10,7 +10,7 @@
 #    between two ports): TCP throughput between two namespaces, against
 #    the same transfer over a veth pair (the kernel's own path).
 # ROUNDS (3) rounds, interleaved; the log ends with "small-bench:" lines.
-# Written 2026-11-26; its first run is still to come (no figures yet).
+# Figures: docs/performance.md, "Non-block figures".
 #
 #   scripts/vm-run --kernel 6.12 --cpus 2 --mem 3G --timeout 1200 -- tests/lab/bench_small.sh
 . "$(dirname "$0")/common.sh"
@@ -22,10 +22,10 @@ ROUNDS=${ROUNDS:-3}
 RNG_MB=${RNG_MB:-4}
 NET_MB=${NET_MB:-100}
 
-# _rate_mbs BYTES NS: MB/s with one decimal.
+# _rate_mbs BYTES NS: MB/s (10^6 bytes per second), three decimals: the
+# rng runs at a fraction of a MB/s in the lab.
 _rate_mbs() {
-	local tenths=$(($1 * 10000 / ($2 / 1000)))
-	echo "$((tenths / 10)).$((tenths % 10))"
+	awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.3f", b * 1000 / ns }'
 }
 
 # _read_rate DEV: MB/s of reading RNG_MB MiB from DEV.
