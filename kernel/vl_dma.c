@@ -155,7 +155,7 @@
  * per segment. In the lab, with a back-end that copies every byte itself,
  * shared requests of 64 and 128 KiB ran at 0.82-0.86x the speed of copied
  * ones and 256 KiB and more at 0.96-1.0x; with one that touches no data a
- * shared 1 MiB read ran at twice the speed (docs/memory.md, "Figures").
+ * shared 1 MiB read ran at 1.8 times the speed (docs/memory.md, "Figures").
  */
 static unsigned int vl_zc_min_bytes = SZ_256K;
 module_param_named(zero_copy_min_bytes, vl_zc_min_bytes, uint, 0644);
