@@ -33,6 +33,25 @@ trap _bench_cleanup EXIT
 
 _want() { [[ " $2 " == *" $1 "* ]]; }
 
+# _round_paths ROUND: BENCH_PATHS one per line, reversed in even rounds so
+# that each path goes first as often as the others.
+_round_paths() {
+	local paths
+	read -r -a paths <<<"$BENCH_PATHS"
+	if [ $(($1 % 2)) = 0 ]; then
+		printf '%s\n' "${paths[@]}" | tac
+	else
+		printf '%s\n' "${paths[@]}"
+	fi
+}
+
+# _reads DEV: reads the block device has completed.
+_reads() {
+	local r
+	read -r r _ <"/sys/block/${1#/dev/}/stat"
+	echo "$r"
+}
+
 # _hw_queues DEV: number of blk-mq hardware queues of a block device.
 _hw_queues() {
 	local n=0 q

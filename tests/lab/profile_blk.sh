@@ -59,13 +59,6 @@ _bucket() {
 	esac
 }
 
-# _reads DEV: reads the block device has completed.
-_reads() {
-	local r
-	read -r r _ <"/sys/block/${1#/dev/}/stat"
-	echo "$r"
-}
-
 _reading() { [ "$(_reads "$1")" -gt "$2" ]; }
 
 # _profile WORKLOAD PATH ROUND: perf samples every CPU for RUNTIME seconds
@@ -120,10 +113,7 @@ _profile() {
 for round in $(seq "$ROUNDS"); do
 	for wl in $PROFILE_WORKLOADS; do
 		_depth "$wl" >/dev/null
-		read -r -a paths <<<"$BENCH_PATHS"
-		# Alternate which path goes first.
-		[ $((round % 2)) = 0 ] && mapfile -t paths < <(printf '%s\n' "${paths[@]}" | tac)
-		for path in "${paths[@]}"; do
+		for path in $(_round_paths "$round"); do
 			_profile "$wl" "$path" "$round"
 		done
 	done

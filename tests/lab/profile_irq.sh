@@ -52,14 +52,14 @@ _measure() {
 		i0=$(_queues_sum "$sys" interrupts)
 		k0=$(_queues_sum "$sys" kicks)
 	fi
-	read -r r0 _ <"/sys/block/${dev#/dev/}/stat"
+	r0=$(_reads "$dev")
 	c0=$(_ctxt)
 	fio --name=p --filename="$dev" --ioengine=libaio --direct=1 --iomem=shm \
 		--rw=randread --bs=4k --iodepth="$qd" --norandommap --randrepeat=0 \
 		--time_based --runtime="$RUNTIME" --output-format=json \
 		>"$TEST_DIR/fio.json" 2>&1 || _fail "fio on $path (QD$qd): $(tail -n 3 "$TEST_DIR/fio.json")"
 	c1=$(_ctxt)
-	read -r r1 _ <"/sys/block/${dev#/dev/}/stat"
+	r1=$(_reads "$dev")
 	ios=$((r1 - r0))
 	[ "$ios" -gt 0 ] || _fail "fio on $path (QD$qd) did no I/O"
 	line="r$round QD$qd $path: $(jq '.jobs[0].read.iops | floor' "$TEST_DIR/fio.json") IOPS"
@@ -74,10 +74,7 @@ _measure() {
 
 for round in $(seq "$ROUNDS"); do
 	for qd in $QDS; do
-		read -r -a paths <<<"$BENCH_PATHS"
-		# Alternate which path goes first.
-		[ $((round % 2)) = 0 ] && mapfile -t paths < <(printf '%s\n' "${paths[@]}" | tac)
-		for path in "${paths[@]}"; do
+		for path in $(_round_paths "$round"); do
 			_measure "$path" "$qd" "$round"
 		done
 	done
